@@ -1,0 +1,45 @@
+"""kerasrnn's recurrent cells and layers.
+
+Keras' own layers cover the classic cells; use them directly:
+
+* vanilla RNN: ``keras.layers.SimpleRNN`` (``activation="tanh"`` or ``"relu"``)
+* LSTM (Hochreiter & Schmidhuber 1997, with forget gate): ``keras.layers.LSTM``
+* GRU, Cho et al. (2014) form, reset gate applied before the recurrent matmul:
+  ``keras.layers.GRU(reset_after=False)``
+* GRU, cuDNN / PyTorch form, reset gate applied after the recurrent matmul:
+  ``keras.layers.GRU(reset_after=True)`` (Keras' default)
+
+kerasrnn adds what Keras lacks.
+"""
+
+from kerasrnn.layers.conv_lstm import ConvLSTMCell
+from kerasrnn.layers.conv_lstm1d import ConvLSTM1D
+from kerasrnn.layers.conv_lstm2d import ConvLSTM2D
+from kerasrnn.layers.layer_norm_lstm import LayerNormLSTM
+from kerasrnn.layers.layer_norm_lstm import LayerNormLSTMCell
+from kerasrnn.layers.mut1 import MUT1
+from kerasrnn.layers.mut1 import MUT1Cell
+from kerasrnn.layers.mut2 import MUT2
+from kerasrnn.layers.mut2 import MUT2Cell
+from kerasrnn.layers.mut3 import MUT3
+from kerasrnn.layers.mut3 import MUT3Cell
+from kerasrnn.layers.peephole_lstm import PeepholeLSTM
+from kerasrnn.layers.peephole_lstm import PeepholeLSTMCell
+from kerasrnn.layers.recurrent import Recurrent
+
+__all__ = [
+    "ConvLSTM1D",
+    "ConvLSTM2D",
+    "ConvLSTMCell",
+    "LayerNormLSTM",
+    "LayerNormLSTMCell",
+    "MUT1",
+    "MUT1Cell",
+    "MUT2",
+    "MUT2Cell",
+    "MUT3",
+    "MUT3Cell",
+    "PeepholeLSTM",
+    "PeepholeLSTMCell",
+    "Recurrent",
+]

@@ -1,0 +1,109 @@
+"""``CellRNN``: the generic base of kerasrnn's ready-made recurrent layers.
+
+Keras' ``LSTM`` is ``RNN(LSTMCell(...))`` with the cell's arguments flattened
+into the layer's constructor and config. ``CellRNN`` does the same for any
+kerasrnn cell, so each ready layer (``PeepholeLSTM``, ``MUT1`` ...) is a
+two-line subclass naming its ``cell_class``.
+"""
+
+import inspect
+
+import keras
+from keras.layers import InputSpec
+
+from kerasrnn.layers.recurrent_cell import RecurrentCell
+
+# Keyword arguments that belong to ``keras.layers.RNN`` rather than the cell.
+_RNN_ARGS = (
+    "return_sequences",
+    "return_state",
+    "go_backwards",
+    "stateful",
+    "unroll",
+    "zero_output_for_mask",
+)
+# Base-layer arguments the cell shares with its layer (mixed precision etc.).
+_SHARED_ARGS = ("dtype", "trainable")
+# Base-layer config entries that describe the layer, not the cell.
+_LAYER_ONLY_CONFIG = ("name", "trainable", "dtype")
+
+
+def cell_argument_names(cell_class):
+    """The constructor arguments of ``cell_class`` and its kerasrnn bases."""
+    names = []
+    for klass in cell_class.__mro__:
+        if not (isinstance(klass, type) and issubclass(klass, RecurrentCell)):
+            continue
+        for parameter in inspect.signature(klass.__init__).parameters.values():
+            if parameter.kind in (parameter.VAR_KEYWORD, parameter.VAR_POSITIONAL):
+                continue
+            if parameter.name != "self" and parameter.name not in names:
+                names.append(parameter.name)
+    return names
+
+
+class CellRNN(keras.layers.RNN):
+    """A ``keras.layers.RNN`` that builds its own cell of ``cell_class``.
+
+    Every cell argument is a layer argument (and a config entry); the
+    ``keras.layers.RNN`` arguments ``return_sequences``, ``return_state``,
+    ``go_backwards``, ``stateful``, ``unroll`` and ``zero_output_for_mask``
+    work as they do there. Inputs are ``(batch, time, features)``.
+    """
+
+    cell_class = None  # set by each subclass
+    sequence_ndim = 3  # (batch, time, features)
+
+    def __init__(self, *cell_args, activity_regularizer=None, **kwargs):
+        cell_names = self.cell_argument_names()
+        unknown = set(kwargs) - set(cell_names) - set(_RNN_ARGS) - {"name", *_SHARED_ARGS}
+        if unknown:
+            raise TypeError(
+                f"{type(self).__name__} got unexpected argument(s) "
+                f"{sorted(unknown)}; it accepts the {self.cell_class.__name__} "
+                f"arguments {cell_names} and the RNN arguments {list(_RNN_ARGS)}."
+            )
+        cell_kwargs = {name: kwargs.pop(name) for name in cell_names if name in kwargs}
+        cell = self.make_cell(
+            *cell_args,
+            dtype=kwargs.get("dtype"),
+            trainable=kwargs.get("trainable", True),
+            name=self.cell_class.__name__.lower().replace("cell", "_cell"),
+            **cell_kwargs,
+        )
+        super().__init__(cell, activity_regularizer=activity_regularizer, **kwargs)
+        self.input_spec = InputSpec(ndim=self.sequence_ndim)
+
+    @classmethod
+    def cell_argument_names(cls):
+        return cell_argument_names(cls.cell_class)
+
+    def make_cell(self, *args, **kwargs):
+        return self.cell_class(*args, **kwargs)
+
+    @property
+    def units(self):
+        return self.cell.units
+
+    def build(self, sequences_shape, initial_state_shape=None):
+        super().build(sequences_shape, initial_state_shape)
+        # Once built, a different feature width is a clear error naming the
+        # layer instead of a shape mismatch deep inside a matmul.
+        self.input_spec = InputSpec(
+            ndim=self.sequence_ndim, axes={-1: sequences_shape[-1]}
+        )
+
+    def get_config(self):
+        config = super().get_config()
+        config.pop("cell")
+        cell_config = self.cell.get_config()
+        for key in _LAYER_ONLY_CONFIG:
+            cell_config.pop(key, None)
+        config["activity_regularizer"] = keras.regularizers.serialize(
+            self.activity_regularizer
+        )
+        return {**config, **cell_config}
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)

@@ -1,0 +1,146 @@
+"""Layer-normalized LSTM (Ba, Kiros & Hinton, 2016), as tensorflow-addons had it."""
+
+import keras
+from keras import initializers
+from keras import ops
+
+from kerasrnn.layers.cell_rnn import CellRNN
+from kerasrnn.layers.recurrent_cell import RecurrentCell
+from kerasrnn.layers.recurrent_cell import forget_bias_initializer
+
+
+def layer_norm(x, gamma, beta, epsilon):
+    """Layer normalization over the last axis, computed in at least float32."""
+    dtype = x.dtype
+    low_precision = keras.backend.standardize_dtype(dtype) in ("float16", "bfloat16")
+    compute_dtype = "float32" if low_precision else dtype
+    x = ops.cast(x, compute_dtype)
+    mean = ops.mean(x, axis=-1, keepdims=True)
+    variance = ops.var(x, axis=-1, keepdims=True)
+    normed = (x - mean) * ops.rsqrt(variance + epsilon)
+    normed = normed * ops.cast(gamma, compute_dtype) + ops.cast(beta, compute_dtype)
+    return ops.cast(normed, dtype)
+
+
+@keras.saving.register_keras_serializable(package="kerasrnn")
+class LayerNormLSTMCell(RecurrentCell):
+    r"""LSTM cell with layer normalization.
+
+    Ba, Kiros & Hinton, "Layer Normalization" (2016), in the form of
+    tensorflow-addons' ``LayerNormLSTMCell``: the input and the recurrent
+    projections of all four gates are each normalized (jointly over the
+    ``4 * units`` features), and so is the new cell state, which is carried
+    normalized:
+
+    .. math::
+
+        z_t &= \mathrm{LN}_x(W x_t) + \mathrm{LN}_h(U h_{t-1}) + b
+              = [z_i, z_f, z_c, z_o] \\
+        i_t &= \sigma(z_i), \quad f_t = \sigma(z_f), \quad o_t = \sigma(z_o) \\
+        c_t &= \mathrm{LN}_c\big(f_t \odot c_{t-1} + i_t \odot \tanh(z_c)\big) \\
+        h_t &= o_t \odot \tanh(c_t)
+
+    with :math:`\mathrm{LN}(v) = \gamma \odot (v - \mu(v)) / \sqrt{\sigma^2(v)
+    + \epsilon} + \beta`, mean and variance taken over the feature axis.
+
+    Weights (gate order **i, f, c, o**):
+
+    * ``kernel``: ``(input_dim, 4 * units)``; ``recurrent_kernel``:
+      ``(units, 4 * units)``; ``bias``: ``(4 * units,)`` (forget part starts
+      at 1 when ``unit_forget_bias``)
+    * ``kernel_norm_gamma``, ``kernel_norm_beta``,
+      ``recurrent_norm_gamma``, ``recurrent_norm_beta``: ``(4 * units,)``
+    * ``state_norm_gamma``, ``state_norm_beta``: ``(units,)``
+
+    States: ``[h, c]``; the output is ``h``.
+
+    Args:
+        units: Dimensionality of the state.
+        unit_forget_bias: Start the forget-gate bias at 1.
+        norm_gamma_initializer, norm_beta_initializer: Initializers of the
+            normalizations' scale (default ones) and shift (default zeros).
+        norm_epsilon: The :math:`\epsilon` of the normalizations (default
+            1e-3, as tensorflow-addons).
+        **kwargs: See :class:`~kerasrnn.layers.recurrent_cell.RecurrentCell`.
+
+    Example::
+
+        layer = keras.layers.RNN(kerasrnn.layers.LayerNormLSTMCell(32))
+    """
+
+    def __init__(
+        self,
+        units,
+        unit_forget_bias=True,
+        norm_gamma_initializer="ones",
+        norm_beta_initializer="zeros",
+        norm_epsilon=1e-3,
+        **kwargs,
+    ):
+        super().__init__(units, **kwargs)
+        self.unit_forget_bias = unit_forget_bias
+        self.norm_gamma_initializer = initializers.get(norm_gamma_initializer)
+        self.norm_beta_initializer = initializers.get(norm_beta_initializer)
+        self.norm_epsilon = float(norm_epsilon)
+        self.state_size = [units, units]
+
+    def build(self, input_shape):
+        input_dim = self.input_dim_of(input_shape)
+        units = self.units
+        self.kernel = self.add_kernel(input_dim, 4 * units)
+        self.recurrent_kernel = self.add_recurrent_kernel(4 * units)
+        bias_init = (
+            forget_bias_initializer(self.bias_initializer, units, 4)
+            if self.unit_forget_bias
+            else None
+        )
+        self.bias = self.add_bias(4 * units, initializer=bias_init)
+        for norm, width in (("kernel_norm", 4 * units), ("recurrent_norm", 4 * units), ("state_norm", units)):
+            setattr(self, f"{norm}_gamma", self.add_weight(
+                shape=(width,), name=f"{norm}_gamma", initializer=self.norm_gamma_initializer
+            ))
+            setattr(self, f"{norm}_beta", self.add_weight(
+                shape=(width,), name=f"{norm}_beta", initializer=self.norm_beta_initializer
+            ))
+
+    def call(self, inputs, states, training=False):
+        h_tm1, c_tm1 = states
+        x = self.dropped_inputs(inputs, training)
+        h = self.dropped_state(h_tm1, training)
+        eps = self.norm_epsilon
+        z = layer_norm(ops.matmul(x, self.kernel), self.kernel_norm_gamma, self.kernel_norm_beta, eps)
+        z = z + layer_norm(
+            ops.matmul(h, self.recurrent_kernel), self.recurrent_norm_gamma, self.recurrent_norm_beta, eps
+        )
+        if self.use_bias:
+            z = z + self.bias
+        z_i, z_f, z_c, z_o = ops.split(z, 4, axis=-1)
+        i = self.recurrent_activation(z_i)
+        f = self.recurrent_activation(z_f)
+        o = self.recurrent_activation(z_o)
+        c = f * c_tm1 + i * self.activation(z_c)
+        c = layer_norm(c, self.state_norm_gamma, self.state_norm_beta, eps)
+        h = o * self.activation(c)
+        return h, [h, c]
+
+    def get_config(self):
+        config = {
+            "unit_forget_bias": self.unit_forget_bias,
+            "norm_gamma_initializer": initializers.serialize(self.norm_gamma_initializer),
+            "norm_beta_initializer": initializers.serialize(self.norm_beta_initializer),
+            "norm_epsilon": self.norm_epsilon,
+        }
+        return {**super().get_config(), **config}
+
+
+@keras.saving.register_keras_serializable(package="kerasrnn")
+class LayerNormLSTM(CellRNN):
+    """Layer-normalized LSTM layer: ``keras.layers.RNN(LayerNormLSTMCell(...))``.
+
+    Example::
+
+        layer = kerasrnn.layers.LayerNormLSTM(64)
+        y = layer(keras.random.normal((8, 20, 16)))  # (8, 64)
+    """
+
+    cell_class = LayerNormLSTMCell

@@ -1,0 +1,82 @@
+"""MUT1, the first evolved GRU variant of Jozefowicz, Zaremba & Sutskever (2015)."""
+
+import keras
+from keras import ops
+
+from kerasrnn.layers.cell_rnn import CellRNN
+from kerasrnn.layers.mut_cell import ProjectedMUTCell
+
+
+@keras.saving.register_keras_serializable(package="kerasrnn")
+class MUT1Cell(ProjectedMUTCell):
+    r"""The MUT1 cell.
+
+    Jozefowicz, Zaremba & Sutskever, "An Empirical Exploration of Recurrent
+    Network Architectures", ICML 2015:
+
+    .. math::
+
+        z_t &= \sigma(W_{xz} x_t + b_z) \\
+        r_t &= \sigma(W_{xr} x_t + W_{hr} h_{t-1} + b_r) \\
+        h_t &= \tanh\big(W_{hh} (r_t \odot h_{t-1}) + \tanh(x_t) + b_h\big)
+               \odot z_t + h_{t-1} \odot (1 - z_t)
+
+    The update gate sees only the input. The bare :math:`\tanh(x_t)` needs
+    ``input_dim == units``; otherwise (or with ``input_projection=True``) it
+    becomes :math:`\tanh(P x_t)` with a learned ``input_projection`` P.
+
+    Weights (gate order written in brackets):
+
+    * ``kernel``: ``(input_dim, 2 * units)`` = :math:`[W_{xz}, W_{xr}]`
+    * ``recurrent_kernel``: ``(units, 2 * units)`` = :math:`[W_{hr}, W_{hh}]`
+    * ``bias``: ``(3 * units,)`` = :math:`[b_z, b_r, b_h]`
+    * ``input_projection``: ``(input_dim, units)``, only when projecting
+
+    ``activation`` (default tanh) is the outer :math:`\tanh`,
+    ``recurrent_activation`` (default sigmoid) the gates' :math:`\sigma`; the
+    inner :math:`\tanh(x_t)` is part of the architecture and fixed.
+
+    Args:
+        units: Dimensionality of the state.
+        input_projection: ``None`` (auto), ``True`` or ``False``; see
+            :class:`~kerasrnn.layers.mut_cell.ProjectedMUTCell`.
+        **kwargs: See :class:`~kerasrnn.layers.recurrent_cell.RecurrentCell`.
+
+    Example::
+
+        y = keras.layers.RNN(kerasrnn.layers.MUT1Cell(32))(x)  # x: (batch, time, 32)
+    """
+
+    def build(self, input_shape):
+        input_dim = self.input_dim_of(input_shape)
+        self.kernel = self.add_kernel(input_dim, 2 * self.units)
+        self.recurrent_kernel = self.add_recurrent_kernel(2 * self.units)
+        self.bias = self.add_bias(3 * self.units)
+        self.build_input_projection(input_dim)
+
+    def call(self, inputs, states, training=False):
+        h_tm1 = states[0]
+        x = self.dropped_inputs(inputs, training)
+        h = self.dropped_state(h_tm1, training)
+        u = self.units
+        b_z, b_r, b_h = ops.split(self.bias, 3) if self.use_bias else (0.0, 0.0, 0.0)
+        x_z, x_r = ops.split(ops.matmul(x, self.kernel), 2, axis=-1)
+        z = self.recurrent_activation(x_z + b_z)
+        r = self.recurrent_activation(x_r + ops.matmul(h, self.recurrent_kernel[:, :u]) + b_r)
+        candidate = self.activation(
+            ops.matmul(r * h, self.recurrent_kernel[:, u:]) + ops.tanh(self.project(x)) + b_h
+        )
+        h_t = self.interpolate(candidate, z, h_tm1)
+        return h_t, [h_t]
+
+
+@keras.saving.register_keras_serializable(package="kerasrnn")
+class MUT1(CellRNN):
+    """MUT1 layer: ``keras.layers.RNN(MUT1Cell(...))``.
+
+    Example::
+
+        y = kerasrnn.layers.MUT1(64, return_sequences=True)(x)
+    """
+
+    cell_class = MUT1Cell

@@ -1,0 +1,79 @@
+"""MUT2, the second evolved GRU variant of Jozefowicz, Zaremba & Sutskever (2015)."""
+
+import keras
+from keras import ops
+
+from kerasrnn.layers.cell_rnn import CellRNN
+from kerasrnn.layers.mut_cell import ProjectedMUTCell
+
+
+@keras.saving.register_keras_serializable(package="kerasrnn")
+class MUT2Cell(ProjectedMUTCell):
+    r"""The MUT2 cell.
+
+    Jozefowicz, Zaremba & Sutskever, "An Empirical Exploration of Recurrent
+    Network Architectures", ICML 2015:
+
+    .. math::
+
+        z_t &= \sigma(W_{xz} x_t + W_{hz} h_{t-1} + b_z) \\
+        r_t &= \sigma(x_t + W_{hr} h_{t-1} + b_r) \\
+        h_t &= \tanh\big(W_{hh} (r_t \odot h_{t-1}) + W_{xh} x_t + b_h\big)
+               \odot z_t + h_{t-1} \odot (1 - z_t)
+
+    The reset gate takes the bare input :math:`x_t`, which needs
+    ``input_dim == units``; otherwise (or with ``input_projection=True``) it
+    takes :math:`P x_t` with a learned ``input_projection`` P.
+
+    Weights (gate order written in brackets):
+
+    * ``kernel``: ``(input_dim, 2 * units)`` = :math:`[W_{xz}, W_{xh}]`
+    * ``recurrent_kernel``: ``(units, 3 * units)`` = :math:`[W_{hz}, W_{hr}, W_{hh}]`
+    * ``bias``: ``(3 * units,)`` = :math:`[b_z, b_r, b_h]`
+    * ``input_projection``: ``(input_dim, units)``, only when projecting
+
+    Args:
+        units: Dimensionality of the state.
+        input_projection: ``None`` (auto), ``True`` or ``False``; see
+            :class:`~kerasrnn.layers.mut_cell.ProjectedMUTCell`.
+        **kwargs: See :class:`~kerasrnn.layers.recurrent_cell.RecurrentCell`.
+
+    Example::
+
+        y = keras.layers.RNN(kerasrnn.layers.MUT2Cell(32))(x)
+    """
+
+    def build(self, input_shape):
+        input_dim = self.input_dim_of(input_shape)
+        self.kernel = self.add_kernel(input_dim, 2 * self.units)
+        self.recurrent_kernel = self.add_recurrent_kernel(3 * self.units)
+        self.bias = self.add_bias(3 * self.units)
+        self.build_input_projection(input_dim)
+
+    def call(self, inputs, states, training=False):
+        h_tm1 = states[0]
+        x = self.dropped_inputs(inputs, training)
+        h = self.dropped_state(h_tm1, training)
+        u = self.units
+        b_z, b_r, b_h = ops.split(self.bias, 3) if self.use_bias else (0.0, 0.0, 0.0)
+        x_z, x_h = ops.split(ops.matmul(x, self.kernel), 2, axis=-1)
+        h_z, h_r = ops.split(ops.matmul(h, self.recurrent_kernel[:, : 2 * u]), 2, axis=-1)
+        z = self.recurrent_activation(x_z + h_z + b_z)
+        r = self.recurrent_activation(self.project(x) + h_r + b_r)
+        candidate = self.activation(
+            ops.matmul(r * h, self.recurrent_kernel[:, 2 * u :]) + x_h + b_h
+        )
+        h_t = self.interpolate(candidate, z, h_tm1)
+        return h_t, [h_t]
+
+
+@keras.saving.register_keras_serializable(package="kerasrnn")
+class MUT2(CellRNN):
+    """MUT2 layer: ``keras.layers.RNN(MUT2Cell(...))``.
+
+    Example::
+
+        y = kerasrnn.layers.MUT2(64)(x)
+    """
+
+    cell_class = MUT2Cell

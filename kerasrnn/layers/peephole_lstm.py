@@ -1,0 +1,139 @@
+"""Peephole LSTM (Gers & Schmidhuber, 2000)."""
+
+import keras
+from keras import constraints
+from keras import initializers
+from keras import ops
+from keras import regularizers
+
+from kerasrnn.layers.cell_rnn import CellRNN
+from kerasrnn.layers.recurrent_cell import RecurrentCell
+from kerasrnn.layers.recurrent_cell import forget_bias_initializer
+
+
+@keras.saving.register_keras_serializable(package="kerasrnn")
+class PeepholeLSTMCell(RecurrentCell):
+    r"""LSTM cell whose gates also look at the cell state (peepholes).
+
+    Gers & Schmidhuber, "Recurrent nets that time and count" (IJCNN 2000), in the
+    form of Sak et al. (2014) and tensorflow-addons' ``PeepholeLSTMCell``:
+
+    .. math::
+
+        i_t &= \sigma(W_i x_t + U_i h_{t-1} + p_i \odot c_{t-1} + b_i) \\
+        f_t &= \sigma(W_f x_t + U_f h_{t-1} + p_f \odot c_{t-1} + b_f) \\
+        c_t &= f_t \odot c_{t-1} + i_t \odot \tanh(W_c x_t + U_c h_{t-1} + b_c) \\
+        o_t &= \sigma(W_o x_t + U_o h_{t-1} + p_o \odot c_t + b_o) \\
+        h_t &= o_t \odot \tanh(c_t)
+
+    The peepholes :math:`p_i, p_f, p_o` are diagonal (vectors of shape
+    ``(units,)``); the output gate looks at the *new* cell state.
+
+    Weights (gate order **i, f, c, o**, as ``keras.layers.LSTMCell``):
+
+    * ``kernel``: ``(input_dim, 4 * units)`` = :math:`[W_i, W_f, W_c, W_o]`
+    * ``recurrent_kernel``: ``(units, 4 * units)`` = :math:`[U_i, U_f, U_c, U_o]`
+    * ``bias``: ``(4 * units,)``; the forget part starts at 1 when
+      ``unit_forget_bias`` (Jozefowicz et al., 2015)
+    * ``input_gate_peephole``, ``forget_gate_peephole``,
+      ``output_gate_peephole``: ``(units,)`` each
+
+    States: ``[h, c]``; the output is ``h``.
+
+    Args:
+        units: Dimensionality of the state.
+        unit_forget_bias: Start the forget-gate bias at 1.
+        peephole_initializer, peephole_regularizer, peephole_constraint:
+            For the three peephole vectors.
+        **kwargs: See :class:`~kerasrnn.layers.recurrent_cell.RecurrentCell`
+            (activations, initializers, regularizers, constraints, dropout,
+            recurrent_dropout, seed).
+
+    Example::
+
+        cell = kerasrnn.layers.PeepholeLSTMCell(32)
+        y = keras.layers.RNN(cell)(keras.random.normal((4, 10, 8)))  # (4, 32)
+    """
+
+    def __init__(
+        self,
+        units,
+        unit_forget_bias=True,
+        peephole_initializer="glorot_uniform",
+        peephole_regularizer=None,
+        peephole_constraint=None,
+        **kwargs,
+    ):
+        super().__init__(units, **kwargs)
+        self.unit_forget_bias = unit_forget_bias
+        self.peephole_initializer = initializers.get(peephole_initializer)
+        self.peephole_regularizer = regularizers.get(peephole_regularizer)
+        self.peephole_constraint = constraints.get(peephole_constraint)
+        self.state_size = [units, units]
+
+    def build(self, input_shape):
+        input_dim = self.input_dim_of(input_shape)
+        units = self.units
+        self.kernel = self.add_kernel(input_dim, 4 * units)
+        self.recurrent_kernel = self.add_recurrent_kernel(4 * units)
+        bias_init = (
+            forget_bias_initializer(self.bias_initializer, units, 4)
+            if self.unit_forget_bias
+            else None
+        )
+        self.bias = self.add_bias(4 * units, initializer=bias_init)
+        self.input_gate_peephole, self.forget_gate_peephole, self.output_gate_peephole = (
+            self.add_weight(
+                shape=(units,),
+                name=name,
+                initializer=self.peephole_initializer,
+                regularizer=self.peephole_regularizer,
+                constraint=self.peephole_constraint,
+            )
+            for name in (
+                "input_gate_peephole",
+                "forget_gate_peephole",
+                "output_gate_peephole",
+            )
+        )
+
+    def call(self, inputs, states, training=False):
+        h_tm1, c_tm1 = states
+        x = self.dropped_inputs(inputs, training)
+        h = self.dropped_state(h_tm1, training)
+        z = ops.matmul(x, self.kernel) + ops.matmul(h, self.recurrent_kernel)
+        if self.use_bias:
+            z = z + self.bias
+        z_i, z_f, z_c, z_o = ops.split(z, 4, axis=-1)
+        i = self.recurrent_activation(z_i + self.input_gate_peephole * c_tm1)
+        f = self.recurrent_activation(z_f + self.forget_gate_peephole * c_tm1)
+        c = f * c_tm1 + i * self.activation(z_c)
+        o = self.recurrent_activation(z_o + self.output_gate_peephole * c)
+        h = o * self.activation(c)
+        return h, [h, c]
+
+    def get_config(self):
+        config = {
+            "unit_forget_bias": self.unit_forget_bias,
+            "peephole_initializer": initializers.serialize(self.peephole_initializer),
+            "peephole_regularizer": regularizers.serialize(self.peephole_regularizer),
+            "peephole_constraint": constraints.serialize(self.peephole_constraint),
+        }
+        return {**super().get_config(), **config}
+
+
+@keras.saving.register_keras_serializable(package="kerasrnn")
+class PeepholeLSTM(CellRNN):
+    """Peephole LSTM layer: ``keras.layers.RNN(PeepholeLSTMCell(...))``.
+
+    Takes every :class:`PeepholeLSTMCell` argument and the
+    ``keras.layers.RNN`` arguments (``return_sequences``, ``return_state``,
+    ``go_backwards``, ``stateful``, ``unroll``).
+
+    Example::
+
+        layer = kerasrnn.layers.PeepholeLSTM(64, return_sequences=True)
+        y = layer(keras.random.normal((8, 20, 16)))  # (8, 20, 64)
+    """
+
+    cell_class = PeepholeLSTMCell

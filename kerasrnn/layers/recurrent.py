@@ -1,0 +1,278 @@
+"""``Recurrent``: PyTorch's ``nn.RNN``/``nn.LSTM``/``nn.GRU`` parameter set as one Keras layer."""
+
+import keras
+
+from kerasrnn.layers.layer_norm_lstm import LayerNormLSTM
+from kerasrnn.layers.mut1 import MUT1
+from kerasrnn.layers.mut2 import MUT2
+from kerasrnn.layers.mut3 import MUT3
+from kerasrnn.layers.peephole_lstm import PeepholeLSTM
+
+
+def _simple_rnn(activation):
+    def make(units, **kwargs):
+        return keras.layers.SimpleRNN(units, activation=activation, **kwargs)
+
+    return make
+
+
+def _gru(reset_after):
+    def make(units, **kwargs):
+        return keras.layers.GRU(units, reset_after=reset_after, **kwargs)
+
+    return make
+
+
+# Cell name -> a factory ``(units, **layer_kwargs) -> keras.layers.RNN``.
+# Keras' own cells come through Keras' own layers, so their fast paths
+# (cuDNN, fused kernels) apply.
+CELL_LAYERS = {
+    "rnn_tanh": _simple_rnn("tanh"),
+    "rnn_relu": _simple_rnn("relu"),
+    "lstm": keras.layers.LSTM,
+    "gru": _gru(reset_after=False),  # Cho et al. (2014): reset before the recurrent matmul
+    "gru_cudnn": _gru(reset_after=True),  # cuDNN / PyTorch form: reset after it
+    "peephole_lstm": PeepholeLSTM,
+    "layernorm_lstm": LayerNormLSTM,
+    "mut1": MUT1,
+    "mut2": MUT2,
+    "mut3": MUT3,
+}
+
+MERGE_MODES = ("concat", "sum", "mul", "ave")
+
+
+@keras.saving.register_keras_serializable(package="kerasrnn")
+class Recurrent(keras.layers.Layer):
+    """A stack of (optionally bidirectional) recurrent layers, PyTorch style.
+
+    Gives ``torch.nn.LSTM``'s parameter set in Keras form, for any cell:
+    ``Recurrent("lstm", 128, num_layers=2, dropout=0.2, bidirectional=True)``
+    is ``torch.nn.LSTM(input_size, 128, num_layers=2, dropout=0.2,
+    bidirectional=True, batch_first=True)``.
+
+    Args:
+        cell: A cell name from :data:`CELL_LAYERS` (``"rnn_tanh"``,
+            ``"rnn_relu"``, ``"lstm"``, ``"gru"`` (Cho form),
+            ``"gru_cudnn"`` (reset after, PyTorch's form), ``"peephole_lstm"``,
+            ``"layernorm_lstm"``, ``"mut1"``, ``"mut2"``, ``"mut3"``) or a
+            cell instance, which is copied (through its config) for every
+            layer and direction.
+        units: State size; required with a cell name, taken from the cell
+            when a cell instance is given.
+        num_layers: Number of stacked layers.
+        dropout: Dropout rate on the outputs of every layer but the last
+            (as PyTorch), active only in training.
+        bidirectional: Run every layer forwards and backwards.
+        merge_mode: How the two directions' outputs are combined: one of
+            ``"concat"``, ``"sum"``, ``"mul"``, ``"ave"``.
+        return_sequences: Return the last layer's output at every step
+            ``(batch, time, features)`` rather than the last one.
+        return_state: Also return the final states, a flat list in this
+            order: layer 0 forward, layer 0 backward, layer 1 forward, ...;
+            within one cell its states in the cell's order (``[h, c]`` for
+            LSTM-type cells, ``[h]`` for the others). That is PyTorch's
+            ``h_n`` order (layer-major, direction-minor).
+        stateful: Carry the final states of a batch to the next batch.
+        cell_kwargs: Extra arguments for every cell/layer (e.g.
+            ``{"recurrent_dropout": 0.1}``); only with a cell name.
+
+    Call arguments:
+        sequences: ``(batch, time, features)``.
+        initial_state: Optional flat list of states, in the ``return_state``
+            order.
+        mask: Optional ``(batch, time)`` boolean mask; passed explicitly to
+            every layer.
+        training: Whether dropout is active.
+
+    Example::
+
+        layer = kerasrnn.layers.Recurrent("mut2", 64, num_layers=2,
+                                          bidirectional=True, return_state=True)
+        outputs, *states = layer(x)  # 4 states: l0 fwd h, l0 bwd h, l1 fwd h, l1 bwd h
+    """
+
+    def __init__(
+        self,
+        cell="lstm",
+        units=None,
+        num_layers=1,
+        dropout=0.0,
+        bidirectional=False,
+        merge_mode="concat",
+        return_sequences=False,
+        return_state=False,
+        stateful=False,
+        cell_kwargs=None,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        if isinstance(cell, dict):  # a serialized cell, as get_config stores it
+            cell = keras.saving.deserialize_keras_object(cell)
+        if isinstance(cell, str):
+            if cell not in CELL_LAYERS:
+                raise ValueError(
+                    f"Recurrent: unknown cell {cell!r}; expected one of "
+                    f"{sorted(CELL_LAYERS)} or a cell instance."
+                )
+            if units is None:
+                raise ValueError(f"Recurrent: `units` is required with cell={cell!r}.")
+        else:
+            if cell_kwargs:
+                raise ValueError("Recurrent: `cell_kwargs` only applies to a cell name.")
+            cell_units = getattr(cell, "units", None)
+            if units is not None and cell_units is not None and units != cell_units:
+                raise ValueError(
+                    f"Recurrent: units={units} but the given cell has units={cell_units}."
+                )
+            units = cell_units if units is None else units
+            # Keep the cell as its config (a template copied for every layer
+            # and direction) so that no unbuilt layer is tracked here.
+            cell = keras.saving.serialize_keras_object(cell)
+        if not isinstance(num_layers, int) or num_layers < 1:
+            raise ValueError(f"Recurrent: `num_layers` must be an integer >= 1; received {num_layers!r}.")
+        if not 0.0 <= dropout < 1.0:
+            raise ValueError(f"Recurrent: `dropout` must be in [0, 1); received {dropout!r}.")
+        if merge_mode not in MERGE_MODES:
+            raise ValueError(f"Recurrent: `merge_mode` must be one of {MERGE_MODES}; received {merge_mode!r}.")
+        self.cell = cell
+        self.units = units
+        self.num_layers = num_layers
+        self.dropout = float(dropout)
+        self.bidirectional = bool(bidirectional)
+        self.merge_mode = merge_mode
+        self.return_sequences = return_sequences
+        self.return_state = return_state
+        self.stateful = stateful
+        self.cell_kwargs = dict(cell_kwargs or {})
+        self.supports_masking = True
+
+        self.rnn_layers = [self._make_layer(index) for index in range(num_layers)]
+        self.dropout_layer = keras.layers.Dropout(self.dropout) if self.dropout > 0 else None
+
+    def _make_layer(self, index):
+        last = index == self.num_layers - 1
+        options = dict(
+            return_sequences=self.return_sequences if last else True,
+            return_state=self.return_state,
+            stateful=self.stateful,
+        )
+        if not self.bidirectional:
+            return self._make_rnn(name=f"layer_{index}", **options)
+        # Both directions are made here rather than copied by Bidirectional
+        # through serialize/deserialize, which can hand back the forward layer
+        # itself when a model is being loaded with shared objects.
+        return keras.layers.Bidirectional(
+            self._make_rnn(name=f"forward_{index}", **options),
+            backward_layer=self._make_rnn(name=f"backward_{index}", go_backwards=True, **options),
+            merge_mode=self.merge_mode,
+            name=f"bidirectional_{index}",
+        )
+
+    def _make_rnn(self, **options):
+        if isinstance(self.cell, str):
+            return CELL_LAYERS[self.cell](self.units, **self.cell_kwargs, **options)
+        cell = keras.saving.deserialize_keras_object(self.cell)
+        return keras.layers.RNN(cell, **options)
+
+    @property
+    def states_per_cell(self):
+        state_size = (
+            self.rnn_layers[0].forward_layer.cell.state_size
+            if self.bidirectional
+            else self.rnn_layers[0].cell.state_size
+        )
+        return len(state_size) if isinstance(state_size, (list, tuple)) else 1
+
+    @property
+    def num_directions(self):
+        return 2 if self.bidirectional else 1
+
+    def _output_width(self):
+        if self.bidirectional and self.merge_mode == "concat":
+            return 2 * self.units
+        return self.units
+
+    def build(self, sequences_shape, initial_state_shape=None):
+        if len(sequences_shape) != 3:
+            raise ValueError(
+                f"Recurrent '{self.name}' expects inputs of shape (batch, time, "
+                f"features); received {tuple(sequences_shape)}."
+            )
+        shape = tuple(sequences_shape)
+        for layer in self.rnn_layers:
+            layer.build(shape)
+            shape = (shape[0], shape[1], self._output_width())
+        self.input_spec = keras.layers.InputSpec(ndim=3, axes={-1: sequences_shape[-1]})
+
+    def call(self, sequences, initial_state=None, mask=None, training=None):
+        per_layer = self.num_directions * self.states_per_cell
+        if initial_state is not None:
+            initial_state = list(initial_state)
+            expected = self.num_layers * per_layer
+            if len(initial_state) != expected:
+                raise ValueError(
+                    f"Recurrent '{self.name}' expects {expected} initial states "
+                    f"({self.num_layers} layer(s) x {self.num_directions} "
+                    f"direction(s) x {self.states_per_cell} state(s)); received "
+                    f"{len(initial_state)}."
+                )
+        x = sequences
+        final_states = []
+        for index, layer in enumerate(self.rnn_layers):
+            layer_state = None
+            if initial_state is not None:
+                layer_state = initial_state[index * per_layer : (index + 1) * per_layer]
+            outputs = layer(x, initial_state=layer_state, mask=mask, training=training)
+            if self.return_state:
+                x, *states = outputs
+                final_states.extend(states)
+            else:
+                x = outputs
+            if self.dropout_layer is not None and index < self.num_layers - 1:
+                x = self.dropout_layer(x, training=training)
+        if self.return_state:
+            return [x, *final_states]
+        return x
+
+    def compute_mask(self, sequences, mask=None):
+        output_mask = mask if self.return_sequences else None
+        if self.return_state:
+            n_states = self.num_layers * self.num_directions * self.states_per_cell
+            return [output_mask] + [None] * n_states
+        return output_mask
+
+    def compute_output_shape(self, sequences_shape, initial_state_shape=None):
+        batch = sequences_shape[0]
+        output_shape = (
+            (batch, sequences_shape[1], self._output_width())
+            if self.return_sequences
+            else (batch, self._output_width())
+        )
+        if not self.return_state:
+            return output_shape
+        n_states = self.num_layers * self.num_directions * self.states_per_cell
+        return [output_shape] + [(batch, self.units)] * n_states
+
+    def reset_state(self):
+        for layer in self.rnn_layers:
+            if self.bidirectional:
+                layer.forward_layer.reset_state()
+                layer.backward_layer.reset_state()
+            else:
+                layer.reset_state()
+
+    def get_config(self):
+        config = {
+            "cell": self.cell,
+            "units": self.units,
+            "num_layers": self.num_layers,
+            "dropout": self.dropout,
+            "bidirectional": self.bidirectional,
+            "merge_mode": self.merge_mode,
+            "return_sequences": self.return_sequences,
+            "return_state": self.return_state,
+            "stateful": self.stateful,
+            "cell_kwargs": self.cell_kwargs,
+        }
+        return {**super().get_config(), **config}

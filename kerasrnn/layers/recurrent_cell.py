@@ -1,0 +1,208 @@
+"""The common base of kerasrnn's recurrent cells.
+
+A cell computes one time step; ``keras.layers.RNN`` (or one of our ready layers,
+which are thin RNN subclasses) runs the loop. The cell contract Keras expects:
+
+* ``call(inputs, states, training=False) -> (output, new_states)``;
+* ``state_size``: a list of ints, ``output_size``: an int;
+* ``get_initial_state(batch_size=...)`` returns a list.
+
+Every kerasrnn cell returns ``states[0]`` as its output, so that masked steps
+are right on every backend (the JAX and NumPy loops carry ``states[0]``
+forward as the output of a masked step).
+"""
+
+import keras
+from keras import constraints
+from keras import initializers
+from keras import ops
+from keras import regularizers
+
+# Keras' RNN layer creates the dropout masks *before* its time loop only for
+# cells that are instances of this mixin (``RNN._maybe_config_dropout_masks``).
+# Drawing random numbers inside the loop gives the same noise at every step on
+# JAX and breaks ``fit`` there, so our cells must be instances of exactly this
+# class. It is not exported under ``keras.*``; Keras' own LSTMCell/GRUCell use it.
+from keras.src.layers.rnn.dropout_rnn_cell import DropoutRNNCell
+
+
+class RecurrentCell(keras.layers.Layer, DropoutRNNCell):
+    """Base class holding what every gated cell shares.
+
+    Subclasses set ``state_size`` and implement ``build`` (creating their
+    weights with :meth:`add_kernel`, :meth:`add_recurrent_kernel`,
+    :meth:`add_bias`) and ``call``.
+
+    Args:
+        units: Positive integer, dimensionality of the hidden state.
+        activation: Activation of the candidate and of the output
+            (default ``tanh``).
+        recurrent_activation: Activation of the gates (default ``sigmoid``).
+        use_bias: Whether the cell uses bias vectors.
+        kernel_initializer, recurrent_initializer, bias_initializer:
+            Initializers of the input kernel, the recurrent kernel and the
+            bias.
+        kernel_regularizer, recurrent_regularizer, bias_regularizer:
+            Regularizers of the same three weights.
+        kernel_constraint, recurrent_constraint, bias_constraint:
+            Constraints of the same three weights.
+        dropout: Float in [0, 1), fraction of the inputs dropped. One mask
+            per sequence, shared by all time steps (Gal & Ghahramani, 2016).
+        recurrent_dropout: Float in [0, 1), fraction of the recurrent state
+            dropped where it enters a matrix product; one mask per sequence.
+        seed: Random seed for the dropout masks.
+    """
+
+    def __init__(
+        self,
+        units,
+        activation="tanh",
+        recurrent_activation="sigmoid",
+        use_bias=True,
+        kernel_initializer="glorot_uniform",
+        recurrent_initializer="orthogonal",
+        bias_initializer="zeros",
+        kernel_regularizer=None,
+        recurrent_regularizer=None,
+        bias_regularizer=None,
+        kernel_constraint=None,
+        recurrent_constraint=None,
+        bias_constraint=None,
+        dropout=0.0,
+        recurrent_dropout=0.0,
+        seed=None,
+        **kwargs,
+    ):
+        if not isinstance(units, int) or isinstance(units, bool) or units <= 0:
+            raise ValueError(
+                f"{type(self).__name__}: `units` must be a positive integer, "
+                f"received units={units!r}."
+            )
+        for arg, rate in (("dropout", dropout), ("recurrent_dropout", recurrent_dropout)):
+            if not 0.0 <= rate < 1.0:
+                raise ValueError(
+                    f"{type(self).__name__}: `{arg}` must be in [0, 1), "
+                    f"received {arg}={rate!r}."
+                )
+        super().__init__(**kwargs)
+        self.units = units
+        self.activation = keras.activations.get(activation)
+        self.recurrent_activation = keras.activations.get(recurrent_activation)
+        self.use_bias = use_bias
+        self.kernel_initializer = initializers.get(kernel_initializer)
+        self.recurrent_initializer = initializers.get(recurrent_initializer)
+        self.bias_initializer = initializers.get(bias_initializer)
+        self.kernel_regularizer = regularizers.get(kernel_regularizer)
+        self.recurrent_regularizer = regularizers.get(recurrent_regularizer)
+        self.bias_regularizer = regularizers.get(bias_regularizer)
+        self.kernel_constraint = constraints.get(kernel_constraint)
+        self.recurrent_constraint = constraints.get(recurrent_constraint)
+        self.bias_constraint = constraints.get(bias_constraint)
+        self.dropout = float(dropout)
+        self.recurrent_dropout = float(recurrent_dropout)
+        self.seed = seed
+        self.seed_generator = keras.random.SeedGenerator(seed=seed)
+        self.state_size = [units]
+        self.output_size = units
+
+    # -- weights -----------------------------------------------------------
+
+    def add_kernel(self, input_dim, width, name="kernel"):
+        return self.add_weight(
+            shape=(input_dim, width),
+            name=name,
+            initializer=self.kernel_initializer,
+            regularizer=self.kernel_regularizer,
+            constraint=self.kernel_constraint,
+        )
+
+    def add_recurrent_kernel(self, width, name="recurrent_kernel"):
+        return self.add_weight(
+            shape=(self.units, width),
+            name=name,
+            initializer=self.recurrent_initializer,
+            regularizer=self.recurrent_regularizer,
+            constraint=self.recurrent_constraint,
+        )
+
+    def add_bias(self, width, name="bias", initializer=None):
+        if not self.use_bias:
+            return None
+        return self.add_weight(
+            shape=(width,),
+            name=name,
+            initializer=initializer or self.bias_initializer,
+            regularizer=self.bias_regularizer,
+            constraint=self.bias_constraint,
+        )
+
+    def input_dim_of(self, input_shape):
+        """Validates a step input shape ``(batch, features)``; returns features."""
+        if len(input_shape) != 2 or input_shape[-1] is None:
+            raise ValueError(
+                f"{type(self).__name__} '{self.name}' expects step inputs of "
+                f"shape (batch, features) with a known feature size, i.e. "
+                f"sequences of shape (batch, time, features); received step "
+                f"shape {tuple(input_shape)}."
+            )
+        return int(input_shape[-1])
+
+    # -- dropout -------------------------------------------------------------
+
+    def dropped_inputs(self, inputs, training):
+        if training and self.dropout > 0.0:
+            return inputs * self.get_dropout_mask(inputs)
+        return inputs
+
+    def dropped_state(self, h, training):
+        if training and self.recurrent_dropout > 0.0:
+            return h * self.get_recurrent_dropout_mask(h)
+        return h
+
+    # -- the cell contract -------------------------------------------------------
+
+    def get_initial_state(self, batch_size=None):
+        return [
+            ops.zeros((batch_size, size), dtype=self.compute_dtype)
+            for size in self.state_size
+        ]
+
+    def get_config(self):
+        config = {
+            "units": self.units,
+            "activation": keras.activations.serialize(self.activation),
+            "recurrent_activation": keras.activations.serialize(
+                self.recurrent_activation
+            ),
+            "use_bias": self.use_bias,
+            "kernel_initializer": initializers.serialize(self.kernel_initializer),
+            "recurrent_initializer": initializers.serialize(
+                self.recurrent_initializer
+            ),
+            "bias_initializer": initializers.serialize(self.bias_initializer),
+            "kernel_regularizer": regularizers.serialize(self.kernel_regularizer),
+            "recurrent_regularizer": regularizers.serialize(
+                self.recurrent_regularizer
+            ),
+            "bias_regularizer": regularizers.serialize(self.bias_regularizer),
+            "kernel_constraint": constraints.serialize(self.kernel_constraint),
+            "recurrent_constraint": constraints.serialize(
+                self.recurrent_constraint
+            ),
+            "bias_constraint": constraints.serialize(self.bias_constraint),
+            "dropout": self.dropout,
+            "recurrent_dropout": self.recurrent_dropout,
+            "seed": self.seed,
+        }
+        return {**super().get_config(), **config}
+
+
+def forget_bias_initializer(bias_initializer, units, gates):
+    """Bias initializer for ``gates`` fused gates, the 2nd (forget) set to one."""
+
+    def initializer(shape, dtype=None):
+        parts = [bias_initializer((units,), dtype=dtype) for _ in range(gates)]
+        parts[1] = ops.ones((units,), dtype=dtype)
+        return ops.concatenate(parts)
+
+    return initializer
