@@ -148,7 +148,7 @@ class Recurrent(keras.layers.Layer):
         self.supports_masking = True
 
         self.rnn_layers = [self._make_layer(index) for index in range(num_layers)]
-        self.dropout_layer = keras.layers.Dropout(self.dropout) if self.dropout > 0 else None
+        self.dropout_layer = keras.layers.Dropout(self.dropout, dtype=self.dtype_policy) if self.dropout > 0 else None
 
     def _make_layer(self, index):
         last = index == self.num_layers - 1
@@ -156,6 +156,7 @@ class Recurrent(keras.layers.Layer):
             return_sequences=self.return_sequences if last else True,
             return_state=self.return_state,
             stateful=self.stateful,
+            dtype=self.dtype_policy,
         )
         if not self.bidirectional:
             return self._make_rnn(name=f"layer_{index}", **options)
@@ -167,12 +168,14 @@ class Recurrent(keras.layers.Layer):
             backward_layer=self._make_rnn(name=f"backward_{index}", go_backwards=True, **options),
             merge_mode=self.merge_mode,
             name=f"bidirectional_{index}",
+            dtype=self.dtype_policy,
         )
 
     def _make_rnn(self, **options):
         if isinstance(self.cell, str):
             return CELL_LAYERS[self.cell](self.units, **self.cell_kwargs, **options)
         cell = keras.saving.deserialize_keras_object(self.cell)
+        cell.dtype_policy = options["dtype"]
         return keras.layers.RNN(cell, **options)
 
     @property

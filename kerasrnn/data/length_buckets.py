@@ -1,0 +1,170 @@
+"""Length-bucketed batches for variable-length sequences.
+
+Padding every sequence to the longest one in the data set wastes computation
+on padding.  :class:`LengthBucketedSequence` sorts the samples by length,
+cuts the sorted order into batches (so a batch holds sequences of similar
+length), pads each batch only to its own longest sequence, and shuffles the
+order of the batches every epoch.  Samples of equal length are shuffled
+among themselves each epoch too, so batches differ from epoch to epoch.
+
+Use it with a model that masks padding, e.g. ``keras.layers.Masking(
+mask_value=PAD_VALUE)`` in front of the recurrent layers.
+
+This module imports Keras; :mod:`kerasrnn.data` does not import it eagerly.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import keras
+import numpy as np
+
+from kerasrnn.data.dataset import PAD_VALUE, DataError
+from kerasrnn.data.sequence_file import pad_sequences
+
+
+class LengthBucketedSequence(keras.utils.PyDataset):
+    """A ``keras.utils.PyDataset`` of length-sorted, per-batch padded batches.
+
+    Args:
+        x: Either a float array ``(N, T, ...)`` right-padded with ``pad_value``
+            (give ``lengths``), or a list of ``N`` arrays ``(T_i, ...)``.
+        y: Targets ``(N, ...)``; with ``sequence_targets=True``, per-step
+            targets ``(N, T, ...)`` that are cut to each batch's width too.
+        lengths: True lengths of the padded ``x`` (default: the full width for
+            an array, ``len(x[i])`` for a list).
+        batch_size: Samples per batch (the last batch may be smaller).
+        shuffle: Shuffle samples of equal length and the batch order each
+            epoch.  Without it the batches are in increasing length order
+            (except that batch 1 is the first batch wider than batch 0, see
+            :meth:`_separate_first_widths`).
+        seed: Seed of the shuffling; epoch ``e`` uses ``(seed, e)``.
+        pad_to_multiple: Round each batch width up to a multiple of this (but
+            never beyond the data's width), limiting how many distinct shapes
+            the model sees (each may trigger a recompilation with JAX).
+        pad_value: Padding for list input (array input keeps its padding).
+        **kwargs: ``workers``, ``use_multiprocessing``, ``max_queue_size``
+            for ``keras.utils.PyDataset``.
+    """
+
+    def __init__(
+        self,
+        x: np.ndarray | Sequence[np.ndarray],
+        y: np.ndarray,
+        lengths: np.ndarray | None = None,
+        batch_size: int = 32,
+        shuffle: bool = True,
+        seed: int = 0,
+        pad_to_multiple: int = 1,
+        pad_value: float = PAD_VALUE,
+        sequence_targets: bool = False,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        if isinstance(x, np.ndarray):
+            self._x = x
+            if lengths is None:
+                lengths = np.full(len(x), x.shape[1] if x.ndim > 1 else 1, dtype=np.int64)
+        else:
+            if lengths is not None:
+                raise DataError("give lengths only with a padded array x; a list of sequences carries its own")
+            self._x, lengths = pad_sequences(list(x), pad_value=pad_value)
+        self._y = np.asarray(y)
+        self._lengths = np.asarray(lengths, dtype=np.int64)
+        n = len(self._x)
+        if len(self._y) != n or len(self._lengths) != n:
+            raise DataError(
+                f"x, y and lengths must have one entry per sample; got {n}, {len(self._y)} and "
+                f"{len(self._lengths)}"
+            )
+        if n == 0:
+            raise DataError("cannot batch an empty data set (0 samples)")
+        if n and (self._lengths.min() < 1 or self._lengths.max() > self._x.shape[1]):
+            raise DataError(
+                f"lengths must be between 1 and the padded width {self._x.shape[1]}; got "
+                f"{self._lengths.min()}..{self._lengths.max()}"
+            )
+        if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
+            raise DataError(f"batch_size must be a positive integer; got {batch_size!r}")
+        if not isinstance(pad_to_multiple, (int, np.integer)) or pad_to_multiple < 1:
+            raise DataError(f"pad_to_multiple must be a positive integer; got {pad_to_multiple!r}")
+        if sequence_targets and (self._y.ndim < 2 or self._y.shape[1] != self._x.shape[1]):
+            raise DataError(
+                f"sequence_targets=True needs y of shape (N, {self._x.shape[1]}, ...); got {self._y.shape}"
+            )
+        self.batch_size = int(batch_size)
+        self.shuffle = bool(shuffle)
+        self.seed = int(seed)
+        self.pad_to_multiple = int(pad_to_multiple)
+        self.sequence_targets = bool(sequence_targets)
+        self.epoch = 0
+        self._batches = self._make_batches(self.epoch)
+
+    def _make_batches(self, epoch: int) -> list[np.ndarray]:
+        n = len(self._lengths)
+        if self.shuffle:
+            rng = np.random.default_rng([self.seed, epoch])
+            order = rng.permutation(n)
+            order = order[np.argsort(self._lengths[order], kind="stable")]
+        else:
+            order = np.argsort(self._lengths, kind="stable")
+        batches = [order[start : start + self.batch_size] for start in range(0, n, self.batch_size)]
+        if self.shuffle:
+            batches = [batches[i] for i in rng.permutation(len(batches))]
+        return self._separate_first_widths(batches)
+
+    def _separate_first_widths(self, batches: list[np.ndarray]) -> list[np.ndarray]:
+        """Move a batch so that batches 0 and 1 differ in width, if any two do.
+
+        With the TensorFlow backend, Keras builds the ``tf.data`` signature of
+        a PyDataset from its first two batches and keeps a dimension fixed if
+        they agree on it (keras-team/keras#19124); a later batch of another
+        width then fails with "generator yielded an element of shape ...".
+        """
+        if len(batches) < 3:
+            return batches
+        widths = [self._width_of(batch) for batch in batches]
+        if widths[0] != widths[1]:
+            return batches
+        for index in range(2, len(batches)):
+            if widths[index] != widths[0]:
+                batches.insert(1, batches.pop(index))
+                break
+        return batches
+
+    def __len__(self) -> int:
+        return len(self._batches)
+
+    def batch_indices(self, index: int) -> np.ndarray:
+        """Sample indices of batch ``index`` in the current epoch."""
+        return self._batches[index]
+
+    def batch_width(self, index: int) -> int:
+        """Padded number of time steps of batch ``index``."""
+        return self._width_of(self._batches[index])
+
+    def _width_of(self, indices: np.ndarray) -> int:
+        longest = int(self._lengths[indices].max())
+        width = -(-longest // self.pad_to_multiple) * self.pad_to_multiple
+        return min(width, self._x.shape[1])
+
+    def __getitem__(self, index: int):
+        if not 0 <= index < len(self._batches):
+            raise IndexError(f"batch index {index} out of range for {len(self._batches)} batches")
+        indices = self._batches[index]
+        width = self.batch_width(index)
+        x = self._x[indices, :width]
+        y = self._y[indices, :width] if self.sequence_targets else self._y[indices]
+        return x, y
+
+    def on_epoch_end(self) -> None:
+        """Reshuffle for the next epoch (called by ``model.fit``)."""
+        self.epoch += 1
+        if self.shuffle:
+            self._batches = self._make_batches(self.epoch)
+
+    def padding_fraction(self) -> float:
+        """Fraction of padded time steps in the current batches (for logs)."""
+        padded = sum(self.batch_width(i) * len(b) for i, b in enumerate(self._batches))
+        return 1.0 - float(self._lengths.sum()) / padded
