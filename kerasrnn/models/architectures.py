@@ -1,0 +1,178 @@
+"""The architecture registry: ``build_model(arch, task, input_shape, num_outputs)``.
+
+Every recurrent architecture is a :class:`~kerasrnn.layers.Recurrent` stack
+(so ``bi`` variants, stacking, inter-layer dropout and merge modes come from
+one place) between a task-specific input and head:
+
+========================  =====================================================
+task                      model
+========================  =====================================================
+``classification``        sequence -> recurrent stack -> Dense(softmax)
+                          (many-to-one)
+``labelling``             sequence -> recurrent stack (every step) ->
+                          Dense(softmax) per step (many-to-many)
+``regression``            sequence -> recurrent stack -> Dense(linear)
+                          (forecasting)
+``language_model``        token ids -> Embedding -> recurrent stack (every
+                          step) -> Dense(logits) per step
+========================  =====================================================
+
+``convlstm`` reads frame sequences: ``(time, rows, cols, channels)`` through
+:class:`~kerasrnn.layers.ConvLSTM2D`; a plain ``(time, features)`` sequence
+is read as 1-D frames ``(time, features, 1)`` through
+:class:`~kerasrnn.layers.ConvLSTM1D` (MNIST rows become 28-pixel frames).
+"""
+
+import keras
+
+from kerasrnn.data.dataset import PAD_VALUE
+from kerasrnn.layers import ConvLSTM1D
+from kerasrnn.layers import ConvLSTM2D
+from kerasrnn.layers import Recurrent
+
+# Architecture name -> (Recurrent cell name, description).
+_CELLS = {
+    "rnn": ("rnn_tanh", "vanilla (Elman) RNN, tanh (keras.layers.SimpleRNN)"),
+    "rnn-relu": ("rnn_relu", "vanilla (Elman) RNN, ReLU (keras.layers.SimpleRNN)"),
+    "lstm": ("lstm", "LSTM with forget gate (keras.layers.LSTM)"),
+    "peephole-lstm": ("peephole_lstm", "peephole LSTM, Gers & Schmidhuber 2000"),
+    "layernorm-lstm": ("layernorm_lstm", "layer-normalized LSTM, Ba et al. 2016"),
+    "gru": ("gru", "GRU, Cho et al. 2014 form: reset gate before the recurrent matmul"),
+    "gru-cudnn": ("gru_cudnn", "GRU, cuDNN/PyTorch form: reset gate after the recurrent matmul"),
+    "mut1": ("mut1", "MUT1, Jozefowicz et al. 2015"),
+    "mut2": ("mut2", "MUT2, Jozefowicz et al. 2015"),
+    "mut3": ("mut3", "MUT3, Jozefowicz et al. 2015"),
+}
+
+#: Architecture name -> one-line description.
+ARCHITECTURES = {}
+for _name, (_cell, _description) in _CELLS.items():
+    ARCHITECTURES[_name] = _description
+    ARCHITECTURES[f"bi{_name}"] = f"bidirectional {_description}"
+ARCHITECTURES["convlstm"] = "convolutional LSTM with peepholes, Shi et al. 2015, for frame sequences"
+
+TASKS = ("classification", "labelling", "regression", "language_model")
+
+
+def _unknown(kind, value, accepted):
+    return ValueError(f"unknown {kind} {value!r}; expected one of: {', '.join(accepted)}")
+
+
+def recurrent_stack(arch, units, layers, dropout, merge_mode, return_sequences, name="recurrent"):
+    """The :class:`~kerasrnn.layers.Recurrent` layer of a (non-conv) architecture."""
+    bidirectional = arch.startswith("bi") and arch[2:] in _CELLS
+    cell = _CELLS[arch[2:] if bidirectional else arch][0]
+    return Recurrent(
+        cell,
+        units,
+        num_layers=layers,
+        dropout=dropout,
+        bidirectional=bidirectional,
+        merge_mode=merge_mode,
+        return_sequences=return_sequences,
+        name=name,
+    )
+
+
+def _convlstm_stack(inputs, units, layers, dropout, return_sequences, peephole, kernel_size):
+    rank = len(inputs.shape) - 3
+    if rank == 0:  # (time, features): 1-D frames of `features` pixels, 1 channel
+        x = keras.layers.Reshape((-1, inputs.shape[-1], 1))(inputs)
+        conv = ConvLSTM1D
+    elif rank in (1, 2):
+        x, conv = inputs, (ConvLSTM1D if rank == 1 else ConvLSTM2D)
+    else:
+        raise ValueError(f"convlstm expects (time, features) or frame sequences; got input shape {inputs.shape[1:]}")
+    for index in range(layers):
+        last = index == layers - 1
+        x = conv(
+            units, kernel_size, padding="same", peephole=peephole,
+            return_sequences=return_sequences or not last, name=f"convlstm_{index}",
+        )(x)
+        if dropout and not last:
+            x = keras.layers.Dropout(dropout)(x)
+    # Average each frame's feature map into a vector (per step or at the end).
+    pool = keras.layers.GlobalAveragePooling1D if conv is ConvLSTM1D else keras.layers.GlobalAveragePooling2D
+    if return_sequences:
+        return keras.layers.TimeDistributed(pool(), name="pool_frames")(x)
+    return pool(name="pool_frames")(x)
+
+
+def build_model(
+    arch,
+    task,
+    input_shape,
+    num_outputs,
+    units=128,
+    layers=1,
+    dropout=0.0,
+    merge_mode="concat",
+    variable_length=False,
+    embedding_dim=64,
+    peephole=True,
+    kernel_size=3,
+    name=None,
+):
+    """Builds an (uncompiled) Keras model for ``arch`` on ``task``.
+
+    Args:
+        arch: A key of :data:`ARCHITECTURES`.
+        task: One of ``classification``, ``labelling``, ``regression``,
+            ``language_model``.
+        input_shape: One sample's shape, without the batch: ``(time,
+            features)`` (time may be ``None``), ``(time,)`` token ids for a
+            language model, or ``(time, *frame)`` for ``convlstm``.
+        num_outputs: Classes, regression targets, or vocabulary size.
+        units: State size of every recurrent layer (filters for convlstm).
+        layers: Number of stacked recurrent layers.
+        dropout: Dropout between recurrent layers (and before the head).
+        merge_mode: How a ``bi`` architecture merges its two directions.
+        variable_length: Inputs are right-padded with
+            :data:`~kerasrnn.data.PAD_VALUE`; a ``Masking`` layer hides the
+            padding from the recurrence.
+        embedding_dim: Token embedding width of a language model.
+        peephole: Whether ``convlstm`` uses peepholes.
+        kernel_size: ``convlstm``'s convolution size.
+
+    Returns:
+        A ``keras.Model``. Classification and labelling heads end in a
+        softmax; a language model's head gives logits (for temperature
+        sampling).
+
+    Example::
+
+        model = kerasrnn.build_model("bigru", "classification", (28, 28), 10)
+    """
+    if arch not in ARCHITECTURES:
+        raise _unknown("architecture", arch, ARCHITECTURES)
+    if task not in TASKS:
+        raise _unknown("task", task, TASKS)
+    if not isinstance(layers, int) or layers < 1:
+        raise ValueError(f"layers must be an integer >= 1; got {layers!r}")
+    per_step = task in ("labelling", "language_model")
+    inputs = keras.Input(tuple(input_shape), name="sequences")
+    x = inputs
+    if task == "language_model":
+        if len(input_shape) != 1:
+            raise ValueError(f"a language model takes token ids of shape (time,); got {tuple(input_shape)}")
+        x = keras.layers.Embedding(num_outputs, embedding_dim, name="embedding")(x)
+    elif variable_length:
+        x = keras.layers.Masking(mask_value=PAD_VALUE, name="padding_mask")(x)
+    if arch == "convlstm":
+        x = _convlstm_stack(x, units, layers, dropout, per_step, peephole, kernel_size)
+    else:
+        if len(x.shape) != 3:
+            raise ValueError(
+                f"{arch} takes sequences of shape (time, features); got {tuple(input_shape)} "
+                f"(frame sequences need --arch convlstm)"
+            )
+        x = recurrent_stack(arch, units, layers, dropout, merge_mode, return_sequences=per_step)(x)
+    if dropout:
+        x = keras.layers.Dropout(dropout, name="head_dropout")(x)
+    if task in ("classification", "labelling"):
+        outputs = keras.layers.Dense(num_outputs, activation="softmax", name="classifier")(x)
+    elif task == "regression":
+        outputs = keras.layers.Dense(num_outputs, name="forecast")(x)
+    else:
+        outputs = keras.layers.Dense(num_outputs, name="next_token_logits")(x)
+    return keras.Model(inputs, outputs, name=name or f"{arch}_{task}")
