@@ -288,6 +288,15 @@ class ConvLSTM(CellRNN):
     def filters(self):
         return self.cell.filters
 
+    def call(self, sequences, initial_state=None, mask=None, training=False):
+        if mask is not None and len(mask.shape) == 2:
+            # Give the (batch, time) mask the states' rank. Keras' JAX loop
+            # broadcasts a (batch, 1) step mask against (batch, *spatial,
+            # filters) states along the wrong axis (wrong numbers in 2-D, a
+            # crash in 1-D); TF and torch accept either form.
+            mask = ops.reshape(mask, tuple(ops.shape(mask)) + (1,) * (self.rank + 1))
+        return super().call(sequences, initial_state=initial_state, mask=mask, training=training)
+
     def build(self, sequences_shape, initial_state_shape=None):
         super().build(sequences_shape, initial_state_shape)
         self.input_spec = keras.layers.InputSpec(

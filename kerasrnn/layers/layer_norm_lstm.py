@@ -16,7 +16,8 @@ def layer_norm(x, gamma, beta, epsilon):
     compute_dtype = "float32" if low_precision else dtype
     x = ops.cast(x, compute_dtype)
     mean = ops.mean(x, axis=-1, keepdims=True)
-    variance = ops.var(x, axis=-1, keepdims=True)
+    # Not ops.var, which computes float64 inputs in float32 on JAX and torch.
+    variance = ops.mean(ops.square(x - mean), axis=-1, keepdims=True)
     normed = (x - mean) * ops.rsqrt(variance + epsilon)
     normed = normed * ops.cast(gamma, compute_dtype) + ops.cast(beta, compute_dtype)
     return ops.cast(normed, dtype)

@@ -1,0 +1,379 @@
+"""Float64 NumPy references of kerasrnn's cells, written from their specifications.
+
+Each function implements the equations as the papers / tensorflow-addons state
+them (copied in the docstrings below) and takes the weights as a dict of named
+NumPy arrays, sliced here per the documented fused layouts. Nothing here calls
+or mirrors kerasrnn's cell code; :func:`named_weights` is the only function that
+touches a Keras object, and only to read the variables by name.
+
+Every ``run_*`` function takes ``x`` of shape ``(batch, time, ...)`` and returns
+``(outputs, states)`` like ``keras.layers.RNN(return_sequences=True,
+return_state=True)``: ``outputs`` in processing order (reversed time when
+``go_backwards``, as Keras returns it), ``states`` the final states.
+"""
+
+import itertools
+
+import numpy as np
+
+
+# -- helpers -------------------------------------------------------------------
+
+# {label: max relative error seen}; filled by the tests through record_error and
+# printed in pytest's terminal summary (see conftest.py).
+RECORDED_ERRORS = {}
+
+
+def record_error(label, error):
+    """Keeps the largest relative error seen under ``label``; returns ``error``."""
+    RECORDED_ERRORS[label] = max(error, RECORDED_ERRORS.get(label, 0.0))
+    return error
+
+
+def named_weights(layer):
+    """``{name: float64 array}`` of a recurrent layer's cell weights."""
+    import keras
+
+    cell = getattr(layer, "cell", layer)
+    weights = {}
+    for variable in cell.weights:
+        name = variable.name.split("/")[-1]
+        assert name not in weights, f"duplicate weight name {name!r}"
+        weights[name] = np.asarray(keras.ops.convert_to_numpy(variable), dtype=np.float64)
+    return weights
+
+
+def relative_error(actual, expected):
+    """``max|a - b| / max(max|b|, 1e-3)``: the max-abs error relative to the scale of b."""
+    actual = np.asarray(actual, dtype=np.float64)
+    expected = np.asarray(expected, dtype=np.float64)
+    assert actual.shape == expected.shape, (actual.shape, expected.shape)
+    if actual.size == 0:
+        return 0.0
+    scale = max(float(np.max(np.abs(expected))), 1e-3)
+    return float(np.max(np.abs(actual - expected))) / scale
+
+
+def sigmoid(v):
+    """The logistic function, written overflow-free."""
+    return 0.5 * (1.0 + np.tanh(0.5 * v))
+
+
+def layer_norm(v, gamma, beta, eps):
+    """gamma * (v - mean) / sqrt(var + eps) + beta over the last axis (biased var)."""
+    mean = v.mean(axis=-1, keepdims=True)
+    var = ((v - mean) ** 2).mean(axis=-1, keepdims=True)
+    return gamma * (v - mean) / np.sqrt(var + eps) + beta
+
+
+def _f64(a):
+    return np.asarray(a, dtype=np.float64)
+
+
+def _scan(step, x, states, go_backwards):
+    """Runs ``step(x_t, states) -> (output, states)`` over axis 1 of ``x``."""
+    x = _f64(x)
+    states = [_f64(s) for s in states]
+    steps = range(x.shape[1] - 1, -1, -1) if go_backwards else range(x.shape[1])
+    outputs = []
+    for t in steps:
+        out, states = step(x[:, t], states)
+        outputs.append(out)
+    return np.stack(outputs, axis=1), states
+
+
+def _zeros_states(batch, shape, count):
+    return [np.zeros((batch,) + tuple(shape)) for _ in range(count)]
+
+
+# -- Peephole LSTM -------------------------------------------------------------------
+
+
+def run_peephole_lstm(x, w, initial_state=None, go_backwards=False):
+    """Peephole LSTM (Gers & Schmidhuber 2000; Sak et al. 2014; tensorflow-addons).
+
+    i = σ(W_i x + U_i h + p_i⊙c_{t−1} + b_i)
+    f = σ(W_f x + U_f h + p_f⊙c_{t−1} + b_f)
+    c_t = f⊙c_{t−1} + i⊙tanh(W_c x + U_c h + b_c)
+    o = σ(W_o x + U_o h + p_o⊙c_t + b_o)
+    h = o⊙tanh(c_t)
+
+    Layout: kernel (d, 4u) [i, f, c, o]; recurrent_kernel (u, 4u); bias (4u);
+    input_gate_peephole / forget_gate_peephole / output_gate_peephole (u,).
+    """
+    W_i, W_f, W_c, W_o = np.split(w["kernel"], 4, axis=1)
+    U_i, U_f, U_c, U_o = np.split(w["recurrent_kernel"], 4, axis=1)
+    b_i, b_f, b_c, b_o = np.split(w["bias"], 4)
+    p_i, p_f, p_o = w["input_gate_peephole"], w["forget_gate_peephole"], w["output_gate_peephole"]
+    units = U_i.shape[0]
+
+    def step(x_t, states):
+        h, c = states
+        i = sigmoid(x_t @ W_i + h @ U_i + p_i * c + b_i)
+        f = sigmoid(x_t @ W_f + h @ U_f + p_f * c + b_f)
+        c_new = f * c + i * np.tanh(x_t @ W_c + h @ U_c + b_c)
+        o = sigmoid(x_t @ W_o + h @ U_o + p_o * c_new + b_o)
+        h_new = o * np.tanh(c_new)
+        return h_new, [h_new, c_new]
+
+    if initial_state is None:
+        initial_state = _zeros_states(x.shape[0], (units,), 2)
+    return _scan(step, x, initial_state, go_backwards)
+
+
+# -- Layer-normalized LSTM -----------------------------------------------------------
+
+
+def run_layer_norm_lstm(x, w, eps=1e-3, initial_state=None, go_backwards=False):
+    """tensorflow-addons' LayerNormLSTMCell.
+
+    z = LN_x(x W) + LN_h(h U) + b   (each LN jointly over all 4u features)
+    i, f, c~, o = split(z)  [gate order i, f, c, o]
+    c_t = LN_c(σ(f)⊙c_{t−1} + σ(i)⊙tanh(c~))   (the normalized c is carried)
+    h_t = σ(o)⊙tanh(c_t)
+    LN(v) = γ⊙(v − mean)/sqrt(var + eps) + β, biased variance.
+    """
+    W, U, b = w["kernel"], w["recurrent_kernel"], w["bias"]
+    units = U.shape[0]
+
+    def step(x_t, states):
+        h, c = states
+        z = (
+            layer_norm(x_t @ W, w["kernel_norm_gamma"], w["kernel_norm_beta"], eps)
+            + layer_norm(h @ U, w["recurrent_norm_gamma"], w["recurrent_norm_beta"], eps)
+            + b
+        )
+        z_i, z_f, z_c, z_o = np.split(z, 4, axis=-1)
+        c_new = sigmoid(z_f) * c + sigmoid(z_i) * np.tanh(z_c)
+        c_new = layer_norm(c_new, w["state_norm_gamma"], w["state_norm_beta"], eps)
+        h_new = sigmoid(z_o) * np.tanh(c_new)
+        return h_new, [h_new, c_new]
+
+    if initial_state is None:
+        initial_state = _zeros_states(x.shape[0], (units,), 2)
+    return _scan(step, x, initial_state, go_backwards)
+
+
+# -- MUT1 / MUT2 / MUT3 (Jozefowicz, Zaremba & Sutskever 2015) -----------------------
+
+
+def _bare_input(x_t, w):
+    """The weight-free ``x`` of MUT1/MUT2, or ``x @ input_projection`` when projected."""
+    if "input_projection" in w:
+        return x_t @ w["input_projection"]
+    return x_t
+
+
+def run_mut1(x, w, initial_state=None, go_backwards=False):
+    """MUT1.
+
+    z = σ(W_xz x + b_z)
+    r = σ(W_xr x + W_hr h + b_r)
+    h' = tanh(W_hh (r⊙h) + tanh(x) + b_h)⊙z + h⊙(1 − z)
+    (tanh(x) -> tanh(x P) with P = input_projection when present)
+
+    Layout: kernel (d, 2u) [W_xz, W_xr]; recurrent_kernel (u, 2u) [W_hr, W_hh];
+    bias (3u) [b_z, b_r, b_h].
+    """
+    W_xz, W_xr = np.split(w["kernel"], 2, axis=1)
+    W_hr, W_hh = np.split(w["recurrent_kernel"], 2, axis=1)
+    b_z, b_r, b_h = np.split(w["bias"], 3)
+    units = W_hr.shape[0]
+
+    def step(x_t, states):
+        (h,) = states
+        z = sigmoid(x_t @ W_xz + b_z)
+        r = sigmoid(x_t @ W_xr + h @ W_hr + b_r)
+        h_new = np.tanh((r * h) @ W_hh + np.tanh(_bare_input(x_t, w)) + b_h) * z + h * (1 - z)
+        return h_new, [h_new]
+
+    if initial_state is None:
+        initial_state = _zeros_states(x.shape[0], (units,), 1)
+    return _scan(step, x, initial_state, go_backwards)
+
+
+def run_mut2(x, w, initial_state=None, go_backwards=False):
+    """MUT2.
+
+    z = σ(W_xz x + W_hz h + b_z)
+    r = σ(x + W_hr h + b_r)           (x -> x P when projected)
+    h' = tanh(W_hh (r⊙h) + W_xh x + b_h)⊙z + h⊙(1 − z)
+
+    Layout: kernel (d, 2u) [W_xz, W_xh]; recurrent_kernel (u, 3u)
+    [W_hz, W_hr, W_hh]; bias (3u) [b_z, b_r, b_h].
+    """
+    W_xz, W_xh = np.split(w["kernel"], 2, axis=1)
+    W_hz, W_hr, W_hh = np.split(w["recurrent_kernel"], 3, axis=1)
+    b_z, b_r, b_h = np.split(w["bias"], 3)
+    units = W_hz.shape[0]
+
+    def step(x_t, states):
+        (h,) = states
+        z = sigmoid(x_t @ W_xz + h @ W_hz + b_z)
+        r = sigmoid(_bare_input(x_t, w) + h @ W_hr + b_r)
+        h_new = np.tanh((r * h) @ W_hh + x_t @ W_xh + b_h) * z + h * (1 - z)
+        return h_new, [h_new]
+
+    if initial_state is None:
+        initial_state = _zeros_states(x.shape[0], (units,), 1)
+    return _scan(step, x, initial_state, go_backwards)
+
+
+def run_mut3(x, w, initial_state=None, go_backwards=False):
+    """MUT3.
+
+    z = σ(W_xz x + W_hz tanh(h) + b_z)
+    r = σ(W_xr x + W_hr h + b_r)
+    h' = tanh(W_hh (r⊙h) + W_xh x + b_h)⊙z + h⊙(1 − z)
+
+    Layout: kernel (d, 3u) [z, r, h]; recurrent_kernel (u, 3u) [z, r, h];
+    bias (3u) [z, r, h].
+    """
+    W_xz, W_xr, W_xh = np.split(w["kernel"], 3, axis=1)
+    W_hz, W_hr, W_hh = np.split(w["recurrent_kernel"], 3, axis=1)
+    b_z, b_r, b_h = np.split(w["bias"], 3)
+    units = W_hz.shape[0]
+
+    def step(x_t, states):
+        (h,) = states
+        z = sigmoid(x_t @ W_xz + np.tanh(h) @ W_hz + b_z)
+        r = sigmoid(x_t @ W_xr + h @ W_hr + b_r)
+        h_new = np.tanh((r * h) @ W_hh + x_t @ W_xh + b_h) * z + h * (1 - z)
+        return h_new, [h_new]
+
+    if initial_state is None:
+        initial_state = _zeros_states(x.shape[0], (units,), 1)
+    return _scan(step, x, initial_state, go_backwards)
+
+
+# -- Convolution and ConvLSTM (Shi et al. 2015) -------------------------------------
+
+
+def _pair(value, rank):
+    return (value,) * rank if isinstance(value, int) else tuple(value)
+
+
+def conv_output_size(n, k, stride, padding, dilation):
+    """Output length of one spatial axis."""
+    span = dilation * (k - 1) + 1
+    if padding == "same":
+        return -(-n // stride)
+    return (n - span) // stride + 1
+
+
+def conv_nd(x, kernel, strides=1, padding="valid", dilation=1):
+    """N-D cross-correlation, channels_last, as deep-learning 'conv' layers compute it.
+
+    x: (batch, *spatial, c_in); kernel: k + (c_in, c_out). 'same' padding pads
+    ``total = max((out - 1) * s + span - n, 0)`` per axis, ``total // 2`` before
+    (= (k - 1) // 2 at stride 1) and the rest after, as TF / Keras do.
+    """
+    x = _f64(x)
+    kernel = _f64(kernel)
+    rank = x.ndim - 2
+    ks = kernel.shape[:rank]
+    strides = _pair(strides, rank)
+    dilation = _pair(dilation, rank)
+    out_sizes, pads = [], [(0, 0)]
+    for n, k, s, d in zip(x.shape[1:-1], ks, strides, dilation):
+        out = conv_output_size(n, k, s, padding, d)
+        total = max((out - 1) * s + d * (k - 1) + 1 - n, 0) if padding == "same" else 0
+        out_sizes.append(out)
+        pads.append((total // 2, total - total // 2))
+    pads.append((0, 0))
+    xp = np.pad(x, pads)
+    y = np.zeros((x.shape[0], *out_sizes, kernel.shape[-1]))
+    for offset in itertools.product(*(range(k) for k in ks)):
+        window = (slice(None),) + tuple(
+            slice(o * d, o * d + (out - 1) * s + 1, s)
+            for o, d, s, out in zip(offset, dilation, strides, out_sizes)
+        )
+        y += np.tensordot(xp[window], kernel[offset], axes=([-1], [0]))
+    return y
+
+
+def run_conv_lstm(
+    x,
+    w,
+    strides=1,
+    padding="valid",
+    dilation=1,
+    initial_state=None,
+    go_backwards=False,
+):
+    """ConvLSTM, eq. (3) of Shi et al. (2015), channels_last.
+
+    i = σ(W_xi*X + W_hi*H + W_ci⊙C_{t−1} + b_i)
+    f = σ(W_xf*X + W_hf*H + W_cf⊙C_{t−1} + b_f)
+    C_t = f⊙C_{t−1} + i⊙tanh(W_xc*X + W_hc*H + b_c)
+    o = σ(W_xo*X + W_ho*H + W_co⊙C_t + b_o)
+    H_t = o⊙tanh(C_t)
+
+    '*' is a cross-correlation: the input one with the layer's strides, padding
+    and dilation, the recurrent one with stride 1 and 'same' padding. The
+    peephole terms are used when ``w`` has the peephole weights (each of the
+    state's shape ``spatial_out + (filters,)``).
+    Layout: kernel k + (c_in, 4f) [i, f, c, o]; recurrent_kernel k + (f, 4f);
+    bias (4f,).
+    """
+    W_x = np.split(w["kernel"], 4, axis=-1)
+    W_h = np.split(w["recurrent_kernel"], 4, axis=-1)
+    b = np.split(w["bias"], 4)
+    peephole = "input_gate_peephole" in w
+    if peephole:
+        p_i, p_f, p_o = w["input_gate_peephole"], w["forget_gate_peephole"], w["output_gate_peephole"]
+    else:
+        p_i = p_f = p_o = 0.0
+
+    def gate(g, X, H):
+        return (
+            conv_nd(X, W_x[g], strides, padding, dilation)
+            + conv_nd(H, W_h[g], 1, "same", 1)
+            + b[g]
+        )
+
+    def step(X, states):
+        H, C = states
+        i = sigmoid(gate(0, X, H) + p_i * C)
+        f = sigmoid(gate(1, X, H) + p_f * C)
+        C_new = f * C + i * np.tanh(gate(2, X, H))
+        o = sigmoid(gate(3, X, H) + p_o * C_new)
+        H_new = o * np.tanh(C_new)
+        return H_new, [H_new, C_new]
+
+    if initial_state is None:
+        rank = x.ndim - 3
+        ks = w["kernel"].shape[:rank]
+        spatial = tuple(
+            conv_output_size(n, k, s, padding, d)
+            for n, k, s, d in zip(x.shape[2:-1], ks, _pair(strides, rank), _pair(dilation, rank))
+        )
+        filters = w["recurrent_kernel"].shape[-2]
+        initial_state = _zeros_states(x.shape[0], spatial + (filters,), 2)
+    return _scan(step, x, initial_state, go_backwards)
+
+
+# -- test helpers ------------------------------------------------------------------
+
+
+def randomize_weights(layer, rng, scale=1.0):
+    """Sets every weight of ``layer``'s cell to fresh random values.
+
+    Matrices and conv kernels: N(0, (scale / sqrt(fan_in))^2); layer-norm gammas:
+    ±U(0.5, 1.5); everything else (biases, betas, peepholes): U(-scale, scale).
+    Nothing is left at a trivial value (zero peepholes, unit gammas ...).
+    """
+    cell = getattr(layer, "cell", layer)
+    values = []
+    for variable in cell.weights:
+        shape = tuple(variable.shape)
+        name = variable.name.split("/")[-1]
+        if name.endswith("gamma"):
+            value = rng.uniform(0.5, 1.5, shape) * rng.choice([-1.0, 1.0], shape)
+        elif "peephole" in name or len(shape) == 1:
+            value = rng.uniform(-scale, scale, shape)
+        else:
+            fan_in = int(np.prod(shape[:-1]))
+            value = rng.normal(0.0, scale / np.sqrt(fan_in), shape)
+        values.append(value.astype(variable.dtype))
+    cell.set_weights(values)
