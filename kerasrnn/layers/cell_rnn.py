@@ -4,12 +4,25 @@ Keras' ``LSTM`` is ``RNN(LSTMCell(...))`` with the cell's arguments flattened
 into the layer's constructor and config. ``CellRNN`` does the same for any
 kerasrnn cell, so each ready layer (``PeepholeLSTM``, ``MUT1`` ...) is a
 two-line subclass naming its ``cell_class``.
+
+It also runs a faster loop than ``keras.layers.RNN(cell)`` with the same math:
+the cell's input projection is applied to the whole sequence before the loop
+(one large matmul or convolution instead of one per step), and the loop body
+calls the cell's ``recurrent_step`` directly rather than through
+``Layer.__call__`` (whose per-call bookkeeping dominates an eager torch loop).
+``tests/test_fast_path.py`` checks it against the plain cell in
+``keras.layers.RNN``, outputs and gradients.
 """
 
 import inspect
 
 import keras
+from keras import tree
 from keras.layers import InputSpec
+
+# The backend time loop keras.layers.RNN itself runs (lax.scan on JAX,
+# tf.while_loop on TensorFlow, a Python loop on torch); not exported publicly.
+from keras.src.backend import rnn as backend_rnn
 
 from kerasrnn.layers.recurrent_cell import RecurrentCell
 
@@ -84,6 +97,30 @@ class CellRNN(keras.layers.RNN):
     @property
     def units(self):
         return self.cell.units
+
+    def inner_loop(self, sequences, initial_state, mask, training=False):
+        cell = self.cell
+        if type(cell).project_inputs is RecurrentCell.project_inputs:
+            return super().inner_loop(sequences, initial_state, mask, training=training)
+        projected = cell.project_inputs(cell.dropped_inputs(sequences, training))
+        copy_states = keras.backend.backend() == "torch" and self.stateful
+
+        def step(projected_t, states):
+            if copy_states:  # as keras.layers.RNN: keep torch autograd off in-place state updates
+                states = tree.map_structure(keras.ops.copy, states)
+            return cell.recurrent_step(projected_t, states, training=training)
+
+        return backend_rnn(
+            step,
+            projected,
+            list(initial_state),
+            go_backwards=self.go_backwards,
+            mask=mask,
+            unroll=self.unroll,
+            input_length=sequences.shape[1],
+            zero_output_for_mask=self.zero_output_for_mask,
+            return_all_outputs=self.return_sequences,
+        )
 
     def build(self, sequences_shape, initial_state_shape=None):
         super().build(sequences_shape, initial_state_shape)

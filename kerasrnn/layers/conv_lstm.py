@@ -209,18 +209,19 @@ class ConvLSTMCell(RecurrentCell):
         shape = self.state_shape(batch_size)
         return [ops.zeros(shape, dtype=self.compute_dtype) for _ in range(2)]
 
-    def call(self, inputs, states, training=False):
-        h_tm1, c_tm1 = states
-        x = self.dropped_inputs(inputs, training)
-        h = self.dropped_state(h_tm1, training)
+    def project_inputs(self, inputs):
+        # The input convolution (+ bias) for frames with any leading axes.
+        frame_rank = self.rank + 1
+        leading = ops.shape(inputs)[: len(inputs.shape) - frame_rank]
+        frames = ops.reshape(inputs, (-1,) + tuple(inputs.shape[-frame_rank:]))
         z = ops.conv(
-            x,
+            frames,
             self.kernel,
             strides=self.strides,
             padding=self.padding,
             data_format=self.data_format,
             dilation_rate=self.dilation_rate,
-        ) + ops.conv(h, self.recurrent_kernel, strides=1, padding="same", data_format=self.data_format)
+        )
         if self.use_bias:
             bias_shape = (
                 (1,) * (self.rank + 1) + (4 * self.filters,)
@@ -228,6 +229,14 @@ class ConvLSTMCell(RecurrentCell):
                 else (1, 4 * self.filters) + (1,) * self.rank
             )
             z = z + ops.reshape(self.bias, bias_shape)
+        return ops.reshape(z, tuple(leading) + tuple(z.shape[1:]))
+
+    def recurrent_step(self, projected, states, training=False):
+        h_tm1, c_tm1 = states
+        h = self.dropped_state(h_tm1, training)
+        z = projected + ops.conv(
+            h, self.recurrent_kernel, strides=1, padding="same", data_format=self.data_format
+        )
         z_i, z_f, z_c, z_o = ops.split(z, 4, axis=self.channel_axis)
         if self.peephole:
             z_i = z_i + self.input_gate_peephole * c_tm1

@@ -104,17 +104,19 @@ class LayerNormLSTMCell(RecurrentCell):
                 shape=(width,), name=f"{norm}_beta", initializer=self.norm_beta_initializer
             ))
 
-    def call(self, inputs, states, training=False):
+    def project_inputs(self, inputs):
+        z = layer_norm(
+            ops.matmul(inputs, self.kernel), self.kernel_norm_gamma, self.kernel_norm_beta, self.norm_epsilon
+        )
+        return z + self.bias if self.use_bias else z
+
+    def recurrent_step(self, projected, states, training=False):
         h_tm1, c_tm1 = states
-        x = self.dropped_inputs(inputs, training)
         h = self.dropped_state(h_tm1, training)
         eps = self.norm_epsilon
-        z = layer_norm(ops.matmul(x, self.kernel), self.kernel_norm_gamma, self.kernel_norm_beta, eps)
-        z = z + layer_norm(
+        z = projected + layer_norm(
             ops.matmul(h, self.recurrent_kernel), self.recurrent_norm_gamma, self.recurrent_norm_beta, eps
         )
-        if self.use_bias:
-            z = z + self.bias
         z_i, z_f, z_c, z_o = ops.split(z, 4, axis=-1)
         i = self.recurrent_activation(z_i)
         f = self.recurrent_activation(z_f)

@@ -54,18 +54,21 @@ class MUT1Cell(ProjectedMUTCell):
         self.bias = self.add_bias(3 * self.units)
         self.build_input_projection(input_dim)
 
-    def call(self, inputs, states, training=False):
+    def project_inputs(self, inputs):
+        # [W_xz x + b_z, W_xr x + b_r, tanh(x) + b_h]
+        projected = ops.concatenate(
+            [ops.matmul(inputs, self.kernel), ops.tanh(self.project(inputs))], axis=-1
+        )
+        return projected + self.bias if self.use_bias else projected
+
+    def recurrent_step(self, projected, states, training=False):
         h_tm1 = states[0]
-        x = self.dropped_inputs(inputs, training)
         h = self.dropped_state(h_tm1, training)
         u = self.units
-        b_z, b_r, b_h = ops.split(self.bias, 3) if self.use_bias else (0.0, 0.0, 0.0)
-        x_z, x_r = ops.split(ops.matmul(x, self.kernel), 2, axis=-1)
-        z = self.recurrent_activation(x_z + b_z)
-        r = self.recurrent_activation(x_r + ops.matmul(h, self.recurrent_kernel[:, :u]) + b_r)
-        candidate = self.activation(
-            ops.matmul(r * h, self.recurrent_kernel[:, u:]) + ops.tanh(self.project(x)) + b_h
-        )
+        p_z, p_r, p_h = ops.split(projected, 3, axis=-1)
+        z = self.recurrent_activation(p_z)
+        r = self.recurrent_activation(p_r + ops.matmul(h, self.recurrent_kernel[:, :u]))
+        candidate = self.activation(ops.matmul(r * h, self.recurrent_kernel[:, u:]) + p_h)
         h_t = self.interpolate(candidate, z, h_tm1)
         return h_t, [h_t]
 

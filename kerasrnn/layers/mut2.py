@@ -50,19 +50,21 @@ class MUT2Cell(ProjectedMUTCell):
         self.bias = self.add_bias(3 * self.units)
         self.build_input_projection(input_dim)
 
-    def call(self, inputs, states, training=False):
+    def project_inputs(self, inputs):
+        # [W_xz x + b_z, x + b_r, W_xh x + b_h]
+        x_z, x_h = ops.split(ops.matmul(inputs, self.kernel), 2, axis=-1)
+        projected = ops.concatenate([x_z, self.project(inputs), x_h], axis=-1)
+        return projected + self.bias if self.use_bias else projected
+
+    def recurrent_step(self, projected, states, training=False):
         h_tm1 = states[0]
-        x = self.dropped_inputs(inputs, training)
         h = self.dropped_state(h_tm1, training)
         u = self.units
-        b_z, b_r, b_h = ops.split(self.bias, 3) if self.use_bias else (0.0, 0.0, 0.0)
-        x_z, x_h = ops.split(ops.matmul(x, self.kernel), 2, axis=-1)
+        p_z, p_r, p_h = ops.split(projected, 3, axis=-1)
         h_z, h_r = ops.split(ops.matmul(h, self.recurrent_kernel[:, : 2 * u]), 2, axis=-1)
-        z = self.recurrent_activation(x_z + h_z + b_z)
-        r = self.recurrent_activation(self.project(x) + h_r + b_r)
-        candidate = self.activation(
-            ops.matmul(r * h, self.recurrent_kernel[:, 2 * u :]) + x_h + b_h
-        )
+        z = self.recurrent_activation(p_z + h_z)
+        r = self.recurrent_activation(p_r + h_r)
+        candidate = self.activation(ops.matmul(r * h, self.recurrent_kernel[:, 2 * u :]) + p_h)
         h_t = self.interpolate(candidate, z, h_tm1)
         return h_t, [h_t]
 

@@ -44,20 +44,18 @@ class MUT3Cell(MUTCell):
         self.recurrent_kernel = self.add_recurrent_kernel(3 * self.units)
         self.bias = self.add_bias(3 * self.units)
 
-    def call(self, inputs, states, training=False):
+    def project_inputs(self, inputs):
+        z = ops.matmul(inputs, self.kernel)
+        return z + self.bias if self.use_bias else z
+
+    def recurrent_step(self, projected, states, training=False):
         h_tm1 = states[0]
-        x = self.dropped_inputs(inputs, training)
         h = self.dropped_state(h_tm1, training)
         u = self.units
-        b_z, b_r, b_h = ops.split(self.bias, 3) if self.use_bias else (0.0, 0.0, 0.0)
-        x_z, x_r, x_h = ops.split(ops.matmul(x, self.kernel), 3, axis=-1)
-        z = self.recurrent_activation(
-            x_z + ops.matmul(ops.tanh(h), self.recurrent_kernel[:, :u]) + b_z
-        )
-        r = self.recurrent_activation(x_r + ops.matmul(h, self.recurrent_kernel[:, u : 2 * u]) + b_r)
-        candidate = self.activation(
-            ops.matmul(r * h, self.recurrent_kernel[:, 2 * u :]) + x_h + b_h
-        )
+        p_z, p_r, p_h = ops.split(projected, 3, axis=-1)
+        z = self.recurrent_activation(p_z + ops.matmul(ops.tanh(h), self.recurrent_kernel[:, :u]))
+        r = self.recurrent_activation(p_r + ops.matmul(h, self.recurrent_kernel[:, u : 2 * u]))
+        candidate = self.activation(ops.matmul(r * h, self.recurrent_kernel[:, 2 * u :]) + p_h)
         h_t = self.interpolate(candidate, z, h_tm1)
         return h_t, [h_t]
 

@@ -97,13 +97,14 @@ class PeepholeLSTMCell(RecurrentCell):
             )
         )
 
-    def call(self, inputs, states, training=False):
+    def project_inputs(self, inputs):
+        z = ops.matmul(inputs, self.kernel)
+        return z + self.bias if self.use_bias else z
+
+    def recurrent_step(self, projected, states, training=False):
         h_tm1, c_tm1 = states
-        x = self.dropped_inputs(inputs, training)
         h = self.dropped_state(h_tm1, training)
-        z = ops.matmul(x, self.kernel) + ops.matmul(h, self.recurrent_kernel)
-        if self.use_bias:
-            z = z + self.bias
+        z = projected + ops.matmul(h, self.recurrent_kernel)
         z_i, z_f, z_c, z_o = ops.split(z, 4, axis=-1)
         i = self.recurrent_activation(z_i + self.input_gate_peephole * c_tm1)
         f = self.recurrent_activation(z_f + self.forget_gate_peephole * c_tm1)

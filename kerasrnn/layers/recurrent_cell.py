@@ -1,7 +1,14 @@
 """The common base of kerasrnn's recurrent cells.
 
 A cell computes one time step; ``keras.layers.RNN`` (or one of our ready layers,
-which are thin RNN subclasses) runs the loop. The cell contract Keras expects:
+which are thin RNN subclasses) runs the loop. Every kerasrnn cell splits its
+step in two: :meth:`RecurrentCell.project_inputs` (everything that depends on
+the input alone) and :meth:`RecurrentCell.recurrent_step` (the rest), and
+``call`` is just the two in a row. Applied to a whole sequence at once, the
+first is the hoisted input projection that our ready layers use
+(:class:`~kerasrnn.layers.cell_rnn.CellRNN`); the math stays in one place.
+
+The cell contract Keras expects:
 
 * ``call(inputs, states, training=False) -> (output, new_states)``;
 * ``state_size``: a list of ints, ``output_size``: an int;
@@ -31,7 +38,7 @@ class RecurrentCell(keras.layers.Layer, DropoutRNNCell):
 
     Subclasses set ``state_size`` and implement ``build`` (creating their
     weights with :meth:`add_kernel`, :meth:`add_recurrent_kernel`,
-    :meth:`add_bias`) and ``call``.
+    :meth:`add_bias`), :meth:`project_inputs` and :meth:`recurrent_step`.
 
     Args:
         units: Positive integer, dimensionality of the hidden state.
@@ -147,11 +154,33 @@ class RecurrentCell(keras.layers.Layer, DropoutRNNCell):
             )
         return int(input_shape[-1])
 
+    # -- one step = input projection + recurrent step -----------------------------
+
+    def project_inputs(self, inputs):
+        """The input-only part of a step, for inputs of shape ``(..., features)``.
+
+        Must work on any number of leading axes, so that it can be applied to
+        a whole ``(batch, time, features)`` sequence in one go.
+        """
+        raise NotImplementedError
+
+    def recurrent_step(self, projected, states, training=False):
+        """The rest of the step: ``(projected input, states) -> (output, new states)``."""
+        raise NotImplementedError
+
+    def call(self, inputs, states, training=False):
+        projected = self.project_inputs(self.dropped_inputs(inputs, training))
+        return self.recurrent_step(projected, states, training=training)
+
     # -- dropout -------------------------------------------------------------
 
     def dropped_inputs(self, inputs, training):
+        """Applies the sequence's input dropout mask to one step or a whole sequence."""
         if training and self.dropout > 0.0:
-            return inputs * self.get_dropout_mask(inputs)
+            mask = self.get_dropout_mask(inputs)
+            if len(inputs.shape) > len(mask.shape):  # a (batch, time, ...) sequence
+                mask = ops.expand_dims(mask, 1)
+            return inputs * mask
         return inputs
 
     def dropped_state(self, h, training):

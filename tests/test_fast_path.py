@@ -1,0 +1,117 @@
+"""The ready layers' loop (hoisted input projection, direct step calls) against the plain cell.
+
+``CellRNN`` runs a different loop from ``keras.layers.RNN(cell)``; both must
+give the same outputs, states and gradients for the same weights.
+"""
+
+import keras
+import numpy as np
+import pytest
+
+from kerasrnn import layers
+
+CASES = {
+    "peephole_lstm": (layers.PeepholeLSTM, lambda **kw: layers.PeepholeLSTMCell(5, **kw), (3, 6, 4)),
+    "layernorm_lstm": (layers.LayerNormLSTM, lambda **kw: layers.LayerNormLSTMCell(5, **kw), (3, 6, 4)),
+    "mut1_projected": (layers.MUT1, lambda **kw: layers.MUT1Cell(5, **kw), (3, 6, 4)),
+    "mut1_exact": (layers.MUT1, lambda **kw: layers.MUT1Cell(5, **kw), (3, 6, 5)),
+    "mut2_projected": (layers.MUT2, lambda **kw: layers.MUT2Cell(5, **kw), (3, 6, 4)),
+    "mut3": (layers.MUT3, lambda **kw: layers.MUT3Cell(5, **kw), (3, 6, 4)),
+    "conv_lstm2d": (
+        lambda units, **kw: layers.ConvLSTM2D(units, 3, padding="same", **kw),
+        lambda **kw: layers.ConvLSTMCell(2, 5, 3, padding="same", **kw),
+        (2, 4, 5, 5, 2),
+    ),
+}
+
+
+def _pair(name, cell_options=None, **options):
+    fast_cls, make_cell, shape = CASES[name]
+    cell_options = cell_options or {}
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=shape).astype("float32")
+    fast = fast_cls(5, return_sequences=True, return_state=True, **cell_options, **options)
+    fast.build(shape)
+    plain = keras.layers.RNN(make_cell(**cell_options), return_sequences=True, return_state=True, **options)
+    if name == "conv_lstm2d":
+        # keras.layers.RNN cannot infer image-shaped states symbolically, but
+        # runs the cell eagerly; build it by calling it.
+        plain.cell.build((shape[0],) + shape[2:])
+    else:
+        plain.build(shape)
+    weights = [rng.normal(scale=0.5, size=w.shape).astype("float32") for w in fast.get_weights()]
+    fast.set_weights(weights)
+    plain.cell.set_weights(weights)
+    return fast, plain, x
+
+
+def _np(x):
+    return keras.ops.convert_to_numpy(x)
+
+
+@pytest.mark.parametrize("name", list(CASES))
+@pytest.mark.parametrize("go_backwards", [False, True])
+def test_outputs_and_states_match_plain_cell(name, go_backwards):
+    fast, plain, x = _pair(name, go_backwards=go_backwards)
+    mask = np.ones(x.shape[:2], bool)
+    mask[1, 3:] = False
+    # A plain keras.layers.RNN needs a ConvLSTM mask of the states' rank on
+    # JAX (see ConvLSTM.call); the ready layer takes the (batch, time) mask.
+    plain_mask = mask.reshape(mask.shape + (1,) * (x.ndim - 2)) if x.ndim > 3 else mask
+    for got, want in zip(fast(x, mask=mask), plain(x, mask=plain_mask)):
+        np.testing.assert_allclose(_np(got), _np(want), rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("name", ["peephole_lstm", "mut1_projected", "mut3", "layernorm_lstm"])
+def test_gradients_match_plain_cell(name):
+    fast, plain, x = _pair(name)
+    weights = np.random.default_rng(1).normal(size=(x.shape[0], x.shape[1], 5)).astype("float32")
+
+    def gradients(layer):
+        return _gradients(layer, x, weights)
+
+    for got, want in zip(gradients(fast), gradients(plain)):
+        np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-6)
+
+
+def _gradients(layer, x, weights):
+    """Gradients of sum(outputs * weights) w.r.t. the inputs and the trainable weights."""
+    backend = keras.backend.backend()
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        x_t = tf.constant(x)
+        with tf.GradientTape() as tape:
+            tape.watch(x_t)
+            loss = tf.reduce_sum(layer(x_t)[0] * weights)
+        grads = tape.gradient(loss, [x_t] + [v.value for v in layer.trainable_variables])
+        return [g.numpy() for g in grads]
+    if backend == "jax":
+        import jax
+
+        trainable = [v.value for v in layer.trainable_variables]
+        non_trainable = [v.value for v in layer.non_trainable_variables]
+
+        def loss(x_in, train):
+            outputs, _ = layer.stateless_call(train, non_trainable, x_in)
+            return (outputs[0] * weights).sum()
+
+        gx, gw = jax.grad(loss, argnums=(0, 1))(x, trainable)
+        return [np.asarray(gx)] + [np.asarray(g) for g in gw]
+    import torch
+
+    x_t = torch.tensor(x, requires_grad=True)
+    loss = (layer(x_t)[0] * torch.tensor(weights)).sum()
+    params = [v.value for v in layer.trainable_variables]
+    grads = torch.autograd.grad(loss, [x_t] + params)
+    return [g.detach().numpy() for g in grads]
+
+
+def test_dropout_masks_are_the_same_per_step_in_both_loops():
+    # With only input dropout, the fast loop applies the sequence's mask to
+    # the whole sequence; it must equal the per-step application.
+    fast, plain, x = _pair("mut3", cell_options={"dropout": 0.5, "seed": 3})
+    # Both cells have seed=3, so their seed generators draw the same masks.
+    got = fast(x, training=True)
+    want = plain(x, training=True)
+    np.testing.assert_allclose(_np(got[0]), _np(want[0]), rtol=1e-5, atol=1e-6)
