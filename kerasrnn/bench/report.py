@@ -1,0 +1,99 @@
+"""The text table of a benchmark result: throughputs with their ratios side by side."""
+
+from kerasrnn.bench.runner import KERAS_BASELINE
+from kerasrnn.bench.runner import TORCH_BASELINE
+
+COLUMNS = (
+    ("row", "<"), ("backend", "<"), ("device", "<"),
+    ("train/s", ">"), ("x torch", ">"), ("x keras", ">"),
+    ("predict/s", ">"), ("x torch", ">"), ("x keras", ">"),
+    ("peak MB", ">"), ("+train MB", ">"), ("x keras", ">"),
+)
+
+
+def _rate(value):
+    return f"{value:,.0f}" if value is not None else "-"
+
+
+def _ratio(value):
+    return f"{value:.2f}" if value is not None else "-"
+
+
+def _mb(value):
+    return f"{value:,.0f}" if value is not None else "-"
+
+
+def _cells(row):
+    name = row.get("name") or row.get("id") or "?"
+    backend = row.get("backend") or "?"
+    if row.get("status") != "ok":
+        return [name, backend, "-"], f"ERROR: {row.get('error') or 'unknown error'}"
+    ratios = row.get("ratios", {})
+    memory = row.get("memory", {})
+    device = (row.get("device") or {}).get("type") or "?"
+    return [
+        name, backend, device,
+        _rate(row["train"]["samples_per_s"]),
+        _ratio(ratios.get("train_vs_torch_lstm")), _ratio(ratios.get("train_vs_keras_lstm")),
+        _rate(row["predict"]["samples_per_s"]),
+        _ratio(ratios.get("predict_vs_torch_lstm")), _ratio(ratios.get("predict_vs_keras_lstm")),
+        _mb(memory.get("peak_rss_train_mb")), _mb(memory.get("train_increment_mb")),
+        _ratio(ratios.get("peak_rss_train_vs_keras_lstm")),
+    ], None
+
+
+def format_table(result):
+    """The result of :func:`run_bench` as a text table (one line per row)."""
+    config, machine = result["config"], result["machine"]
+    before, after = machine.get("loadavg_before"), machine.get("loadavg_after")
+    load = f"{before[0]:.2f} -> {after[0]:.2f}" if before and after else "unknown"
+    lines = [
+        f"kerasrnn bench, shape {config['shape']}: {config['time_steps']} steps x {config['features']} features, "
+        f"hidden {config['units']}, batch {config['batch_size']}, {config['num_classes']} classes, Adam"
+        + (" (tiny)" if config.get("tiny") else ""),
+        f"samples/s: median of {config['repeats']} repeats of {config['batches']} batches after "
+        f"{config['warmup']} warm-up; {machine.get('usable_cpus')} CPUs, 1-min load average {load}",
+        f"x torch = / {TORCH_BASELINE} (native, same run); x keras = / {KERAS_BASELINE} on the same backend",
+        "",
+    ]
+    table, errors = [], {}
+    for index, row in enumerate(result["rows"]):
+        cells, error = _cells(row)
+        if error:
+            errors[index] = error
+        table.append(cells)
+    header = [title for title, _ in COLUMNS]
+    widths = [len(title) for title in header]
+    for index, cells in enumerate(table):
+        for column, cell in enumerate(cells):
+            widths[column] = max(widths[column], len(cell))
+
+    def render(cells, strip=True):
+        parts = []
+        for column, cell in enumerate(cells):
+            align = COLUMNS[column][1]
+            parts.append(f"{cell:{align}{widths[column]}}")
+        text = "  ".join(parts)
+        return text.rstrip() if strip else text
+
+    lines.append(render(header))
+    lines.append("  ".join("-" * width for width in widths))
+    for index, cells in enumerate(table):
+        line = render(cells, strip=index not in errors)
+        if index in errors:
+            line = f"{line}  {errors[index]}"
+        lines.append(line)
+    lines += [
+        "",
+        "peak MB: process peak RSS (ru_maxrss) up to the end of training, incl. the framework baseline; "
+        "+train MB: above the RSS after imports and model build; x keras: peak / keras.layers.LSTM's",
+    ]
+    if machine.get("busy_before_run"):
+        lines.append(
+            f"WARNING: the machine was busy before the run (1-min load {before[0]:.2f} on "
+            f"{machine.get('usable_cpus')} CPUs): throughputs are unreliable, multi-threaded PyTorch's most"
+        )
+    failed = result.get("failed") or []
+    if failed:
+        lines.append(f"{len(failed)} of {len(result['rows'])} rows failed: {', '.join(failed)}")
+    return "\n".join(lines)

@@ -1,0 +1,531 @@
+"""Plans and runs a benchmark: one subprocess per row, results gathered here.
+
+Nothing here imports Keras, a backend or PyTorch: every row runs
+``worker.py`` in its own process (``KERAS_BACKEND`` set before Keras is
+imported there), so rows never share a backend, a compiled function cache or a
+memory peak.
+"""
+
+import json
+import os
+import platform
+import shlex
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import datetime
+from datetime import timezone
+from importlib import metadata
+from pathlib import Path
+
+SCHEMA = "kerasrnn-bench/1"
+BACKENDS = ("tensorflow", "jax", "torch")
+KERAS_REFERENCES = ("keras.layers.LSTM", "keras.layers.GRU")
+TORCH_REFERENCES = ("torch.nn.LSTM", "torch.nn.GRU")
+REFERENCES = KERAS_REFERENCES + TORCH_REFERENCES
+#: The rows every ratio is taken against.
+TORCH_BASELINE = "torch.nn.LSTM"
+KERAS_BASELINE = "keras.layers.LSTM"
+NATIVE = "native"  # the "backend" of the pure-PyTorch rows
+
+#: Shape name -> time steps, features per step, hidden size, batch size,
+#: default batches per repeat.
+SHAPES = {
+    "default": {"time_steps": 28, "features": 28, "units": 128, "batch_size": 128, "batches": 30},
+    "long": {"time_steps": 784, "features": 1, "units": 128, "batch_size": 128, "batches": 5},
+    "wide": {"time_steps": 28, "features": 28, "units": 512, "batch_size": 128, "batches": 10},
+}
+SHAPE_NOTES = {
+    "default": "MNIST row by row: 28 steps x 28 features, hidden 128, batch 128",
+    "long": "pixel MNIST: 784 steps x 1 feature, hidden 128, batch 128",
+    "wide": "28 steps x 28 features, hidden 512, batch 128",
+}
+DEFAULT_REPEATS = 5
+DEFAULT_WARMUP = 1
+#: ``--tiny``: a smoke-test size for CI (each can still be overridden).
+TINY = {"units": 8, "batch_size": 16, "repeats": 2, "warmup": 1, "batches": 3}
+NUM_CLASSES = 10
+LEARNING_RATE = 1e-3
+#: A 1-minute load average above this many per usable CPU before the run
+#: marks the figures as unreliable (OpenMP-threaded PyTorch suffers most).
+BUSY_LOAD_PER_CPU = 0.3
+DEFAULT_TIMEOUT = 1800  # seconds per row
+TINY_TIMEOUT = 600
+MEMORY_NOTE = (
+    "peak_rss_*: peak resident set size (resource.getrusage ru_maxrss) of the row's own process, "
+    "including the framework's baseline (interpreter, imported libraries, model); "
+    "rss_after_build_mb is the RSS after imports, data and model build, train_increment_mb the "
+    "training peak above it. vmhwm_* (/proc VmHWM) is the same peak read from the kernel, as a cross-check."
+)
+_WORKER = Path(__file__).resolve().with_name("worker.py")
+
+
+class BenchError(ValueError):
+    """An invalid benchmark request (unknown architecture, backend, shape, ...)."""
+
+
+# --------------------------------------------------------------------------- #
+# Planning
+# --------------------------------------------------------------------------- #
+
+
+def architecture_names():
+    """Every kerasrnn architecture name, in registry order."""
+    from kerasrnn.models.architectures import ARCHITECTURES
+
+    return list(ARCHITECTURES)
+
+
+def _as_list(value, what):
+    if value is None:
+        return []
+    if isinstance(value, str):
+        items = [item.strip() for item in value.split(",")]
+    else:
+        items = [str(item).strip() for item in value]
+    items = [item for item in items if item]
+    duplicates = sorted({item for item in items if items.count(item) > 1})
+    if duplicates:
+        raise BenchError(f"{what} named twice: {', '.join(duplicates)}")
+    return items
+
+
+def _check(kind, values, accepted):
+    unknown = [value for value in values if value not in accepted]
+    if unknown:
+        raise BenchError(
+            f"unknown {kind} {', '.join(map(repr, unknown))}; expected one of: {', '.join(accepted)}"
+        )
+
+
+def resolve_archs(archs):
+    """``"all"``, ``"none"``, a comma list or a sequence of names -> checked list of names."""
+    names = architecture_names()
+    items = _as_list(archs, "architecture")
+    if items == ["all"]:
+        return names
+    if items == ["none"]:  # reference rows only
+        return []
+    if "all" in items or "none" in items:
+        raise BenchError("--archs: 'all' and 'none' cannot be combined with other names")
+    _check("architecture", items, names)
+    return items
+
+
+def resolve_backends(backends):
+    items = _as_list(backends, "backend")
+    _check("backend", items, BACKENDS)
+    return items
+
+
+def resolve_references(references):
+    """True (all four), False/None (none), or names -> checked list of names."""
+    if references is True:
+        return list(REFERENCES)
+    if references is False or references is None:
+        return []
+    items = _as_list(references, "reference")
+    if items == ["none"]:
+        return []
+    if items == ["all"]:
+        return list(REFERENCES)
+    _check("reference row", items, REFERENCES)
+    return items
+
+
+def _positive(name, value, minimum):
+    if value is None:
+        return
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise BenchError(f"{name} must be an integer >= {minimum}; got {value!r}")
+
+
+def make_config(
+    archs="all",
+    backends=BACKENDS,
+    shape="default",
+    repeats=None,
+    warmup=None,
+    batches=None,
+    references=True,
+    tiny=False,
+    seed=0,
+    units=None,
+    batch_size=None,
+    timeout=None,
+    torch_threads=None,
+):
+    """Checks a benchmark request and resolves every default; returns a dict."""
+    if shape not in SHAPES:
+        raise BenchError(f"unknown shape {shape!r}; expected one of: {', '.join(SHAPES)}")
+    for name, value, minimum in (
+        ("repeats", repeats, 1), ("warmup", warmup, 0), ("batches", batches, 1), ("units", units, 1),
+        ("batch_size", batch_size, 1), ("timeout", timeout, 1), ("torch_threads", torch_threads, 1),
+    ):
+        _positive(name, value, minimum)
+    if not isinstance(seed, int) or isinstance(seed, bool):
+        raise BenchError(f"seed must be an integer; got {seed!r}")
+    arch_names = resolve_archs(archs)
+    backend_names = resolve_backends(backends)
+    reference_names = resolve_references(references)
+    keras_references = [name for name in reference_names if name in KERAS_REFERENCES]
+    if not arch_names and not reference_names:
+        raise BenchError("nothing to run: no architectures and no reference rows")
+    if (arch_names or keras_references) and not backend_names:
+        raise BenchError("no backends given for the architecture / keras.layers rows")
+    base = dict(SHAPES[shape])
+    if tiny:
+        base.update(TINY)
+    else:
+        base.update(repeats=DEFAULT_REPEATS, warmup=DEFAULT_WARMUP)
+    overrides = {
+        "repeats": repeats, "warmup": warmup, "batches": batches, "units": units, "batch_size": batch_size,
+    }
+    base.update({key: value for key, value in overrides.items() if value is not None})
+    return {
+        "shape": shape,
+        "shape_note": SHAPE_NOTES[shape],
+        **base,
+        "num_classes": NUM_CLASSES,
+        "optimizer": "adam",
+        "learning_rate": LEARNING_RATE,
+        "loss": "sparse categorical cross-entropy (keras) / CrossEntropyLoss on logits (torch)",
+        "seed": seed,
+        "tiny": bool(tiny),
+        "archs": arch_names,
+        "backends": backend_names,
+        "references": reference_names,
+        "timeout_s": timeout or (TINY_TIMEOUT if tiny else DEFAULT_TIMEOUT),
+        "torch_threads": torch_threads or _usable_cpus(),
+        "statistic": "median over repeats of samples/s; warm-up repeats (compilation) excluded",
+    }
+
+
+def row_specs(config):
+    """The rows of a run, in the order they run: native torch, then per backend."""
+    common = {
+        key: config[key]
+        for key in (
+            "time_steps", "features", "units", "batch_size", "batches", "repeats", "warmup", "seed",
+            "num_classes", "learning_rate", "torch_threads",
+        )
+    }
+    specs = []
+    for name in config["references"]:
+        if name in TORCH_REFERENCES:
+            specs.append({"kind": "torch", "name": name, "backend": NATIVE, **common})
+    for backend in config["backends"]:
+        for name in config["references"]:
+            if name in KERAS_REFERENCES:
+                specs.append({"kind": "keras", "name": name, "backend": backend, **common})
+        for arch in config["archs"]:
+            specs.append({"kind": "kerasrnn", "name": arch, "arch": arch, "backend": backend, **common})
+    for spec in specs:
+        spec["id"] = f"{spec['name']}@{spec['backend']}"
+    return specs
+
+
+# --------------------------------------------------------------------------- #
+# Machine and versions
+# --------------------------------------------------------------------------- #
+
+
+def _usable_cpus():
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
+def _loadavg():
+    try:
+        return [round(value, 2) for value in os.getloadavg()]
+    except OSError:
+        return None
+
+
+def _read_first(path, prefix=None):
+    try:
+        with open(path) as handle:
+            for line in handle:
+                if prefix is None:
+                    return line.strip()
+                if line.startswith(prefix):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return None
+
+
+def machine_info():
+    memory = _read_first("/proc/meminfo", "MemTotal")
+    return {
+        "cpu_count": os.cpu_count(),
+        "usable_cpus": _usable_cpus(),
+        "cpu_model": _read_first("/proc/cpuinfo", "model name") or platform.processor() or None,
+        "cgroup_cpu_max": _read_first("/sys/fs/cgroup/cpu.max"),
+        "memory_total": memory,
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        "python_executable": sys.executable,
+        "hostname": platform.node(),
+        "environment": {
+            name: os.environ[name]
+            for name in (
+                "OMP_NUM_THREADS", "MKL_NUM_THREADS", "XLA_FLAGS", "TF_XLA_FLAGS", "TF_ENABLE_ONEDNN_OPTS",
+                "CUDA_VISIBLE_DEVICES", "XLA_PYTHON_CLIENT_PREALLOCATE", "XLA_PYTHON_CLIENT_MEM_FRACTION",
+            )
+            if name in os.environ
+        },
+    }
+
+
+def package_versions():
+    versions = {}
+    for name in ("kerasrnn", "keras", "tensorflow", "jax", "jaxlib", "torch", "numpy", "click"):
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = None
+    return versions
+
+
+def _git_state():
+    root = Path(__file__).resolve().parents[2]
+    if not (root / ".git").exists():
+        return None
+    try:
+        commit = subprocess.run(
+            ["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
+            capture_output=True, text=True, timeout=10,
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return {"commit": commit or None, "modified_tracked_files": bool(dirty)}
+
+
+# --------------------------------------------------------------------------- #
+# Running
+# --------------------------------------------------------------------------- #
+
+
+def _tail(text, limit=3000):
+    text = text or ""
+    return text[-limit:]
+
+
+def _last_error_line(text):
+    lines = [line.strip() for line in (text or "").splitlines() if line.strip()]
+    for line in reversed(lines):
+        if "Error" in line or "error" in line or "Killed" in line:
+            return line[:300]
+    return lines[-1][:300] if lines else ""
+
+
+def run_row(spec, timeout=DEFAULT_TIMEOUT, python=None):
+    """Runs one row in a subprocess; always returns a row dict (never raises)."""
+    row = {
+        "id": spec.get("id"),
+        "kind": spec.get("kind"),
+        "name": spec.get("name"),
+        "arch": spec.get("arch"),
+        "backend": spec.get("backend"),
+    }
+    env = dict(os.environ)
+    env.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    if spec.get("kind") == "torch":
+        env.pop("KERAS_BACKEND", None)
+    else:
+        env["KERAS_BACKEND"] = str(spec.get("backend"))
+    start = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="kerasrnn-bench-") as folder:
+        spec_path = os.path.join(folder, "spec.json")
+        result_path = os.path.join(folder, "result.json")
+        with open(spec_path, "w") as handle:
+            json.dump(spec, handle)
+        command = [python or sys.executable, str(_WORKER), spec_path, result_path]
+        process = subprocess.Popen(
+            command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+            start_new_session=True,  # its own process group: a timeout ends the measuring child too
+        )
+        try:
+            output, _ = process.communicate(timeout=timeout)
+            returncode = process.returncode
+            timed_out = False
+        except subprocess.TimeoutExpired:
+            try:
+                os.killpg(process.pid, signal.SIGKILL)
+            except OSError:
+                process.kill()
+            output, _ = process.communicate()
+            returncode = process.returncode
+            timed_out = True
+        result = None
+        if os.path.exists(result_path):
+            try:
+                with open(result_path) as handle:
+                    result = json.load(handle)
+            except (OSError, ValueError):
+                result = None
+    row["wall_s"] = round(time.perf_counter() - start, 2)
+    row["worker_pid"] = process.pid  # also its process group
+    if result is not None:
+        row.update(result)
+    if timed_out:
+        row["status"] = "error"
+        row["error"] = f"timed out after {timeout} s"
+    elif result is None:
+        row["status"] = "error"
+        reason = _last_error_line(output)
+        code = f"exit code {returncode}" if returncode is None or returncode >= 0 else f"signal {-returncode}"
+        row["error"] = f"worker ended without a result ({code})" + (f": {reason}" if reason else "")
+    if row.get("status") != "ok":
+        row["output_tail"] = _tail(output)
+    return row
+
+
+def add_ratios(rows):
+    """Adds each row's throughput ratios to torch.nn.LSTM and keras.layers.LSTM."""
+    ok = {row["id"]: row for row in rows if row.get("status") == "ok"}
+    torch_row = ok.get(f"{TORCH_BASELINE}@{NATIVE}")
+    for row in rows:
+        ratios = {}
+        if row.get("status") == "ok":
+            keras_row = ok.get(f"{KERAS_BASELINE}@{row['backend']}")
+            for phase in ("train", "predict"):
+                value = row[phase]["samples_per_s"]
+                if torch_row:
+                    ratios[f"{phase}_vs_torch_lstm"] = value / torch_row[phase]["samples_per_s"]
+                if keras_row:
+                    ratios[f"{phase}_vs_keras_lstm"] = value / keras_row[phase]["samples_per_s"]
+            if keras_row:
+                peak, reference = row["memory"].get("peak_rss_train_mb"), keras_row["memory"].get("peak_rss_train_mb")
+                if peak and reference:
+                    ratios["peak_rss_train_vs_keras_lstm"] = peak / reference
+        row["ratios"] = {key: round(value, 4) for key, value in ratios.items()}
+    return rows
+
+
+def _progress_line(index, total, row):
+    head = f"[{index}/{total}] {row['id']}"
+    if row.get("status") != "ok":
+        return f"{head}: ERROR {row.get('error')} ({row['wall_s']:.0f} s)"
+    memory = row["memory"]
+    return (
+        f"{head}: train {row['train']['samples_per_s']:,.0f}/s, predict {row['predict']['samples_per_s']:,.0f}/s, "
+        f"peak RSS {memory.get('peak_rss_train_mb') or 0:,.0f} MB ({row['wall_s']:.0f} s)"
+    )
+
+
+def check_out_path(out):
+    """Fails early (before a long run) when ``out`` cannot be written."""
+    if out is None:
+        return
+    path = Path(out)
+    if path.is_dir():
+        raise BenchError(f"--out {out} is a directory")
+    parent = path.parent if str(path.parent) else Path(".")
+    if not parent.is_dir():
+        raise BenchError(f"--out {out}: directory {parent} does not exist")
+    if not os.access(parent, os.W_OK):
+        raise BenchError(f"--out {out}: directory {parent} is not writable")
+
+
+def write_json(result, out):
+    path = Path(out)
+    partial = path.with_name(path.name + ".partial")
+    with open(partial, "w") as handle:
+        json.dump(result, handle, indent=1)
+        handle.write("\n")
+    os.replace(partial, path)
+
+
+def run_bench(
+    archs="all",
+    backends=BACKENDS,
+    shape="default",
+    repeats=None,
+    warmup=None,
+    batches=None,
+    references=True,
+    tiny=False,
+    seed=0,
+    units=None,
+    batch_size=None,
+    timeout=None,
+    torch_threads=None,
+    out=None,
+    progress=None,
+    argv=None,
+    python=None,
+):
+    """Runs the benchmark; returns the result (the JSON document) as a dict.
+
+    Args:
+        archs: ``"all"``, a comma list or a list of :data:`ARCHITECTURES` names.
+        backends: Keras backends (comma list or list) for the kerasrnn and
+            ``keras.layers`` rows; each row runs in its own process.
+        shape: ``default``, ``long`` or ``wide`` (see :data:`SHAPES`).
+        repeats: Timed repeats (median reported); default 5 (2 when tiny).
+        warmup: Untimed repeats first (compilation); default 1.
+        batches: Batches per repeat; default per shape (3 when tiny).
+        references: True for all of ``keras.layers.LSTM/GRU`` (per backend)
+            and native ``torch.nn.LSTM/GRU``; False for none; or names.
+        tiny: Smoke-test size: units 8, batch 16, 2 repeats, 3 batches.
+        seed: Seed of the synthetic data and the weights.
+        units, batch_size: Override the shape's hidden size / batch size.
+        timeout: Seconds per row before it is killed and reported as an error.
+        torch_threads: ``torch.set_num_threads`` (default: usable CPUs).
+        out: Path of the JSON to write (also returned).
+        progress: Called with one line of text as each row finishes.
+        argv: The command line to record (default ``sys.argv``).
+        python: The interpreter for the rows (default this one).
+
+    Raises:
+        BenchError: an invalid request (before anything runs).
+    """
+    config = make_config(
+        archs=archs, backends=backends, shape=shape, repeats=repeats, warmup=warmup, batches=batches,
+        references=references, tiny=tiny, seed=seed, units=units, batch_size=batch_size, timeout=timeout,
+        torch_threads=torch_threads,
+    )
+    check_out_path(out)
+    argv = list(sys.argv if argv is None else argv)
+    specs = row_specs(config)
+    machine = machine_info()
+    machine["loadavg_before"] = _loadavg()
+    started = datetime.now(timezone.utc)
+    start = time.perf_counter()
+    rows = []
+    for index, spec in enumerate(specs, 1):
+        row = run_row(spec, timeout=config["timeout_s"], python=python)
+        rows.append(row)
+        if progress is not None:
+            progress(_progress_line(index, len(specs), row))
+    machine["loadavg_after"] = _loadavg()
+    before = machine["loadavg_before"]
+    machine["busy_before_run"] = bool(before and before[0] > BUSY_LOAD_PER_CPU * machine["usable_cpus"])
+    add_ratios(rows)
+    result = {
+        "schema": SCHEMA,
+        "command": shlex.join(argv),
+        "argv": argv,
+        "cwd": os.getcwd(),
+        "started": started.isoformat(timespec="seconds"),
+        "wall_s": round(time.perf_counter() - start, 1),
+        "config": config,
+        "machine": machine,
+        "versions": package_versions(),
+        "git": _git_state(),
+        "memory_note": MEMORY_NOTE,
+        "rows": rows,
+        "failed": [row["id"] for row in rows if row.get("status") != "ok"],
+    }
+    if out is not None:
+        write_json(result, out)
+    return result

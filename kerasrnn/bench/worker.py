@@ -1,0 +1,527 @@
+"""Measures one row of ``kerasrnn bench`` in a process of its own.
+
+Run as a script (never imported by the parent, and never through the
+``kerasrnn`` package, whose ``__init__`` imports Keras)::
+
+    python kerasrnn/bench/worker.py SPEC.json RESULT.json
+
+``SPEC.json`` is a fully resolved row (see ``runner.row_specs``); the result
+(throughputs of every repeat, memory, device, versions, or the error) is
+written to ``RESULT.json``.  A ``kind: "torch"`` row is pure PyTorch and never
+imports Keras; a Keras row expects ``KERAS_BACKEND`` to be set by the parent.
+
+Peak memory: ``resource.getrusage(...).ru_maxrss`` survives ``exec``, so a
+process started from a big one (a parent that imported TensorFlow, pytest ...)
+reports the parent's peak, not its own.  The script therefore starts the
+measuring process itself, from this small stdlib-only process, whose peak is
+what a fresh child inherits: the measured process's ru_maxrss is its own.
+``/proc/self/status`` VmHWM is recorded beside it as a cross-check.
+"""
+
+import hashlib
+import json
+import os
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import time
+import traceback
+from pathlib import Path
+
+INNER_FLAG = "--measure"
+
+
+# --------------------------------------------------------------------------- #
+# Memory
+# --------------------------------------------------------------------------- #
+
+
+def _proc_status_mb(field):
+    """``VmRSS`` / ``VmHWM`` of this process in MiB (Linux), else None."""
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith(field + ":"):
+                    return int(line.split()[1]) / 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
+def _maxrss_mb():
+    """``ru_maxrss`` of this process in MiB (kilobytes on Linux, bytes on macOS)."""
+    value = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return value / 2**20 if sys.platform == "darwin" else value / 1024
+
+
+def _rss_now_mb():
+    current = _proc_status_mb("VmRSS")
+    return current if current is not None else _maxrss_mb()
+
+
+def _round(value, digits=1):
+    return None if value is None else round(value, digits)
+
+
+# --------------------------------------------------------------------------- #
+# Shared pieces
+# --------------------------------------------------------------------------- #
+
+
+def make_data(spec):
+    """The synthetic data set every row trains and predicts on (fixed seed)."""
+    import numpy as np
+
+    rng = np.random.default_rng(spec["seed"])
+    samples = spec["batch_size"] * spec["batches"]
+    x = rng.standard_normal((samples, spec["time_steps"], spec["features"]), dtype=np.float32)
+    y = rng.integers(0, spec["num_classes"], size=samples).astype(np.int32)
+    digest = hashlib.sha1(x.tobytes() + y.tobytes()).hexdigest()[:16]
+    return x, y, digest
+
+
+def summarize(seconds, warmup_seconds, samples):
+    """Median throughput of the timed repeats (warm-up repeats excluded)."""
+    rates = [samples / s for s in seconds]
+    median = statistics.median(rates)
+    return {
+        "samples_per_s": median,
+        "repeats_samples_per_s": rates,
+        "repeats_seconds": seconds,
+        "warmup_seconds": warmup_seconds,
+        "samples_per_repeat": samples,
+        "spread": (max(rates) - min(rates)) / median if median else None,
+    }
+
+
+def _loadavg():
+    try:
+        return list(os.getloadavg())
+    except OSError:
+        return None
+
+
+# --------------------------------------------------------------------------- #
+# Keras rows (kerasrnn architectures and keras.layers.LSTM/GRU)
+# --------------------------------------------------------------------------- #
+
+
+def _keras_device(backend, model):
+    """Where the model's weights live, and the GPU name if any (best effort)."""
+    info = {}
+    variable = model.trainable_variables[0].value
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        info["placement"] = str(variable.device)
+        gpus = tf.config.list_physical_devices("GPU")
+        info["gpus"] = len(gpus)
+        info["type"] = "gpu" if "GPU" in str(variable.device).upper() else "cpu"
+        if gpus:
+            try:
+                info["name"] = tf.config.experimental.get_device_details(gpus[0]).get("device_name")
+            except Exception:  # noqa: BLE001 -- best effort
+                pass
+    elif backend == "jax":
+        import jax
+
+        device = list(variable.devices())[0]
+        info["placement"] = str(device)
+        info["type"] = "cpu" if device.platform == "cpu" else "gpu"
+        info["platform"] = device.platform
+        info["name"] = getattr(device, "device_kind", None)
+    elif backend == "torch":
+        import torch
+
+        info["placement"] = str(variable.device)
+        info["type"] = "cpu" if variable.device.type == "cpu" else "gpu"
+        if variable.device.type == "cuda":
+            info["name"] = torch.cuda.get_device_name(variable.device)
+    return info
+
+
+def _reset_gpu_peak(backend, device):
+    if device.get("type") != "gpu":
+        return
+    try:
+        if backend == "torch":
+            import torch
+
+            torch.cuda.reset_peak_memory_stats()
+        elif backend == "tensorflow":
+            import tensorflow as tf
+
+            tf.config.experimental.reset_memory_stats("GPU:0")
+    except Exception:  # noqa: BLE001 -- best effort
+        pass
+
+
+def _gpu_peak_mb(backend, device):
+    """Peak accelerator memory in use (allocator figures), when on a GPU."""
+    if device.get("type") != "gpu":
+        return None
+    try:
+        if backend == "torch":
+            import torch
+
+            return torch.cuda.max_memory_allocated() / 2**20
+        if backend == "tensorflow":
+            import tensorflow as tf
+
+            return tf.config.experimental.get_memory_info("GPU:0")["peak"] / 2**20
+        if backend == "jax":
+            import jax
+
+            stats = jax.devices()[0].memory_stats() or {}
+            peak = stats.get("peak_bytes_in_use")
+            return None if peak is None else peak / 2**20
+    except Exception:  # noqa: BLE001 -- best effort
+        return None
+    return None
+
+
+def _backend_version(backend):
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        return {"tensorflow": tf.__version__}
+    if backend == "jax":
+        import jax
+        import jaxlib
+
+        return {"jax": jax.__version__, "jaxlib": jaxlib.__version__}
+    import torch
+
+    return {"torch": torch.__version__}
+
+
+def _seed_keras(backend, seed):
+    """Seeds the weight initialization without ``keras.utils.set_random_seed``.
+
+    That function imports TensorFlow whatever the backend (about 600 MB of
+    RSS and seconds of import), which would inflate every JAX and torch row's
+    memory baseline. Keras' default seed generator draws from Python's
+    ``random``, so seeding it (and NumPy, and the backend) is enough.
+    """
+    import random
+
+    import numpy as np
+
+    random.seed(seed)
+    np.random.seed(seed)
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        tf.random.set_seed(seed)
+    elif backend == "torch":
+        import torch
+
+        torch.manual_seed(seed)
+
+
+def build_keras_model(spec):
+    import keras
+
+    shape = (spec["time_steps"], spec["features"])
+    if spec["kind"] == "kerasrnn":
+        import kerasrnn
+
+        return kerasrnn.build_model(
+            spec["arch"], "classification", shape, spec["num_classes"], units=spec["units"]
+        )
+    layer = {"keras.layers.LSTM": keras.layers.LSTM, "keras.layers.GRU": keras.layers.GRU}[spec["name"]]
+    inputs = keras.Input(shape, name="sequences")
+    x = layer(spec["units"], name="recurrent")(inputs)
+    # The head build_model gives a classification model.
+    outputs = keras.layers.Dense(spec["num_classes"], activation="softmax", name="classifier")(x)
+    return keras.Model(inputs, outputs, name=spec["name"].rsplit(".", 1)[-1].lower())
+
+
+def run_keras_row(spec, result):
+    backend = spec["backend"]
+    if os.environ.get("KERAS_BACKEND") != backend:
+        raise RuntimeError(f"KERAS_BACKEND is {os.environ.get('KERAS_BACKEND')!r}, expected {backend!r}")
+    start = time.perf_counter()
+    if backend == "torch":
+        import torch
+
+        torch.set_num_threads(spec["torch_threads"])
+    import keras
+
+    if keras.backend.backend() != backend:
+        raise RuntimeError(f"keras runs the {keras.backend.backend()} backend, expected {backend}")
+    if spec["kind"] == "kerasrnn":
+        import kerasrnn  # noqa: F401  (imported here so the baseline includes it)
+    memory = result["memory"]
+    memory["rss_after_imports_mb"] = _rss_now_mb()
+    result["timing"]["import_s"] = time.perf_counter() - start
+
+    start = time.perf_counter()
+    x, y, digest = make_data(spec)
+    result["data_sha1"] = digest
+    _seed_keras(backend, spec["seed"])
+    model = build_keras_model(spec)
+    model.compile(
+        optimizer=keras.optimizers.Adam(learning_rate=spec["learning_rate"]),
+        loss="sparse_categorical_crossentropy",
+    )
+    result["model"] = {
+        "name": model.name,
+        "params": int(model.count_params()),
+        "jit_compile": getattr(model, "jit_compile", None),
+    }
+    device = _keras_device(backend, model)
+    result["device"] = device
+    memory["rss_after_build_mb"] = _rss_now_mb()
+    memory["peak_rss_before_train_mb"] = _maxrss_mb()
+    result["timing"]["build_s"] = time.perf_counter() - start
+
+    batch, repeats, warmup = spec["batch_size"], spec["repeats"], spec["warmup"]
+    samples = batch * spec["batches"]
+    last_variable = model.trainable_variables[-1]
+
+    class EpochTimer(keras.callbacks.Callback):
+        """Times each epoch; one epoch = one repeat of ``batches`` training steps."""
+
+        def __init__(self):
+            super().__init__()
+            self.seconds = []
+            self.start = None
+
+        def on_epoch_begin(self, epoch, logs=None):
+            self.start = time.perf_counter()
+
+        def on_epoch_end(self, epoch, logs=None):
+            # Wait for the device (JAX dispatches asynchronously, CUDA too).
+            keras.ops.convert_to_numpy(last_variable.value)
+            if logs and "loss" in logs:
+                float(logs["loss"])
+            self.seconds.append(time.perf_counter() - self.start)
+
+    _reset_gpu_peak(backend, device)
+    timer = EpochTimer()
+    start = time.perf_counter()
+    # One fit call over warm-up + repeats epochs: the data adapter and the
+    # compiled train step are made once, the first epoch(s) carry the
+    # compilation, and only the later epochs are counted.
+    model.fit(
+        x, y, batch_size=batch, epochs=warmup + repeats, shuffle=False, verbose=0, callbacks=[timer]
+    )
+    result["timing"]["train_s"] = time.perf_counter() - start
+    result["train"] = summarize(timer.seconds[warmup:], timer.seconds[:warmup], samples)
+    result["train"]["method"] = f"model.fit(numpy, epochs=warmup+repeats, batch_size={batch}); one epoch per repeat"
+    memory["peak_rss_train_mb"] = _maxrss_mb()
+    memory["vmhwm_train_mb"] = _proc_status_mb("VmHWM")
+    memory["gpu_peak_train_mb"] = _gpu_peak_mb(backend, device)
+
+    _reset_gpu_peak(backend, device)
+    seconds = []
+    start = time.perf_counter()
+    for _ in range(warmup + repeats):
+        begin = time.perf_counter()
+        predictions = model.predict(x, batch_size=batch, verbose=0)
+        seconds.append(time.perf_counter() - begin)
+    result["timing"]["predict_s"] = time.perf_counter() - start
+    if predictions.shape != (samples, spec["num_classes"]):
+        raise RuntimeError(f"predict returned shape {predictions.shape}")
+    result["predict"] = summarize(seconds[warmup:], seconds[:warmup], samples)
+    result["predict"]["method"] = f"model.predict(numpy, batch_size={batch}) per repeat"
+    memory["gpu_peak_predict_mb"] = _gpu_peak_mb(backend, device)
+
+    versions = {"keras": keras.__version__, **_backend_version(backend)}
+    if spec["kind"] == "kerasrnn":
+        import kerasrnn
+
+        versions["kerasrnn"] = kerasrnn.__version__
+    result["versions"] = versions
+    if backend == "torch":
+        import torch
+
+        result["threads"] = {"torch": torch.get_num_threads(), "torch_interop": torch.get_num_interop_threads()}
+
+
+# --------------------------------------------------------------------------- #
+# Native PyTorch rows (torch.nn.LSTM / torch.nn.GRU, no Keras)
+# --------------------------------------------------------------------------- #
+
+
+def run_torch_row(spec, result):
+    start = time.perf_counter()
+    import numpy as np  # noqa: F401
+    import torch
+    from torch import nn
+
+    torch.set_num_threads(spec["torch_threads"])
+    result["memory"]["rss_after_imports_mb"] = _rss_now_mb()
+    result["timing"]["import_s"] = time.perf_counter() - start
+
+    start = time.perf_counter()
+    use_cuda = torch.cuda.is_available() and spec.get("device", "auto") != "cpu"
+    device = torch.device("cuda" if use_cuda else "cpu")
+    x, y, digest = make_data(spec)
+    result["data_sha1"] = digest
+    torch.manual_seed(spec["seed"])
+    recurrent = {"torch.nn.LSTM": nn.LSTM, "torch.nn.GRU": nn.GRU}[spec["name"]]
+
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.rnn = recurrent(spec["features"], spec["units"], batch_first=True)
+            self.head = nn.Linear(spec["units"], spec["num_classes"])
+
+        def forward(self, inputs):
+            outputs, _ = self.rnn(inputs)
+            return self.head(outputs[:, -1])  # logits; CrossEntropyLoss applies the softmax
+
+    model = Net().to(device)
+    optimizer = torch.optim.Adam(model.parameters(), lr=spec["learning_rate"])
+    loss_fn = nn.CrossEntropyLoss()
+    # Data stays on the host and moves per batch, as Keras' fit/predict do.
+    x_host = torch.from_numpy(x)
+    y_host = torch.from_numpy(y).long()
+    batch, batches, repeats, warmup = spec["batch_size"], spec["batches"], spec["repeats"], spec["warmup"]
+    samples = batch * batches
+
+    result["model"] = {"name": spec["name"], "params": int(sum(p.numel() for p in model.parameters()))}
+    info = {"placement": str(device), "type": "gpu" if use_cuda else "cpu"}
+    if use_cuda:
+        info["name"] = torch.cuda.get_device_name(device)
+        info["cudnn"] = torch.backends.cudnn.is_available() and torch.backends.cudnn.enabled
+        info["cudnn_version"] = torch.backends.cudnn.version()
+    else:
+        info["mkldnn"] = torch.backends.mkldnn.is_available()
+    result["device"] = info
+    result["memory"]["rss_after_build_mb"] = _rss_now_mb()
+    result["memory"]["peak_rss_before_train_mb"] = _maxrss_mb()
+    result["timing"]["build_s"] = time.perf_counter() - start
+
+    def sync():
+        if use_cuda:
+            torch.cuda.synchronize()
+
+    def train_epoch():
+        model.train()
+        loss = None
+        for i in range(batches):
+            xb = x_host[i * batch:(i + 1) * batch].to(device, non_blocking=True)
+            yb = y_host[i * batch:(i + 1) * batch].to(device, non_blocking=True)
+            optimizer.zero_grad(set_to_none=True)
+            loss = loss_fn(model(xb), yb)
+            loss.backward()
+            optimizer.step()
+        loss.item()
+        sync()
+
+    def predict():
+        model.eval()
+        with torch.inference_mode():
+            outputs = [
+                torch.softmax(model(x_host[i * batch:(i + 1) * batch].to(device, non_blocking=True)), dim=-1).cpu()
+                for i in range(batches)
+            ]
+        sync()
+        return torch.cat(outputs).numpy()
+
+    if use_cuda:
+        torch.cuda.reset_peak_memory_stats()
+    seconds = []
+    start = time.perf_counter()
+    for _ in range(warmup + repeats):
+        begin = time.perf_counter()
+        train_epoch()
+        seconds.append(time.perf_counter() - begin)
+    result["timing"]["train_s"] = time.perf_counter() - start
+    result["train"] = summarize(seconds[warmup:], seconds[:warmup], samples)
+    result["train"]["method"] = f"Python loop: zero_grad, forward, CrossEntropyLoss, backward, Adam step; batch {batch}"
+    result["memory"]["peak_rss_train_mb"] = _maxrss_mb()
+    result["memory"]["vmhwm_train_mb"] = _proc_status_mb("VmHWM")
+    result["memory"]["gpu_peak_train_mb"] = torch.cuda.max_memory_allocated() / 2**20 if use_cuda else None
+
+    if use_cuda:
+        torch.cuda.reset_peak_memory_stats()
+    seconds = []
+    start = time.perf_counter()
+    for _ in range(warmup + repeats):
+        begin = time.perf_counter()
+        predictions = predict()
+        seconds.append(time.perf_counter() - begin)
+    result["timing"]["predict_s"] = time.perf_counter() - start
+    if predictions.shape != (samples, spec["num_classes"]):
+        raise RuntimeError(f"predict returned shape {predictions.shape}")
+    result["predict"] = summarize(seconds[warmup:], seconds[:warmup], samples)
+    result["predict"]["method"] = "torch.inference_mode, softmax, outputs to host numpy; per repeat"
+    result["memory"]["gpu_peak_predict_mb"] = torch.cuda.max_memory_allocated() / 2**20 if use_cuda else None
+    result["versions"] = {"torch": torch.__version__}
+    result["threads"] = {"torch": torch.get_num_threads(), "torch_interop": torch.get_num_interop_threads()}
+
+
+# --------------------------------------------------------------------------- #
+# Entry points
+# --------------------------------------------------------------------------- #
+
+
+def measure(spec):
+    """Runs one row; returns its result (``status`` ``ok`` or ``error``)."""
+    result = {
+        "status": "error",
+        "pid": os.getpid(),
+        "python": platform.python_version(),
+        "loadavg_before": _loadavg(),
+        "memory": {},
+        "timing": {},
+    }
+    start = time.perf_counter()
+    try:
+        if spec["kind"] == "torch":
+            if spec["name"] not in ("torch.nn.LSTM", "torch.nn.GRU"):
+                raise ValueError(f"unknown native torch row {spec['name']!r}")
+            run_torch_row(spec, result)
+        elif spec["kind"] in ("kerasrnn", "keras"):
+            run_keras_row(spec, result)
+        else:
+            raise ValueError(f"unknown row kind {spec['kind']!r}")
+        result["status"] = "ok"
+    except BaseException as error:  # noqa: BLE001 -- a failing row is reported, not raised
+        message = str(error).strip().splitlines()
+        result["error"] = f"{type(error).__name__}: {message[0] if message else ''}".rstrip(": ")
+        result["traceback"] = traceback.format_exc()[-6000:]
+    memory = result["memory"]
+    memory["peak_rss_mb"] = _maxrss_mb()
+    memory["vmhwm_mb"] = _proc_status_mb("VmHWM")
+    if memory.get("peak_rss_train_mb") is not None and memory.get("rss_after_build_mb") is not None:
+        memory["train_increment_mb"] = memory["peak_rss_train_mb"] - memory["rss_after_build_mb"]
+    for key, value in memory.items():
+        memory[key] = _round(value)
+    result["timing"]["total_s"] = time.perf_counter() - start
+    result["loadavg_after"] = _loadavg()
+    result["keras_imported"] = "keras" in sys.modules
+    result["frameworks_imported"] = [name for name in ("keras", "tensorflow", "jax", "torch") if name in sys.modules]
+    return result
+
+
+def main(argv):
+    if len(argv) >= 1 and argv[0] == INNER_FLAG:
+        spec_path, result_path = argv[1], argv[2]
+        with open(spec_path) as handle:
+            spec = json.load(handle)
+        result = measure(spec)
+        partial = result_path + ".partial"
+        with open(partial, "w") as handle:
+            json.dump(result, handle, indent=1)
+        os.replace(partial, result_path)
+        return 0 if result["status"] == "ok" else 3
+    if len(argv) != 2:
+        print("usage: worker.py SPEC.json RESULT.json", file=sys.stderr)
+        return 2
+    # Measure in a child of this small process: see the module docstring.
+    return subprocess.call([sys.executable, os.path.abspath(__file__), INNER_FLAG, *argv])
+
+
+if __name__ == "__main__":
+    # Run by path: sys.path[0] is this directory; make it the repository root
+    # instead, so kerasrnn imports from this checkout and nothing here shadows
+    # another module.
+    sys.path[0] = str(Path(__file__).resolve().parents[2])
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,263 @@
+"""``kerasrnn bench`` at a tiny size: it runs, its JSON is complete, bad requests are clear errors.
+
+Speed is never asserted here (the bench measures it); only that every figure
+is there and positive. One real run per backend: one architecture on the
+current backend beside native torch.nn.LSTM, each row in its own process.
+"""
+
+import json
+import os
+import time
+
+import keras
+import pytest
+from click.testing import CliRunner
+
+from kerasrnn.bench import BenchError
+from kerasrnn.bench import format_table
+from kerasrnn.bench import make_config
+from kerasrnn.bench import run_bench
+from kerasrnn.bench.command import bench_command
+from kerasrnn.bench.runner import add_ratios
+from kerasrnn.bench.runner import row_specs
+from kerasrnn.bench.runner import run_row
+from kerasrnn.models import ARCHITECTURES
+
+BACKEND = keras.backend.backend()
+ARCH = "lstm"
+
+
+def invoke(*args):
+    return CliRunner().invoke(bench_command, [str(a) for a in args], catch_exceptions=False)
+
+
+def check_phase(phase, repeats, warmup):
+    assert phase["samples_per_s"] > 0
+    assert len(phase["repeats_samples_per_s"]) == repeats
+    assert len(phase["repeats_seconds"]) == repeats
+    assert len(phase["warmup_seconds"]) == warmup
+    assert all(value > 0 for value in phase["repeats_samples_per_s"] + phase["repeats_seconds"])
+    assert min(phase["repeats_samples_per_s"]) <= phase["samples_per_s"] <= max(phase["repeats_samples_per_s"])
+
+
+def check_row(row, config):
+    assert row["status"] == "ok", (row.get("error"), row.get("traceback"), row.get("output_tail"))
+    check_phase(row["train"], config["repeats"], config["warmup"])
+    check_phase(row["predict"], config["repeats"], config["warmup"])
+    assert row["train"]["samples_per_repeat"] == config["batch_size"] * config["batches"]
+    memory = row["memory"]
+    for key in ("rss_after_imports_mb", "rss_after_build_mb", "peak_rss_train_mb", "peak_rss_mb", "vmhwm_mb"):
+        assert memory[key] > 0, key
+    assert memory["peak_rss_mb"] >= memory["peak_rss_train_mb"] >= memory["rss_after_build_mb"] - 1
+    # ru_maxrss is the row's own: not the (bigger) peak of this pytest process,
+    # which a child would inherit across exec without the worker's extra hop.
+    assert memory["peak_rss_mb"] <= memory["vmhwm_mb"] + 5
+    assert row["device"]["type"] in ("cpu", "gpu")
+    assert row["model"]["params"] > 0
+    assert row["timing"]["total_s"] > 0
+
+
+@pytest.fixture(scope="module")
+def bench(tmp_path_factory):
+    out = tmp_path_factory.mktemp("bench") / "bench.json"
+    lines = []
+    result = run_bench(
+        archs=[ARCH], backends=[BACKEND], references=["torch.nn.LSTM"], tiny=True, out=out,
+        progress=lines.append, torch_threads=1,  # OpenMP threads spin badly on a busy CI machine
+    )
+    return result, out, lines
+
+
+def test_tiny_run_gives_every_figure(bench):
+    result, out, lines = bench
+    config = result["config"]
+    assert config["tiny"] and config["units"] == 8 and config["batch_size"] == 16
+    assert config["repeats"] == 2 and config["warmup"] == 1
+    assert [row["id"] for row in result["rows"]] == ["torch.nn.LSTM@native", f"{ARCH}@{BACKEND}"]
+    assert result["failed"] == []
+    for row in result["rows"]:
+        check_row(row, config)
+    native, arch = result["rows"]
+    # The native row is pure PyTorch; the arch row runs the backend asked for.
+    assert native["keras_imported"] is False and "torch" in native["frameworks_imported"]
+    assert arch["keras_imported"] is True and arch["versions"]["keras"] == keras.__version__
+    # Same synthetic data for every row.
+    assert native["data_sha1"] == arch["data_sha1"]
+    assert native["ratios"]["train_vs_torch_lstm"] == pytest.approx(1.0)
+    assert arch["ratios"]["train_vs_torch_lstm"] > 0 and arch["ratios"]["predict_vs_torch_lstm"] > 0
+    assert "train_vs_keras_lstm" not in arch["ratios"]  # no keras.layers.LSTM row in this run
+    assert len(lines) == 2 and lines[1].startswith(f"[2/2] {ARCH}@{BACKEND}: train ")
+
+
+def test_json_records_the_run(bench):
+    result, out, _ = bench
+    written = json.loads(out.read_text())
+    assert written == json.loads(json.dumps(result))
+    assert written["schema"] == "kerasrnn-bench/1"
+    assert isinstance(written["command"], str) and written["argv"]
+    machine = written["machine"]
+    assert machine["cpu_count"] >= 1 and machine["usable_cpus"] >= 1
+    assert len(machine["loadavg_before"]) == 3 and len(machine["loadavg_after"]) == 3
+    assert written["versions"]["keras"] == keras.__version__
+    assert "ru_maxrss" in written["memory_note"]
+
+
+def test_table_puts_ratios_beside_throughputs(bench):
+    result, _, _ = bench
+    table = format_table(result)
+    assert "x torch" in table and "x keras" in table and "peak MB" in table
+    line = next(line for line in table.splitlines() if line.startswith(f"{ARCH} "))
+    assert BACKEND in line
+
+
+def test_cli_tiny_run_writes_json(tmp_path):
+    out = tmp_path / "bench.json"
+    # Reference rows only: native torch needs no Keras, so this stays quick.
+    result = invoke("--tiny", "--archs", "none", "--references", "torch.nn.GRU", "--torch-threads", "1", "--out", out)
+    assert result.exit_code == 0, result.output
+    assert "torch.nn.GRU" in result.stdout and "x torch" in result.stdout
+    assert "[1/1] torch.nn.GRU@native" in result.stderr
+    written = json.loads(out.read_text())
+    assert written["config"]["references"] == ["torch.nn.GRU"] and written["config"]["archs"] == []
+    row = written["rows"][0]
+    assert row["status"] == "ok" and row["train"]["samples_per_s"] > 0 and row["predict"]["samples_per_s"] > 0
+    assert row["threads"]["torch"] == 1 and written["config"]["torch_threads"] == 1
+    assert row["ratios"] == {}  # no torch.nn.LSTM in this run
+
+
+# --------------------------------------------------------------------------- #
+# Failing rows are reported in their row
+# --------------------------------------------------------------------------- #
+
+
+def spec_for(**changes):
+    config = make_config(archs="none", references=["torch.nn.LSTM"], tiny=True)
+    spec = row_specs(config)[0]
+    spec.update(changes)
+    return spec
+
+
+def test_a_failing_row_is_an_error_in_its_row():
+    row = run_row(spec_for(kind="bogus", id="bogus@native"), timeout=60)
+    assert row["status"] == "error" and "unknown row kind 'bogus'" in row["error"]
+    assert "Traceback" in row["traceback"]
+
+
+def test_a_row_past_its_timeout_is_killed_and_reported():
+    row = run_row(spec_for(), timeout=1)
+    assert row["status"] == "error" and row["error"] == "timed out after 1 s"
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:  # the whole process group is gone, measuring child included
+        try:
+            os.killpg(row["worker_pid"], 0)
+        except ProcessLookupError:
+            break
+        time.sleep(0.1)
+    else:
+        pytest.fail("the row's processes outlived its timeout")
+
+
+def test_ratios_and_table_with_an_error_row():
+    def ok(name, backend, train, predict, peak):
+        return {
+            "id": f"{name}@{backend}", "name": name, "backend": backend, "status": "ok", "device": {"type": "cpu"},
+            "train": {"samples_per_s": train}, "predict": {"samples_per_s": predict},
+            "memory": {"peak_rss_train_mb": peak, "train_increment_mb": 10.0},
+        }
+
+    rows = add_ratios([
+        ok("torch.nn.LSTM", "native", 1000.0, 4000.0, 300.0),
+        ok("keras.layers.LSTM", "jax", 500.0, 2000.0, 800.0),
+        ok("mut1", "jax", 750.0, 5000.0, 400.0),
+        {"id": "mut1@torch", "name": "mut1", "backend": "torch", "status": "error", "error": "ValueError: nope"},
+    ])
+    assert rows[2]["ratios"] == {
+        "train_vs_torch_lstm": 0.75, "train_vs_keras_lstm": 1.5, "predict_vs_torch_lstm": 1.25,
+        "predict_vs_keras_lstm": 2.5, "peak_rss_train_vs_keras_lstm": 0.5,
+    }
+    assert rows[3]["ratios"] == {}
+    config = make_config(archs="mut1", backends="jax,torch", references=True)
+    result = {
+        "config": config, "rows": rows, "failed": ["mut1@torch"],
+        "machine": {"usable_cpus": 2, "loadavg_before": [0.1, 0, 0], "loadavg_after": [2.0, 0, 0]},
+    }
+    table = format_table(result)
+    mut1 = [line for line in table.splitlines() if line.startswith("mut1")]
+    assert "0.75" in mut1[0] and "1.50" in mut1[0] and "1.25" in mut1[0] and "2.50" in mut1[0]
+    assert "ERROR: ValueError: nope" in mut1[1]
+    assert "1 of 4 rows failed: mut1@torch" in table
+    assert "WARNING" not in table
+    result["machine"]["busy_before_run"] = True
+    assert "WARNING: the machine was busy" in format_table(result)
+
+
+# --------------------------------------------------------------------------- #
+# Requests
+# --------------------------------------------------------------------------- #
+
+
+def test_config_defaults_and_row_order():
+    config = make_config()
+    assert config["archs"] == list(ARCHITECTURES) and len(config["archs"]) == 21
+    assert config["backends"] == ["tensorflow", "jax", "torch"]
+    assert (config["time_steps"], config["features"], config["units"], config["batch_size"]) == (28, 28, 128, 128)
+    assert config["repeats"] >= 5 and config["warmup"] >= 1
+    assert make_config(shape="long")["time_steps"] == 784 and make_config(shape="long")["features"] == 1
+    assert make_config(shape="wide")["units"] == 512
+    assert make_config(tiny=True, repeats=3)["repeats"] == 3
+    ids = [spec["id"] for spec in row_specs(make_config(archs="gru,mut2", backends="jax"))]
+    assert ids == [
+        "torch.nn.LSTM@native", "torch.nn.GRU@native", "keras.layers.LSTM@jax", "keras.layers.GRU@jax",
+        "gru@jax", "mut2@jax",
+    ]
+    assert [spec["id"] for spec in row_specs(make_config(archs="rnn", backends="torch", references=False))] == [
+        "rnn@torch"
+    ]
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"archs": "lstm,nope"}, "unknown architecture 'nope'; expected one of: rnn, birnn, rnn-relu"),
+        ({"backends": "jax,theano"}, "unknown backend 'theano'; expected one of: tensorflow, jax, torch"),
+        ({"shape": "huge"}, "unknown shape 'huge'; expected one of: default, long, wide"),
+        ({"references": "torch.nn.RNN"}, "unknown reference row 'torch.nn.RNN'"),
+        ({"archs": "all,lstm"}, "'all' and 'none' cannot be combined"),
+        ({"archs": "lstm,lstm"}, "architecture named twice: lstm"),
+        ({"repeats": 0}, "repeats must be an integer >= 1"),
+        ({"warmup": -1}, "warmup must be an integer >= 0"),
+        ({"archs": "none", "references": False}, "nothing to run"),
+        ({"backends": ""}, "no backends given"),
+    ],
+)
+def test_bad_requests_are_clear_errors(kwargs, message):
+    with pytest.raises(BenchError) as error:
+        run_bench(**kwargs)
+    assert message in str(error.value)
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--archs", "nope"], "unknown architecture 'nope'"),
+        (["--backends", "theano"], "unknown backend 'theano'"),
+        (["--shape", "huge"], "'huge' is not one of 'default', 'long', 'wide'"),
+        (["--repeats", "0"], "--repeats"),
+        (["--no-reference", "--references", "torch.nn.LSTM"], "exclude each other"),
+        (["--out", "/nonexistent-dir/bench.json"], "does not exist"),
+    ],
+)
+def test_cli_bad_arguments_exit_2_with_a_message(args, message):
+    result = invoke("--tiny", *args)
+    assert result.exit_code == 2, result.output
+    assert message in result.stderr
+    assert "Traceback" not in result.output
+
+
+def test_cli_help_has_examples():
+    result = invoke("--help")
+    assert result.exit_code == 0
+    for option in ("--archs", "--backends", "--shape", "--repeats", "--warmup", "--batches", "--out",
+                   "--no-reference", "--tiny"):
+        assert option in result.output
+    assert "kerasrnn bench --tiny" in result.output
