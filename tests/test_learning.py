@@ -42,7 +42,7 @@ LEARNERS = {
 }
 
 
-def _train(recurrent, x, y, epochs=15):
+def _train(recurrent, x, y, epochs=25):
     keras.utils.set_random_seed(0)
     model = keras.Sequential(
         [keras.Input(x.shape[1:]), recurrent, keras.layers.Dense(2, activation="softmax")]
@@ -54,7 +54,7 @@ def _train(recurrent, x, y, epochs=15):
 
 @pytest.mark.parametrize("name", list(LEARNERS))
 def test_cell_remembers_first_input(name):
-    x, y = memory_task(2000, seed=0)
+    x, y = memory_task(1024, seed=0)
     x_test, y_test = memory_task(400, seed=1)
     if name.startswith("ConvLSTM"):
         x, x_test = x[..., None], x_test[..., None]
@@ -65,7 +65,7 @@ def test_cell_remembers_first_input(name):
 
 def test_task_needs_recurrence():
     # Control: the same head on the last step alone stays at chance.
-    x, y = memory_task(2000, seed=0)
+    x, y = memory_task(1024, seed=0)
     x_test, y_test = memory_task(400, seed=1)
     last_step = keras.layers.Lambda(lambda t: t[:, -1])
     model = _train(last_step, x, y, epochs=5)
