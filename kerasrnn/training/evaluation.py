@@ -1,0 +1,130 @@
+"""Metrics of a trained model on its data, and ``kerasrnn evaluate RUN``.
+
+Per task:
+
+* classification / labelling: ``loss`` and ``accuracy`` (per step for
+  labelling, padding excluded);
+* regression: ``loss`` (MSE in training units) and ``rmse``; for the sunspots
+  ``rmse`` is in sunspot numbers and ``metrics.json`` adds the persistence and
+  AR(9) baselines;
+* language model: ``loss`` (cross-entropy in nats per character),
+  ``bits_per_char`` (= loss / ln 2) and ``accuracy`` (next character).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from kerasrnn.data import SequenceData
+from kerasrnn.training import inputs
+from kerasrnn.training.errors import RunDirError, TrainingError
+from kerasrnn.training.run_config import RunConfig
+from kerasrnn.training.run_dir import RunDir
+
+LN2 = math.log(2.0)
+EVAL_BATCH_SIZE = 256
+
+
+def _predict(model, data: SequenceData, split: str) -> np.ndarray:
+    x = getattr(data, f"x_{split}")
+    if data.variable_length:
+        batches = inputs.eval_input(data, split, EVAL_BATCH_SIZE)
+        out = np.empty((len(x), model.output_shape[-1]), dtype=np.float32)
+        for index in range(len(batches)):
+            out[batches.batch_indices(index)] = np.asarray(model.predict_on_batch(batches[index][0]))
+        return out
+    return np.asarray(model.predict(x, batch_size=EVAL_BATCH_SIZE, verbose=0))
+
+
+def split_metrics(model, data: SequenceData, split: str) -> dict[str, float]:
+    """Metrics of ``model`` on one split (``{}`` for an empty split), unprefixed."""
+    given = inputs.eval_input(data, split, EVAL_BATCH_SIZE)
+    if given is None:
+        return {}
+    if isinstance(given, tuple):
+        values = model.evaluate(given[0], given[1], batch_size=EVAL_BATCH_SIZE, verbose=0, return_dict=True)
+    else:
+        values = model.evaluate(given, verbose=0, return_dict=True)
+    metrics = {key: float(value) for key, value in values.items()}
+    if data.task == "language_model":
+        metrics["bits_per_char"] = metrics["loss"] / LN2
+    if data.task == "regression":
+        scale = data.info.get("scale")
+        if scale and data.info.get("dataset") == "sunspots":
+            from kerasrnn.data.sunspots import forecast_rmse
+
+            predictions = _predict(model, data, split)
+            y_true = getattr(data, f"y_{split}")
+            metrics["rmse_scaled"] = metrics.get("rmse")
+            metrics["rmse"] = forecast_rmse(_with_test(data, y_true), predictions)
+            metrics["rmse_units"] = "sunspot number"
+        else:
+            metrics.setdefault("rmse", math.sqrt(max(metrics["loss"], 0.0)))
+    return metrics
+
+
+def _with_test(data: SequenceData, y: np.ndarray) -> SequenceData:
+    """``forecast_rmse`` reads ``data.y_test``; give it the split's targets."""
+    import dataclasses
+
+    return dataclasses.replace(data, x_test=np.zeros((len(y), 1, 1), np.float32), y_test=y)
+
+
+def model_metrics(model, data: SequenceData) -> dict[str, Any]:
+    """Validation and test metrics, prefixed ``val_`` / ``test_``, plus baselines."""
+    result: dict[str, Any] = {}
+    for split in ("val", "test"):
+        for key, value in split_metrics(model, data, split).items():
+            result[f"{split}_{key}"] = value
+    if data.task == "regression" and "baselines" in data.info:
+        result["baselines"] = data.info["baselines"]
+    result["test_samples"] = int(len(data.x_test))
+    return result
+
+
+def load_run_model(run: RunDir):
+    """The ``model.keras`` of a run (kerasrnn's layers registered)."""
+    import keras
+
+    import kerasrnn  # noqa: F401  (registers the custom layers)
+
+    if not run.model_path.is_file():
+        raise RunDirError(
+            f"{run.path} has no {run.model_path.name}: the run did not finish "
+            f"(continue it with kerasrnn fit --resume {run.path})"
+        )
+    try:
+        return keras.saving.load_model(run.model_path)
+    except Exception as error:  # corrupt file, missing custom object ...
+        raise RunDirError(f"cannot load {run.model_path}: {type(error).__name__}: {error}") from None
+
+
+def evaluate_run(path, split: str = "test") -> dict[str, Any]:
+    """Reload a run's model and data and compute its metrics on ``split``.
+
+    Args:
+        path: The run directory.
+        split: ``"test"``, ``"val"`` or ``"train"``.
+
+    Returns:
+        ``{"split": ..., "<split>_<metric>": value, ...}`` (plus ``baselines``
+        for the sunspots).
+    """
+    if split not in ("train", "val", "test"):
+        raise TrainingError(f"unknown split {split!r}; expected train, val or test")
+    run = RunDir.open(path)
+    config: RunConfig = run.read_config().resolve()
+    model = load_run_model(run)
+    data = inputs.load_run_data(config)
+    values = split_metrics(model, data, split)
+    if not values:
+        raise TrainingError(f"the {split} split of {data.source} is empty")
+    result: dict[str, Any] = {"run": str(run.path), "split": split, "samples": int(len(getattr(data, f"x_{split}")))}
+    result.update({f"{split}_{key}": value for key, value in values.items()})
+    if data.task == "regression" and "baselines" in data.info and split == "test":
+        result["baselines"] = data.info["baselines"]
+    result["data_source"] = data.source
+    return result

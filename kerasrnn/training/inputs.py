@@ -1,0 +1,247 @@
+"""From a :class:`RunConfig` to the data ``model.fit`` sees.
+
+* :func:`load_run_data` loads the data set of a configuration (and keeps a
+  seeded subset with ``max_samples``);
+* :class:`ShuffledBatches` feeds fixed-length training data: a permutation and
+  augmentation that depend only on ``(seed, epoch)`` (so a resumed run sees
+  the same batches as an uninterrupted one), full batches only;
+* :class:`BucketedBatches` feeds variable-length data, batched by length
+  (:class:`~kerasrnn.data.length_buckets.LengthBucketedSequence`);
+* :func:`shift_images` is MNIST's training augmentation.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import keras
+import numpy as np
+
+from kerasrnn.data import DataError, SequenceData, load_dataset
+from kerasrnn.data.length_buckets import LengthBucketedSequence
+from kerasrnn.data.splits import indices_digest, stable_permutation
+from kerasrnn.training.run_config import RunConfig
+
+
+def load_run_data(config: RunConfig) -> SequenceData:
+    """The data of ``config`` (a resolved configuration), subsampled if asked."""
+    name, options = config.loader_options()
+    data = load_dataset(name, **options)
+    if config.max_samples:
+        data = subsample(data, config.max_samples, config.seed)
+    for split in ("train", "val", "test"):
+        x = getattr(data, f"x_{split}")
+        if x.dtype.kind == "f" and len(x) and not np.isfinite(x).all():
+            raise DataError(f"{data.source}: x_{split} holds NaN or infinite values")
+    if len(data.x_train) == 0:
+        raise DataError(f"{data.source}: the training split is empty")
+    return data
+
+
+def subsample(data: SequenceData, max_samples: int, seed: int) -> SequenceData:
+    """Keep a seeded random subset of at most ``max_samples`` per split."""
+    changes, kept = {}, {}
+    for split in ("train", "val", "test"):
+        n = len(getattr(data, f"x_{split}"))
+        if n <= max_samples:
+            continue
+        index = np.sort(stable_permutation(n, seed)[:max_samples])
+        kept[split] = {"from": n, "kept": int(max_samples), "indices_sha256_16": indices_digest(index)}
+        for prefix in ("x_", "y_", "lengths_"):
+            value = getattr(data, f"{prefix}{split}")
+            if value is not None:
+                changes[f"{prefix}{split}"] = value[index]
+    if not changes:
+        return data
+    info = {**data.info, "max_samples": {"max_samples": max_samples, "seed": seed, "splits": kept}}
+    sizes = ", ".join(f"{split} {v['kept']} of {v['from']}" for split, v in kept.items())
+    return dataclasses.replace(data, **changes, info=info, source=f"{data.source} [subset: {sizes}]")
+
+
+def model_input_shape(data: SequenceData) -> tuple:
+    """The shape ``build_model`` gets: free time axis for text and variable lengths."""
+    if data.task == "language_model":
+        return (None,)
+    if data.variable_length:
+        return (None, *data.input_shape[1:])
+    return data.input_shape
+
+
+# --------------------------------------------------------------------------- #
+# Augmentation
+# --------------------------------------------------------------------------- #
+
+
+def shift_images(images: np.ndarray, max_shift: int, rng: np.random.Generator) -> np.ndarray:
+    """Shift each ``(H, W)`` image by a random ``dy, dx`` in ``[-max_shift, max_shift]``.
+
+    Pixels shifted in are 0 (background), nothing wraps around.
+    """
+    n, height, width = images.shape
+    s = int(max_shift)
+    padded = np.pad(images, ((0, 0), (s, s), (s, s)))
+    dy = rng.integers(-s, s + 1, size=n)
+    dx = rng.integers(-s, s + 1, size=n)
+    rows = (s - dy)[:, None] + np.arange(height)[None, :]
+    cols = (s - dx)[:, None] + np.arange(width)[None, :]
+    return padded[np.arange(n)[:, None, None], rows[:, :, None], cols[:, None, :]]
+
+
+class MnistShift:
+    """Random shifts of MNIST training sequences in any layout (rows, pixel, permuted)."""
+
+    def __init__(self, max_shift: int, layout: str, permutation_seed: int = 0):
+        self.max_shift = int(max_shift)
+        self.layout = layout
+        self.permutation = stable_permutation(784, permutation_seed) if layout == "permuted" else None
+
+    def __call__(self, x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        if self.layout == "rows":
+            return shift_images(x, self.max_shift, rng)
+        flat = x.reshape(len(x), 784)
+        if self.permutation is not None:  # back to raster order, shift, permute again
+            raster = np.empty_like(flat)
+            raster[:, self.permutation] = flat
+            flat = raster
+        shifted = shift_images(flat.reshape(-1, 28, 28), self.max_shift, rng).reshape(len(x), 784)
+        if self.permutation is not None:
+            shifted = shifted[:, self.permutation]
+        return shifted.reshape(x.shape)
+
+
+def make_augmentation(config: RunConfig, data: SequenceData):
+    if not config.augment_shift:
+        return None
+    if data.info.get("dataset") != "mnist":
+        return None
+    return MnistShift(config.augment_shift, config.layout, data.info.get("permutation_seed", 0))
+
+
+# --------------------------------------------------------------------------- #
+# Batches
+# --------------------------------------------------------------------------- #
+
+
+class ShuffledBatches(keras.utils.PyDataset):
+    """Fixed-length training batches, reshuffled (and augmented) per epoch.
+
+    Batch ``i`` of epoch ``e`` depends only on ``(seed, e, i)``: set
+    :attr:`epoch` before an epoch starts (the trainer does, at
+    ``on_epoch_begin``).  Only full batches are served (the samples left over
+    differ from epoch to epoch), which keeps one input shape for compiled
+    training steps; with fewer samples than ``batch_size``, one batch of all.
+    """
+
+    def __init__(self, x, y, batch_size: int, seed: int = 0, augment=None):
+        super().__init__()
+        self.x, self.y = x, y
+        self.batch_size = min(int(batch_size), len(x))
+        self.seed = int(seed)
+        self.augment = augment
+        self.epoch = 0
+        self._cached_epoch, self._cached_order = None, None
+
+    def __len__(self) -> int:
+        return len(self.x) // self.batch_size
+
+    def _order(self) -> np.ndarray:
+        if self._cached_epoch != self.epoch:
+            self._cached_order = np.random.default_rng([self.seed, self.epoch]).permutation(len(self.x))
+            self._cached_epoch = self.epoch
+        return self._cached_order
+
+    def __getitem__(self, index: int):
+        if not 0 <= index < len(self):
+            raise IndexError(f"batch index {index} out of range for {len(self)} batches")
+        order = self._order()
+        take = order[index * self.batch_size : (index + 1) * self.batch_size]
+        x = self.x[take]
+        if self.augment is not None:
+            x = self.augment(x, np.random.default_rng([self.seed, self.epoch, index, 1]))
+        return x, self.y[take]
+
+    def on_epoch_end(self) -> None:
+        # The trainer sets the epoch explicitly; this keeps plain fit() working.
+        self.epoch += 1
+
+
+class BucketedBatches(LengthBucketedSequence):
+    """:class:`LengthBucketedSequence` whose first two batches differ in every varying dimension.
+
+    With TensorFlow, Keras builds the ``tf.data`` signature of a PyDataset
+    from its first two batches and fixes every dimension on which they agree.
+    The parent class separates the widths; this also separates the batch
+    sizes when the last batch is smaller, else that batch would fail with
+    "generator yielded an element of shape ...".
+    """
+
+    def _separate_first_widths(self, batches):
+        batches = super()._separate_first_widths(batches)
+        if len(batches) < 3:
+            return batches
+        sizes = [len(batch) for batch in batches]
+        widths = [self._width_of(batch) for batch in batches]
+        vary_size = len(set(sizes)) > 1
+        vary_width = len(set(widths)) > 1
+
+        def separated(i, j):
+            return (not vary_size or sizes[i] != sizes[j]) and (not vary_width or widths[i] != widths[j])
+
+        if separated(0, 1):
+            return batches
+        for i in range(len(batches)):
+            for j in range(i + 1, len(batches)):
+                if separated(i, j):
+                    first, second = batches[i], batches[j]
+                    rest = [b for k, b in enumerate(batches) if k not in (i, j)]
+                    return [first, second, *rest]
+        return batches
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = int(epoch)
+        self._batches = self._make_batches(self.epoch)
+
+
+def bucket_width_multiple(max_length: int) -> int:
+    """Round batch widths to limit distinct shapes (each may recompile) to about 8."""
+    return max(1, math.ceil(max_length / 8))
+
+
+def _step_targets(x: np.ndarray, y: np.ndarray, task: str) -> np.ndarray:
+    """Per-step targets cut to the padded width of ``x``.
+
+    The file loader pads ``x`` to the longest sequence but keeps ``y`` as the
+    file gave it, which is wider when no sequence uses the last steps.
+    """
+    if task == "labelling" and y.ndim >= 2 and y.shape[1] > x.shape[1]:
+        return y[:, : x.shape[1]]
+    return y
+
+
+def train_batches(config: RunConfig, data: SequenceData, augment=None):
+    """The training input of ``model.fit``."""
+    if data.variable_length:
+        return BucketedBatches(
+            data.x_train, _step_targets(data.x_train, data.y_train, data.task), data.lengths_train,
+            batch_size=config.batch_size,
+            shuffle=True, seed=config.seed,
+            pad_to_multiple=bucket_width_multiple(data.x_train.shape[1]),
+            sequence_targets=data.task == "labelling",
+        )
+    return ShuffledBatches(data.x_train, data.y_train, config.batch_size, config.seed, augment)
+
+
+def eval_input(data: SequenceData, split: str, batch_size: int):
+    """``(x, y)`` arrays, or a :class:`BucketedBatches`, for evaluating a split; ``None`` if empty."""
+    x, y = getattr(data, f"x_{split}"), getattr(data, f"y_{split}")
+    if len(x) == 0:
+        return None
+    if data.variable_length:
+        return BucketedBatches(
+            x, _step_targets(x, y, data.task), getattr(data, f"lengths_{split}"), batch_size=batch_size,
+            shuffle=False,
+            pad_to_multiple=bucket_width_multiple(x.shape[1]),
+            sequence_targets=data.task == "labelling",
+        )
+    return (x, y)

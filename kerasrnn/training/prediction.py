@@ -1,0 +1,292 @@
+"""``kerasrnn predict RUN --input FILE``: a trained model on new sequences.
+
+Input files:
+
+* ``.npz`` -- the array ``x`` (or the archive's only array): ``(N, T, F)``,
+  ``(N, T)`` or any ``(N, ...)`` whose size per sample matches the model's
+  input (e.g. ``(N, 784)`` MNIST images for a ``rows`` model); for a
+  variable-length model, trailing all-NaN steps mark shorter sequences.
+* delimited text (comma, tab or whitespace; detected) -- one sequence per
+  line, ``T * F`` values (``F`` features per step, step-major); trailing empty
+  fields shorten a sequence for variable-length models.  With
+  ``label_col`` that column holds labels (as in the UCR files the model was
+  trained on) and the accuracy is reported too.
+
+The inputs are prepared as at training time: MNIST pixels given as integers
+(0-255) are divided by 255; sunspot windows are given in sunspot numbers and
+standardised with the training statistics, and the forecasts are returned in
+sunspot numbers.
+
+Output: CSV rows ``index, prediction, ...`` -- for classification the class
+name, its probability and one ``p_<class>`` column per class; for regression
+the forecast(s); for per-step labelling the labels of the valid steps.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from pathlib import Path
+from typing import Any, TextIO
+
+import numpy as np
+
+from kerasrnn.data import PAD_VALUE, DataError
+from kerasrnn.training.errors import ConfigError
+
+def _split(line: str) -> list[str]:
+    if "\t" in line:
+        fields = [f.strip() for f in line.split("\t")]
+    elif "," in line:
+        fields = [f.strip() for f in line.split(",")]
+    else:
+        return line.split()
+    while fields and fields[-1] == "":
+        fields.pop()
+    return fields
+
+
+def read_delimited_input(path: Path, label_col: int | None) -> tuple[list[np.ndarray], list[str] | None]:
+    """Rows of a delimited file as 1-D float arrays (and the labels, if ``label_col``)."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise DataError(f"{path} is not UTF-8 text; expected .npz or delimited text") from None
+    except OSError as error:
+        raise DataError(f"cannot read {path}: {error.strerror or error}") from None
+    rows, labels = [], [] if label_col is not None else None
+    first_data_line = True
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        fields = _split(line)
+        if label_col is not None:
+            if not -len(fields) <= label_col < len(fields):
+                raise DataError(
+                    f"{path}, line {number}: label column {label_col} is out of range for a row "
+                    f"of {len(fields)} fields"
+                )
+            labels.append(fields.pop(label_col).strip("\"'"))
+        values = []
+        for column, field in enumerate(fields, start=1):
+            try:
+                values.append(float(field) if field != "" else np.nan)
+            except ValueError:
+                if first_data_line:  # a header line
+                    values = None
+                    break
+                raise DataError(f"{path}, line {number}, field {column}: expected a number, found {field!r}") from None
+        if values is None:
+            if labels is not None:
+                labels.pop()
+            first_data_line = False
+            continue
+        first_data_line = False
+        array = np.array(values, dtype=np.float64)
+        present = np.flatnonzero(~np.isnan(array))
+        if present.size == 0:
+            raise DataError(f"{path}, line {number}: the row has no values")
+        array = array[: present[-1] + 1]
+        if np.isnan(array).any():
+            raise DataError(f"{path}, line {number}: a missing value (NaN or empty) inside the sequence")
+        if np.isinf(array).any():
+            raise DataError(f"{path}, line {number}: an infinite value")
+        rows.append(array)
+    if not rows:
+        raise DataError(f"{path} holds no sequences")
+    return rows, labels
+
+
+def read_npz_input(path: Path) -> np.ndarray:
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            names = list(archive.files)
+            if "x" in names:
+                return archive["x"]
+            if len(names) == 1:
+                return archive[names[0]]
+    except (OSError, ValueError, EOFError) as error:
+        raise DataError(f"{path}: not a readable .npz archive ({error})") from None
+    raise DataError(f"{path}: expected an array named 'x' (or a single array); found {names or 'none'}")
+
+
+def _as_model_input(
+    sequences, model_shape: tuple, path: Path
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """``(x, lengths)`` shaped for a model whose input is ``(T | None, F...)``."""
+    steps, features = model_shape[0], tuple(model_shape[1:])
+    per_step = int(np.prod(features)) if features else 1
+    if steps is not None:
+        per_sample = steps * per_step
+        if isinstance(sequences, np.ndarray):
+            x = sequences.astype(np.float32)
+            if x[0].size != per_sample:
+                raise DataError(
+                    f"{path}: each sample has {x[0].size} values ({x.shape[1:]}); the model "
+                    f"takes {steps} steps x {per_step} features = {per_sample}"
+                )
+            return x.reshape(len(x), steps, *features), None
+        for index, row in enumerate(sequences):
+            if row.size != per_sample:
+                raise DataError(
+                    f"{path}: sequence {index} has {row.size} values; the model takes {steps} steps "
+                    f"x {per_step} features = {per_sample} values per row"
+                )
+        return np.stack(sequences).astype(np.float32).reshape(len(sequences), steps, *features), None
+    # Variable length.
+    if isinstance(sequences, np.ndarray):
+        x = sequences.astype(np.float64)
+        x = x.reshape(len(x), x.shape[1], -1) if x.ndim >= 2 else x.reshape(len(x), -1, 1)
+        rows = []
+        for index, sample in enumerate(x):
+            present = np.flatnonzero(~np.isnan(sample).all(axis=1))
+            if present.size == 0:
+                raise DataError(f"{path}: sample {index} has no values")
+            rows.append(sample[: present[-1] + 1].reshape(-1))
+        sequences = rows
+    lengths = []
+    for index, row in enumerate(sequences):
+        if row.size % per_step:
+            raise DataError(f"{path}: sequence {index} has {row.size} values, not a multiple of {per_step} features")
+        lengths.append(row.size // per_step)
+    lengths = np.array(lengths, dtype=np.int64)
+    x = np.full((len(sequences), lengths.max(), *features), PAD_VALUE, dtype=np.float32)
+    for index, row in enumerate(sequences):
+        x[index, : lengths[index]] = row.reshape(lengths[index], *features)
+    return x, lengths
+
+
+def _predict(model, x: np.ndarray, lengths: np.ndarray | None) -> np.ndarray:
+    if lengths is None:
+        return np.asarray(model.predict(x, batch_size=256, verbose=0))
+    from kerasrnn.data.length_buckets import LengthBucketedSequence
+
+    batches = LengthBucketedSequence(x, np.zeros(len(x)), lengths, batch_size=256, shuffle=False)
+    outputs: list = [None] * len(x)
+    for index in range(len(batches)):
+        batch_x, _ = batches[index]
+        predicted = np.asarray(model.predict_on_batch(batch_x))
+        for row, sample in zip(predicted, batches.batch_indices(index)):
+            outputs[sample] = row
+    if outputs[0].ndim == 1:
+        return np.stack(outputs)
+    return outputs  # per-step outputs of different widths
+
+
+def predict_file(
+    run_path, input_path, label_col: int | None = None
+) -> tuple[list[str], list[dict[str, Any]], dict[str, Any]]:
+    """Predict every sequence of ``input_path`` with the model of ``run_path``.
+
+    Returns:
+        ``(columns, rows, summary)``; ``summary`` has ``samples`` and, with
+        labels, ``accuracy`` (classification) or ``rmse`` (regression).
+
+    Raises:
+        ConfigError: For a language-model run (use ``generate``).
+        kerasrnn.data.DataError: For an unreadable or mis-shaped input.
+    """
+    from kerasrnn.training.evaluation import load_run_model
+    from kerasrnn.training.run_dir import RunDir
+
+    run = RunDir.open(run_path)
+    record = run.read_record()
+    data = record.get("data") or {}
+    task = data.get("task")
+    if task == "language_model":
+        raise ConfigError(f"{run.path} is a language model; use kerasrnn generate {run.path}")
+    input_path = Path(input_path).expanduser()
+    if not input_path.is_file():
+        raise ConfigError(f"input file not found: {input_path}")
+    info = data.get("info") or {}
+    notes = []
+
+    labels = None
+    if input_path.suffix.lower() == ".npz":
+        if label_col is not None:
+            raise ConfigError("--label-col applies to delimited text input, not .npz")
+        raw = read_npz_input(input_path)
+        if raw.dtype.kind not in "iuf" or len(raw) == 0:
+            raise DataError(f"{input_path}: x must be a non-empty numeric array; found {raw.dtype} {raw.shape}")
+        integral_pixels = raw.dtype.kind in "iu"
+        sequences: Any = raw
+    else:
+        sequences, labels = read_delimited_input(input_path, label_col)
+        integral_pixels = False
+
+    model = load_run_model(run)
+    model_shape = tuple(model.input_shape[1:])
+    x, lengths = _as_model_input(sequences, model_shape, input_path)
+    finite = np.isfinite(x) if lengths is None else (x != PAD_VALUE)
+    if lengths is None and not finite.all():
+        raise DataError(f"{input_path}: the input holds NaN or infinite values")
+
+    if info.get("dataset") == "mnist" and (integral_pixels or float(np.max(x)) > 1.5):
+        x = x / np.float32(255.0)
+        notes.append("pixels divided by 255")
+    scale = info.get("scale") if info.get("dataset") == "sunspots" else None
+    if scale:
+        x = ((x - scale["mean"]) / scale["std"]).astype(np.float32)
+        notes.append("windows standardised with the training mean and std")
+
+    outputs = _predict(model, x, lengths)
+    class_names = data.get("class_names")
+    rows: list[dict[str, Any]] = []
+    summary: dict[str, Any] = {"samples": len(x), "notes": notes}
+    if task == "classification":
+        names = class_names or [str(i) for i in range(outputs.shape[-1])]
+        columns = ["index", "prediction", "probability"] + (["label"] if labels is not None else [])
+        columns += [f"p_{name}" for name in names]
+        predicted = outputs.argmax(axis=-1)
+        for index, probs in enumerate(outputs):
+            row = {"index": index, "prediction": names[predicted[index]], "probability": float(probs.max())}
+            if labels is not None:
+                row["label"] = labels[index]
+            row.update({f"p_{name}": float(p) for name, p in zip(names, probs)})
+            rows.append(row)
+        if labels is not None:
+            summary["accuracy"] = float(np.mean([names[p] == _label_name(l) for p, l in zip(predicted, labels)]))
+    elif task == "regression":
+        values = np.asarray(outputs, dtype=np.float64).reshape(len(x), -1)
+        if scale:
+            values = values * scale["std"] + scale["mean"]
+        columns = ["index"] + (["prediction"] if values.shape[1] == 1 else [f"prediction_{i}" for i in range(values.shape[1])])
+        columns += ["label"] if labels is not None else []
+        for index, value in enumerate(values):
+            row = {"index": index}
+            row.update(dict(zip(columns[1 : 1 + values.shape[1]], map(float, value))))
+            if labels is not None:
+                row["label"] = labels[index]
+            rows.append(row)
+        if labels is not None and values.shape[1] == 1:
+            truth = np.array([float(l) for l in labels])
+            summary["rmse"] = float(np.sqrt(np.mean((truth - values[:, 0]) ** 2)))
+    else:  # labelling
+        names = class_names or [str(i) for i in range(np.asarray(outputs[0]).shape[-1])]
+        columns = ["index", "prediction"]
+        for index, steps in enumerate(outputs):
+            steps = np.asarray(steps)
+            valid = steps[: lengths[index]] if lengths is not None else steps
+            rows.append({"index": index, "prediction": " ".join(names[i] for i in valid.argmax(axis=-1))})
+    return columns, rows, summary
+
+
+def _label_name(label: str) -> str:
+    try:
+        value = float(label)
+    except ValueError:
+        return label
+    return str(int(value)) if value.is_integer() else repr(value)
+
+
+def write_csv(columns: list[str], rows: list[dict[str, Any]], handle: TextIO) -> None:
+    writer = csv.DictWriter(handle, fieldnames=columns, lineterminator="\n")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in row.items()})
+
+
+def csv_text(columns: list[str], rows: list[dict[str, Any]]) -> str:
+    buffer = io.StringIO()
+    write_csv(columns, rows, buffer)
+    return buffer.getvalue()

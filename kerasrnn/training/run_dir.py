@@ -1,0 +1,263 @@
+"""The run directory that ``kerasrnn fit`` writes and the other commands read.
+
+Layout::
+
+    RUN/
+      config.json    every resolved option ("config"), the data actually used
+                     ("data": source, sizes, checksums, split), the backend and
+                     versions ("environment"), and the run's "status"
+      model.keras    the trained model (best validation weights)
+      history.csv    one row per completed epoch: epoch, losses and metrics,
+                     learning rate, seconds
+      metrics.json   test metrics (test_accuracy / test_rmse + baselines /
+                     bits per character), how training stopped
+      curves.png     loss and metric per epoch
+      samples.txt    generated text (language models only)
+      checkpoint/    the training state of the last completed epoch, for
+                     ``kerasrnn fit --resume RUN``; removed once the run is
+                     complete
+
+Every file is written atomically (:mod:`kerasrnn.training.atomic`), and an
+existing non-empty directory is never reused except by a resume.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+from kerasrnn.training import atomic
+from kerasrnn.training.errors import RunDirError, RunDirExistsError
+from kerasrnn.training.run_config import RunConfig
+
+CONFIG = "config.json"
+MODEL = "model.keras"
+HISTORY = "history.csv"
+METRICS = "metrics.json"
+CURVES = "curves.png"
+SAMPLES = "samples.txt"
+CHECKPOINT = "checkpoint"
+
+
+def default_run_path(config: RunConfig, root: str | os.PathLike = "runs") -> Path:
+    """``runs/<YYYYmmdd-HHMMSS>-<arch>-<dataset>``, made unique with ``-2``, ``-3`` ..."""
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    label = config.preset or config.arch
+    base = Path(root) / f"{stamp}-{label}-{config.dataset_label()}"
+    path, counter = base, 1
+    while path.exists():
+        counter += 1
+        path = base.with_name(f"{base.name}-{counter}")
+    return path
+
+
+class RunDir:
+    """A run directory (see the module documentation for its files)."""
+
+    def __init__(self, path: str | os.PathLike):
+        self.path = Path(path)
+
+    def __repr__(self) -> str:
+        return f"RunDir({str(self.path)!r})"
+
+    # -- creating and opening ------------------------------------------ #
+
+    @classmethod
+    def create(cls, path: str | os.PathLike) -> "RunDir":
+        """Create a new run directory; an existing non-empty one is an error.
+
+        Raises:
+            RunDirExistsError: ``path`` exists and is not an empty directory.
+            RunDirError: ``path`` cannot be created or written.
+        """
+        path = Path(path).expanduser()
+        if path.exists():
+            if not path.is_dir():
+                raise RunDirExistsError(f"--out {path} exists and is a file; give a new directory")
+            if any(path.iterdir()):
+                raise RunDirExistsError(
+                    f"--out {path} exists and is not empty; give a new directory, or continue "
+                    f"that run with --resume {path}"
+                )
+        try:
+            path.mkdir(parents=True, exist_ok=True)
+            probe = path / ".write-test"
+            probe.write_bytes(b"")
+            probe.unlink()
+        except OSError as error:
+            raise RunDirError(
+                f"cannot write the run directory {path}: {error.strerror or error}; "
+                f"give a writable --out"
+            ) from None
+        return cls(path)
+
+    @classmethod
+    def open(cls, path: str | os.PathLike) -> "RunDir":
+        """An existing run directory (one with a ``config.json``).
+
+        Raises:
+            RunDirError: If it does not exist or holds no ``config.json``.
+        """
+        path = Path(path).expanduser()
+        if not path.is_dir():
+            raise RunDirError(f"run directory not found: {path}")
+        if not (path / CONFIG).is_file():
+            raise RunDirError(f"{path} is not a kerasrnn run directory (no {CONFIG})")
+        return cls(path)
+
+    # -- paths ---------------------------------------------------------- #
+
+    def file(self, name: str) -> Path:
+        return self.path / name
+
+    @property
+    def model_path(self) -> Path:
+        return self.path / MODEL
+
+    @property
+    def checkpoint_dir(self) -> Path:
+        return self.path / CHECKPOINT
+
+    # -- config.json ---------------------------------------------------- #
+
+    def read_record(self) -> dict[str, Any]:
+        """The whole ``config.json``."""
+        try:
+            record = json.loads((self.path / CONFIG).read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError) as error:
+            raise RunDirError(f"cannot read {self.path / CONFIG}: {error}") from None
+        if not isinstance(record, dict) or not isinstance(record.get("config"), dict):
+            raise RunDirError(f"{self.path / CONFIG} has no 'config' object; is it a kerasrnn run?")
+        return record
+
+    def read_config(self) -> RunConfig:
+        return RunConfig.from_dict(self.read_record()["config"])
+
+    def write_record(self, record: dict[str, Any]) -> None:
+        self._write(CONFIG, atomic.write_json, record)
+
+    def update_record(self, **changes: Any) -> dict[str, Any]:
+        record = self.read_record()
+        record.update(changes)
+        self.write_record(record)
+        return record
+
+    # -- history.csv ---------------------------------------------------- #
+
+    def write_history(self, rows: list[dict[str, Any]]) -> None:
+        columns: list[str] = []
+        for row in rows:
+            for key in row:
+                if key not in columns:
+                    columns.append(key)
+        buffer = io.StringIO()
+        writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\n")
+        writer.writeheader()
+        for row in rows:
+            writer.writerow({key: _csv_value(row.get(key)) for key in columns})
+        self._write(HISTORY, atomic.write_text, buffer.getvalue())
+
+    def read_history(self) -> list[dict[str, Any]]:
+        path = self.path / HISTORY
+        if not path.is_file():
+            return []
+        with open(path, newline="", encoding="utf-8") as handle:
+            return [
+                {key: _parse_csv_value(value) for key, value in row.items()}
+                for row in csv.DictReader(handle)
+            ]
+
+    # -- metrics.json, samples.txt ----------------------------------------- #
+
+    def write_metrics(self, metrics: dict[str, Any]) -> None:
+        self._write(METRICS, atomic.write_json, metrics)
+
+    def read_metrics(self) -> dict[str, Any] | None:
+        path = self.path / METRICS
+        if not path.is_file():
+            return None
+        try:
+            return json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError) as error:
+            raise RunDirError(f"cannot read {path}: {error}") from None
+
+    def write_samples(self, text: str) -> None:
+        self._write(SAMPLES, atomic.write_text, text)
+
+    # -- curves.png ------------------------------------------------------ #
+
+    def write_curves(self, rows: list[dict[str, Any]], title: str = "") -> Path | None:
+        """Plot loss and the main metric per epoch (matplotlib, Agg, imported here)."""
+        if not rows:
+            return None
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+        from matplotlib.figure import Figure
+        from matplotlib.ticker import MaxNLocator
+
+        epochs = [row["epoch"] for row in rows]
+        metric = next(
+            (name for name in ("accuracy", "rmse", "bits_per_char") if name in rows[0]), None
+        )
+        figure = Figure(figsize=(10, 4), dpi=100)
+        FigureCanvasAgg(figure)
+        panels = [("loss", "loss")] + ([(metric, metric.replace("_", " "))] if metric else [])
+        for index, (key, label) in enumerate(panels, start=1):
+            axes = figure.add_subplot(1, len(panels), index)
+            for prefix, style in (("", "-o"), ("val_", "--s")):
+                values = [_finite(row.get(prefix + key)) for row in rows]
+                if any(value is not None for value in values):
+                    axes.plot(
+                        epochs, [math.nan if v is None else v for v in values], style,
+                        markersize=3, label="validation" if prefix else "training",
+                    )
+            axes.xaxis.set_major_locator(MaxNLocator(integer=True))
+            axes.set_xlabel("epoch")
+            axes.set_ylabel(label)
+            axes.grid(alpha=0.3)
+            axes.legend()
+        if title:
+            figure.suptitle(title, fontsize=10)
+        figure.tight_layout()
+        buffer = io.BytesIO()
+        figure.savefig(buffer, format="png")
+        return self._write(CURVES, atomic.write_bytes, buffer.getvalue())
+
+    # -- helpers --------------------------------------------------------- #
+
+    def _write(self, name: str, writer, value) -> Path:
+        try:
+            return writer(self.path / name, value)
+        except OSError as error:
+            raise RunDirError(f"cannot write {self.path / name}: {error.strerror or error}") from None
+
+
+def _csv_value(value: Any) -> Any:
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return repr(value)
+    return value
+
+
+def _parse_csv_value(text: str | None) -> Any:
+    if text is None or text == "":
+        return None
+    try:
+        number = float(text)
+    except ValueError:
+        return text
+    return int(number) if number.is_integer() and "." not in text and "e" not in text.lower() else number
+
+
+def _finite(value: Any) -> float | None:
+    try:
+        value = float(value)
+    except (TypeError, ValueError):
+        return None
+    return value if math.isfinite(value) else None
