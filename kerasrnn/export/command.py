@@ -1,0 +1,72 @@
+"""``kerasrnn export``: the click command (registered by the CLI group in cli/main.py).
+
+Importing this module imports click only; the exporter (keras, and
+TensorFlow in the worker or on the TensorFlow backend) is loaded when the
+command runs.
+"""
+
+from pathlib import Path
+
+import click
+
+EXAMPLES = """
+\b
+Examples:
+  kerasrnn export runs/20260101-120000-bigru-mnist
+  kerasrnn export RUN --format onnx --out bigru-onnx --opset 17
+  kerasrnn export RUN --format all --streaming      # also the single-step model
+"""
+
+
+@click.command(
+    "export",
+    help=(
+        "Export the model of a run directory to SavedModel and/or ONNX.\n\n"
+        "Both formats take any batch size and any sequence length. Every artifact is "
+        "reloaded (tf.saved_model.load, onnxruntime) and compared with the Keras model "
+        "on two batch sizes and two sequence lengths, one of them never seen in "
+        "training; the figures are printed and stored in OUT/parity.json. If any error "
+        "exceeds the tolerance the command exits 1 and leaves nothing at OUT.\n\n"
+        "Models trained on the JAX or torch backend are reloaded from model.keras under "
+        "the TensorFlow backend in a worker process and exported from there.\n"
+        + EXAMPLES
+    ),
+)
+@click.argument("run_dir", type=click.Path(path_type=Path))
+@click.option(
+    "--format", "format_", type=click.Choice(["savedmodel", "onnx", "all"]), default="all", show_default=True,
+    help="Artifact format(s).",
+)
+@click.option(
+    "--out", type=click.Path(path_type=Path), default=None,
+    help="Output directory (default: RUN_DIR/export). Must not exist unless --overwrite.",
+)
+@click.option("--opset", type=click.IntRange(min=9), default=None, help="ONNX opset (default 17).")
+@click.option(
+    "--streaming", is_flag=True,
+    help="Also write the single-step model (x_t + states -> y_t + new states); unidirectional models only.",
+)
+@click.option("--overwrite", is_flag=True, help="Replace an existing export directory at --out.")
+@click.option(
+    "--onnx-ops", type=click.Choice(["auto", "native", "tf2onnx"]), default="auto", show_default=True,
+    help="ONNX recurrence: auto = ONNX RNN/GRU/LSTM operators where they express the model "
+    "(SimpleRNN, GRU, LSTM, peephole LSTM; no masking) and pass parity, else tf2onnx's graph.",
+)
+@click.option(
+    "--tolerance", type=click.FloatRange(min=0.0), default=1e-5, show_default=True,
+    help="Largest accepted absolute difference from the Keras model.",
+)
+@click.option("--quiet", is_flag=True, help="Print only errors and the output path.")
+def export_command(run_dir, format_, out, opset, streaming, overwrite, onnx_ops, tolerance, quiet):
+    from kerasrnn.export.api import export_run
+    from kerasrnn.export.errors import ExportError
+
+    try:
+        report = export_run(
+            run_dir, format=format_, out=out, opset=opset, streaming=streaming, overwrite=overwrite,
+            onnx_ops=onnx_ops, tolerance=tolerance, verbose=not quiet,
+        )
+    except ExportError as error:
+        raise click.ClickException(str(error)) from None
+    if quiet:
+        click.echo(report["path"])
