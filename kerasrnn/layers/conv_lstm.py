@@ -15,7 +15,6 @@ from keras import regularizers
 
 from kerasrnn.layers.cell_rnn import CellRNN
 from kerasrnn.layers.recurrent_cell import RecurrentCell
-from kerasrnn.layers.recurrent_cell import forget_bias_initializer
 
 
 def _as_tuple(value, rank, name):
@@ -187,12 +186,7 @@ class ConvLSTMCell(RecurrentCell):
             regularizer=self.recurrent_regularizer,
             constraint=self.recurrent_constraint,
         )
-        bias_init = (
-            forget_bias_initializer(self.bias_initializer, self.filters, 4)
-            if self.unit_forget_bias
-            else None
-        )
-        self.bias = self.add_bias(4 * self.filters, initializer=bias_init)
+        self.bias = self.add_lstm_bias(self.unit_forget_bias)
         if self.peephole:
             self.input_gate_peephole, self.forget_gate_peephole, self.output_gate_peephole = (
                 self.add_weight(

@@ -6,7 +6,6 @@ from keras import ops
 
 from kerasrnn.layers.cell_rnn import CellRNN
 from kerasrnn.layers.recurrent_cell import RecurrentCell
-from kerasrnn.layers.recurrent_cell import forget_bias_initializer
 
 
 def layer_norm(x, gamma, beta, epsilon):
@@ -90,12 +89,7 @@ class LayerNormLSTMCell(RecurrentCell):
         units = self.units
         self.kernel = self.add_kernel(input_dim, 4 * units)
         self.recurrent_kernel = self.add_recurrent_kernel(4 * units)
-        bias_init = (
-            forget_bias_initializer(self.bias_initializer, units, 4)
-            if self.unit_forget_bias
-            else None
-        )
-        self.bias = self.add_bias(4 * units, initializer=bias_init)
+        self.bias = self.add_lstm_bias(self.unit_forget_bias)
         for norm, width in (("kernel_norm", 4 * units), ("recurrent_norm", 4 * units), ("state_norm", units)):
             setattr(self, f"{norm}_gamma", self.add_weight(
                 shape=(width,), name=f"{norm}_gamma", initializer=self.norm_gamma_initializer

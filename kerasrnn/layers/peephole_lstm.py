@@ -8,7 +8,6 @@ from keras import regularizers
 
 from kerasrnn.layers.cell_rnn import CellRNN
 from kerasrnn.layers.recurrent_cell import RecurrentCell
-from kerasrnn.layers.recurrent_cell import forget_bias_initializer
 
 
 @keras.saving.register_keras_serializable(package="kerasrnn")
@@ -76,12 +75,7 @@ class PeepholeLSTMCell(RecurrentCell):
         units = self.units
         self.kernel = self.add_kernel(input_dim, 4 * units)
         self.recurrent_kernel = self.add_recurrent_kernel(4 * units)
-        bias_init = (
-            forget_bias_initializer(self.bias_initializer, units, 4)
-            if self.unit_forget_bias
-            else None
-        )
-        self.bias = self.add_bias(4 * units, initializer=bias_init)
+        self.bias = self.add_lstm_bias(self.unit_forget_bias)
         self.input_gate_peephole, self.forget_gate_peephole, self.output_gate_peephole = (
             self.add_weight(
                 shape=(units,),

@@ -143,6 +143,13 @@ class RecurrentCell(keras.layers.Layer, DropoutRNNCell):
             constraint=self.bias_constraint,
         )
 
+    def add_lstm_bias(self, unit_forget_bias):
+        """The fused ``(4 * units,)`` bias of gates i, f, c, o; forget part 1 if asked."""
+        initializer = (
+            forget_bias_initializer(self.bias_initializer, self.units, 4) if unit_forget_bias else None
+        )
+        return self.add_bias(4 * self.units, initializer=initializer)
+
     def input_dim_of(self, input_shape):
         """Validates a step input shape ``(batch, features)``; returns features."""
         if len(input_shape) != 2 or input_shape[-1] is None:
