@@ -50,7 +50,7 @@ DATASET_DEFAULTS: dict[str, dict[str, Any]] = {
         patience=30, augment_shift=0, time_budget=240.0,
     ),
     "shakespeare": dict(
-        arch="gru", units=256, batch_size=64, epochs=30, lr=3e-3, lr_schedule="cosine",
+        arch="gru", units=256, batch_size=32, epochs=30, lr=5e-3, lr_schedule="cosine",
         patience=4, augment_shift=0, time_budget=240.0,
     ),
     "file": dict(
