@@ -9,12 +9,16 @@ Keras' own layers cover the classic cells; use them directly:
 * GRU, cuDNN / PyTorch form, reset gate applied after the recurrent matmul:
   ``keras.layers.GRU(reset_after=True)`` (Keras' default)
 
-kerasrnn adds what Keras lacks.
+kerasrnn adds what Keras lacks: the cells below, and :class:`LSTM` /
+:class:`GRU`, Keras' layers with the backends' fused kernels where Keras has
+none (PyTorch's own LSTM/GRU kernel on CPU on the torch backend).
 """
 
 from kerasrnn.layers.conv_lstm import ConvLSTMCell
 from kerasrnn.layers.conv_lstm1d import ConvLSTM1D
 from kerasrnn.layers.conv_lstm2d import ConvLSTM2D
+from kerasrnn.layers.fused_rnn import GRU
+from kerasrnn.layers.fused_rnn import LSTM
 from kerasrnn.layers.layer_norm_lstm import LayerNormLSTM
 from kerasrnn.layers.layer_norm_lstm import LayerNormLSTMCell
 from kerasrnn.layers.mut1 import MUT1
@@ -31,6 +35,8 @@ __all__ = [
     "ConvLSTM1D",
     "ConvLSTM2D",
     "ConvLSTMCell",
+    "GRU",
+    "LSTM",
     "LayerNormLSTM",
     "LayerNormLSTMCell",
     "MUT1",

@@ -2,6 +2,8 @@
 
 import keras
 
+from kerasrnn.layers.fused_rnn import GRU
+from kerasrnn.layers.fused_rnn import LSTM
 from kerasrnn.layers.layer_norm_lstm import LayerNormLSTM
 from kerasrnn.layers.mut1 import MUT1
 from kerasrnn.layers.mut2 import MUT2
@@ -18,18 +20,19 @@ def _simple_rnn(activation):
 
 def _gru(reset_after):
     def make(units, **kwargs):
-        return keras.layers.GRU(units, reset_after=reset_after, **kwargs)
+        return GRU(units, reset_after=reset_after, **kwargs)
 
     return make
 
 
 # Cell name -> a factory ``(units, **layer_kwargs) -> keras.layers.RNN``.
-# Keras' own cells come through Keras' own layers, so their fast paths
-# (cuDNN, fused kernels) apply.
+# Keras' own cells come through Keras' own layers (LSTM and GRU through our
+# subclasses, which add the backends' fused kernels Keras lacks), so every
+# fast path applies.
 CELL_LAYERS = {
     "rnn_tanh": _simple_rnn("tanh"),
     "rnn_relu": _simple_rnn("relu"),
-    "lstm": keras.layers.LSTM,
+    "lstm": LSTM,
     "gru": _gru(reset_after=False),  # Cho et al. (2014): reset before the recurrent matmul
     "gru_cudnn": _gru(reset_after=True),  # cuDNN / PyTorch form: reset after it
     "peephole_lstm": PeepholeLSTM,

@@ -1,0 +1,37 @@
+"""Backend fast paths for kerasrnn's layers, kept apart from the cells' math.
+
+The layout follows Keras' own ``keras/src/backend/<name>/rnn.py``: for each
+Keras backend that has a fused kernel for some cell, ``<name>/rnn.py``
+implements it; every function here raises ``NotImplementedError`` when the
+active backend (or the case at hand: a mask, a non-standard activation, an
+unsupported dtype) has none, and the calling layer then runs its generic
+loop over the cell's own step. The generic loop is the reference: the tests
+run both on the same weights and compare outputs, states and gradients.
+
+Only backend modules that exist are imported, and only when first called,
+so ``import kerasrnn`` never imports a framework it does not use.
+"""
+
+import importlib
+
+import keras
+
+# Keras backend name -> module holding its fast paths.
+_FAST_PATH_MODULES = {"torch": "kerasrnn.backend.torch.rnn"}
+
+
+def _fast_paths():
+    name = _FAST_PATH_MODULES.get(keras.backend.backend())
+    if name is None:
+        raise NotImplementedError
+    return importlib.import_module(name)
+
+
+def lstm(*args, **kwargs):
+    """A fused LSTM over a whole sequence; see ``kerasrnn.backend.torch.rnn.lstm``."""
+    return _fast_paths().lstm(*args, **kwargs)
+
+
+def gru(*args, **kwargs):
+    """A fused GRU over a whole sequence; see ``kerasrnn.backend.torch.rnn.gru``."""
+    return _fast_paths().gru(*args, **kwargs)

@@ -1,0 +1,139 @@
+"""PyTorch's fused LSTM and GRU kernels behind Keras-format weights.
+
+``torch._VF.lstm`` / ``torch._VF.gru`` are what ``torch.nn.LSTM`` and
+``torch.nn.GRU`` run: oneDNN-backed on CPU, cuDNN on CUDA, with the whole
+sequence (and its backward pass) in one native call. Keras 3 uses them only
+on CUDA; on CPU its torch backend runs a Python loop that is 2-2.5x slower.
+The math is identical to Keras' cells where these functions accept a case:
+
+* LSTM, gate order i, f, c, o in both: PyTorch's ``weight_ih`` is Keras'
+  ``kernel`` transposed, ``weight_hh`` the ``recurrent_kernel`` transposed,
+  ``bias_ih`` the ``bias`` and ``bias_hh`` zero.
+* GRU with ``reset_after=True`` (the only form PyTorch has): Keras' gates
+  z, r, h become PyTorch's r, z, n; Keras' bias rows (input, recurrent) are
+  ``bias_ih`` and ``bias_hh``.
+
+Anything else (a mask, custom activations, ``unroll``, the Cho-form GRU, a
+dtype the CPU kernel lacks) raises ``NotImplementedError`` so the layer falls
+back to its generic loop.
+"""
+
+import torch
+import torch.compiler
+
+from keras import activations
+from keras import ops
+
+_TANH = (activations.tanh, ops.tanh, torch.tanh)
+_SIGMOID = (activations.sigmoid, ops.sigmoid, torch.sigmoid)
+# Floating dtypes torch's CPU RNN kernels implement (CUDA takes the half types too).
+_CPU_DTYPES = (torch.float32, torch.float64)
+
+
+def _check_supported(inputs, mask, activation, recurrent_activation, unroll):
+    if mask is not None or unroll:
+        raise NotImplementedError
+    if activation not in _TANH or recurrent_activation not in _SIGMOID:
+        raise NotImplementedError
+    if inputs.device.type == "cpu" and inputs.dtype not in _CPU_DTYPES:
+        raise NotImplementedError
+    if torch.jit.is_tracing() or torch.compiler.is_compiling():
+        raise NotImplementedError  # keep traces and exports on plain ops
+
+
+def _as(tensor, like):
+    return ops.convert_to_tensor(tensor).to(device=like.device, dtype=like.dtype)
+
+
+def _run(function, inputs, hx, weights, go_backwards, return_sequences):
+    if go_backwards:  # as Keras' loop: process reversed, outputs in processing order
+        inputs = torch.flip(inputs, dims=[1])
+    result = function(
+        inputs,
+        hx,
+        weights,
+        True,  # has_biases (zeros stand in where the layer has none)
+        1,  # num_layers
+        0.0,  # dropout
+        False,  # train: only switches inter-layer dropout, unused with one layer
+        False,  # bidirectional
+        True,  # batch_first
+    )
+    outputs, states = result[0], [state.squeeze(0) for state in result[1:]]
+    last_output = outputs[:, -1]
+    if not return_sequences:
+        outputs = last_output.unsqueeze(1)
+    return last_output, outputs, states
+
+
+def lstm(
+    inputs,
+    initial_state_h,
+    initial_state_c,
+    mask,
+    kernel,
+    recurrent_kernel,
+    bias,
+    activation,
+    recurrent_activation,
+    return_sequences=False,
+    go_backwards=False,
+    unroll=False,
+):
+    """Keras' ``backend.lstm`` contract on ``torch._VF.lstm``.
+
+    Returns ``(last_output, outputs, [h, c])`` as Keras' generic loop does.
+    """
+    inputs = ops.convert_to_tensor(inputs)
+    _check_supported(inputs, mask, activation, recurrent_activation, unroll)
+    kernel = _as(kernel, inputs)
+    recurrent_kernel = _as(recurrent_kernel, inputs)
+    units = recurrent_kernel.shape[0]
+    bias_ih = _as(bias, inputs) if bias is not None else inputs.new_zeros(4 * units)
+    weights = [kernel.T, recurrent_kernel.T, bias_ih, inputs.new_zeros(4 * units)]
+    hx = (_as(initial_state_h, inputs).unsqueeze(0), _as(initial_state_c, inputs).unsqueeze(0))
+    return _run(torch._VF.lstm, inputs, hx, weights, go_backwards, return_sequences)
+
+
+def _keras_to_torch_gates(weight):
+    """Columns (or entries) in Keras' GRU gate order z, r, h -> PyTorch's r, z, n."""
+    z, r, h = torch.chunk(weight, 3, dim=-1)
+    return torch.cat([r, z, h], dim=-1)
+
+
+def gru(
+    inputs,
+    initial_state,
+    mask,
+    kernel,
+    recurrent_kernel,
+    bias,
+    activation,
+    recurrent_activation,
+    return_sequences=False,
+    go_backwards=False,
+    unroll=False,
+    reset_after=True,
+):
+    """Keras' ``backend.gru`` contract on ``torch._VF.gru`` (``reset_after=True`` only).
+
+    Returns ``(last_output, outputs, [h])`` as Keras' generic loop does.
+    """
+    inputs = ops.convert_to_tensor(inputs)
+    if not reset_after:
+        raise NotImplementedError  # the Cho form has no PyTorch kernel
+    _check_supported(inputs, mask, activation, recurrent_activation, unroll)
+    units = _as(recurrent_kernel, inputs).shape[0]
+    if bias is not None:
+        bias = _keras_to_torch_gates(_as(bias, inputs))  # (2, 3 * units): input, recurrent
+        bias_ih, bias_hh = bias[0], bias[1]
+    else:
+        bias_ih = bias_hh = inputs.new_zeros(3 * units)
+    weights = [
+        _keras_to_torch_gates(_as(kernel, inputs)).T,
+        _keras_to_torch_gates(_as(recurrent_kernel, inputs)).T,
+        bias_ih,
+        bias_hh,
+    ]
+    hx = _as(initial_state, inputs).unsqueeze(0)
+    return _run(torch._VF.gru, inputs, hx, weights, go_backwards, return_sequences)
