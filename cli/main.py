@@ -223,7 +223,7 @@ def main(debug):
 # CLI option -> RunConfig field, for options that map one to one.
 _FIT_FIELDS = (
     "arch", "data_dir", "label_col", "task", "window", "seq_len", "max_chars", "max_samples",
-    "validation_fraction", "units", "layers", "dropout", "merge_mode", "embedding_dim", "optimizer",
+    "validation_fraction", "units", "layers", "dropout", "merge_mode", "embedding_dim", "init", "optimizer",
     "lr", "lr_schedule", "batch_size", "epochs", "iterations", "clipnorm", "patience", "augment_shift",
     "time_budget", "seed", "sample_length",
 )
@@ -251,6 +251,7 @@ _RESUME_ALLOWED = {"resume", "quiet", "backend", "debug"}
 @click.option("--dropout", type=float, help="Dropout between layers and before the head (default 0).")
 @click.option("--merge-mode", type=click.Choice(["concat", "sum", "mul", "ave"]), help="How bi- architectures merge directions (default concat).")
 @click.option("--embedding-dim", type=int, help="Text: character embedding width (default 64).")
+@click.option("--init", type=click.Choice(["keras", "pytorch"]), help="Weight initialization: keras (default) or pytorch (torch.nn's, to rerun PyTorch labs).")
 @click.option("--optimizer", type=click.Choice(["adam", "sgd", "rmsprop"]), help="Default adam.")
 @click.option("--lr", type=float, help="Learning rate (default: per data set, 3e-3 for MNIST).")
 @click.option("--lr-schedule", type=click.Choice(["constant", "cosine"]), help="Per-epoch schedule (default: cosine for MNIST and text).")

@@ -4,6 +4,8 @@ import gzip
 import hashlib
 import json
 import os
+import subprocess
+import sys
 import time
 
 import numpy as np
@@ -323,3 +325,21 @@ def test_tfds_route_with_mock_data(tmp_path):
     assert data.x_train.dtype == np.float32 and 0 <= data.x_train.min() <= data.x_train.max() <= 1
     assert data.y_train.dtype == np.int32 and data.y_train.max() <= 9
     json.dumps(data.info)
+
+
+def test_auto_source_skips_tfds_without_importing_it(tmp_path):
+    # With no prepared tfds cache and no download, probing tfds must not cost
+    # an import of tensorflow_datasets (and so TensorFlow) on JAX/torch.
+    code = (
+        "import sys\n"
+        "from kerasrnn.data.mnist import load_mnist\n"
+        "data = load_mnist(source='auto', download=False)\n"
+        "assert data.info['source_kind'] == 'bundled', data.info\n"
+        "assert 'tensorflow_datasets' not in sys.modules\n"
+        "assert 'tensorflow' not in sys.modules\n"
+    )
+    env = {**os.environ, "KERAS_BACKEND": "jax", "TFDS_DATA_DIR": str(tmp_path)}
+    env.pop("KERASRNN_DATA", None)
+    pytest.importorskip("jax")
+    result = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]

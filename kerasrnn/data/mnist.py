@@ -276,10 +276,30 @@ def _batched_numpy(dataset, batch_size: int = 10_000) -> tuple[np.ndarray, np.nd
     return x.astype(np.uint8), np.concatenate(labels).astype(np.uint8)
 
 
+def _tfds_data_dir(data_dir: str | os.PathLike | None) -> Path:
+    """tfds' data directory: the given one, else ``$TFDS_DATA_DIR``, else ``~/tensorflow_datasets``."""
+    if data_dir is None:
+        data_dir = os.environ.get("TFDS_DATA_DIR") or os.path.join("~", "tensorflow_datasets")
+    return Path(data_dir).expanduser()
+
+
+def _tfds_mnist_on_disk(data_dir: str | os.PathLike | None) -> bool:
+    """Whether some version of tfds' mnist has its metadata written (a prepared cache)."""
+    return any(_tfds_data_dir(data_dir).glob("mnist/*/dataset_info.json"))
+
+
 def _try_tfds(
     data_dir: str | os.PathLike | None, download: bool, network_timeout: float
 ) -> tuple[MnistArrays | None, str, dict]:
     """Load MNIST with tensorflow-datasets; ``(arrays | None, reason, facts)``."""
+    if not _tfds_mnist_on_disk(data_dir):
+        # Decided before importing tfds, which imports TensorFlow: seconds and
+        # hundreds of MB wasted on the JAX and torch backends when it cannot help.
+        where = _tfds_data_dir(data_dir)
+        if not download:
+            return None, f"no prepared tfds mnist in {where} (download=False)", {}
+        if not _host_reachable(TFDS_DOWNLOAD_HOST, timeout=network_timeout):
+            return None, f"no prepared tfds mnist in {where} and {TFDS_DOWNLOAD_HOST} is unreachable (offline?)", {}
     try:
         import tensorflow_datasets as tfds
     except ImportError as error:

@@ -29,6 +29,9 @@ from kerasrnn.data.dataset import PAD_VALUE
 from kerasrnn.layers import ConvLSTM1D
 from kerasrnn.layers import ConvLSTM2D
 from kerasrnn.layers import Recurrent
+from kerasrnn.models.initialization import INITIALIZATIONS
+from kerasrnn.models.initialization import dense_initializers
+from kerasrnn.models.initialization import recurrent_initializers
 
 # Architecture name -> (Recurrent cell name, description).
 _CELLS = {
@@ -58,7 +61,7 @@ def _unknown(kind, value, accepted):
     return ValueError(f"unknown {kind} {value!r}; expected one of: {', '.join(accepted)}")
 
 
-def recurrent_stack(arch, units, layers, dropout, merge_mode, return_sequences, name="recurrent"):
+def recurrent_stack(arch, units, layers, dropout, merge_mode, return_sequences, name="recurrent", init="keras"):
     """The :class:`~kerasrnn.layers.Recurrent` layer of a (non-conv) architecture."""
     bidirectional = arch.startswith("bi") and arch[2:] in _CELLS
     cell = _CELLS[arch[2:] if bidirectional else arch][0]
@@ -70,6 +73,7 @@ def recurrent_stack(arch, units, layers, dropout, merge_mode, return_sequences, 
         bidirectional=bidirectional,
         merge_mode=merge_mode,
         return_sequences=return_sequences,
+        cell_kwargs=recurrent_initializers(init, units, cell),
         name=name,
     )
 
@@ -111,6 +115,7 @@ def build_model(
     embedding_dim=64,
     peephole=True,
     kernel_size=3,
+    init="keras",
     name=None,
 ):
     """Builds an (uncompiled) Keras model for ``arch`` on ``task``.
@@ -133,6 +138,9 @@ def build_model(
         embedding_dim: Token embedding width of a language model.
         peephole: Whether ``convlstm`` uses peepholes.
         kernel_size: ``convlstm``'s convolution size.
+        init: Weight initialization: ``"keras"`` (each layer's defaults) or
+            ``"pytorch"`` (``torch.nn``'s, to rerun PyTorch experiments; see
+            :mod:`kerasrnn.models.initialization`). Not for ``convlstm``.
 
     Returns:
         A ``keras.Model``. Classification and labelling heads end in a
@@ -147,6 +155,10 @@ def build_model(
         raise _unknown("architecture", arch, ARCHITECTURES)
     if task not in TASKS:
         raise _unknown("task", task, TASKS)
+    if init not in INITIALIZATIONS:
+        raise _unknown("initialization", init, INITIALIZATIONS)
+    if init != "keras" and arch == "convlstm":
+        raise ValueError(f"init={init!r} applies to the recurrent cells, not convlstm")
     if not isinstance(layers, int) or layers < 1:
         raise ValueError(f"layers must be an integer >= 1; got {layers!r}")
     per_step = task in ("labelling", "language_model")
@@ -166,13 +178,14 @@ def build_model(
                 f"{arch} takes sequences of shape (time, features); got {tuple(input_shape)} "
                 f"(frame sequences need --arch convlstm)"
             )
-        x = recurrent_stack(arch, units, layers, dropout, merge_mode, return_sequences=per_step)(x)
+        x = recurrent_stack(arch, units, layers, dropout, merge_mode, return_sequences=per_step, init=init)(x)
     if dropout:
         x = keras.layers.Dropout(dropout, name="head_dropout")(x)
+    head = dense_initializers(init, x.shape[-1])
     if task in ("classification", "labelling"):
-        outputs = keras.layers.Dense(num_outputs, activation="softmax", name="classifier")(x)
+        outputs = keras.layers.Dense(num_outputs, activation="softmax", name="classifier", **head)(x)
     elif task == "regression":
-        outputs = keras.layers.Dense(num_outputs, name="forecast")(x)
+        outputs = keras.layers.Dense(num_outputs, name="forecast", **head)(x)
     else:
-        outputs = keras.layers.Dense(num_outputs, name="next_token_logits")(x)
+        outputs = keras.layers.Dense(num_outputs, name="next_token_logits", **head)(x)
     return keras.Model(inputs, outputs, name=name or f"{arch}_{task}")

@@ -30,6 +30,7 @@ LAYOUTS = ("rows", "pixel", "permuted")
 BUILTIN_DATASETS = ("mnist", "sunspots", "shakespeare")
 FILE_DATASET = "file"
 TASK_OVERRIDES = ("classification", "regression", "labelling")
+INITIALIZATIONS = ("keras", "pytorch")  # kerasrnn.models.initialization (not imported: it imports Keras)
 
 #: Defaults per data set for the options a user leaves unset (``None``).
 #:
@@ -88,7 +89,7 @@ class RunConfig:
         validation_fraction: Fraction of the training part held out.
 
     Model:
-        arch, units, layers, dropout, merge_mode, embedding_dim: See
+        arch, units, layers, dropout, merge_mode, embedding_dim, init: See
         :func:`kerasrnn.build_model`.  ``arch`` defaults to ``bigru``, and
         to ``gru`` for the language model (a bidirectional model would read
         the very characters it has to predict).
@@ -139,6 +140,7 @@ class RunConfig:
     dropout: float = 0.0
     merge_mode: str = "concat"
     embedding_dim: int = 64
+    init: str = "keras"
 
     optimizer: str = "adam"
     lr: float | None = None
@@ -193,6 +195,7 @@ class RunConfig:
             raise ConfigError("a text file (--text) is a corpus for the character language model (dataset 'shakespeare')")
         _choice("optimizer", self.optimizer, OPTIMIZERS)
         _choice("merge mode", self.merge_mode, MERGE_MODES)
+        _choice("weight initialization", self.init, INITIALIZATIONS)
         _choice("MNIST layout", self.layout, LAYOUTS)
         if self.lr_schedule is not None:
             _choice("learning-rate schedule", self.lr_schedule, LR_SCHEDULES)

@@ -98,6 +98,7 @@ def build_and_compile(config: RunConfig, data):
         merge_mode=config.merge_mode,
         variable_length=data.variable_length and data.task != "language_model",
         embedding_dim=config.embedding_dim,
+        init=config.init,
     )
     if data.task == "regression":
         loss = keras.losses.MeanSquaredError()

@@ -1,0 +1,48 @@
+"""Weight initialization schemes of ``build_model``: Keras' defaults or PyTorch's.
+
+``"keras"`` keeps each layer's own defaults: Glorot-uniform input kernels,
+orthogonal recurrent kernels, zero biases (LSTM forget-gate biases 1).
+
+``"pytorch"`` reproduces what ``torch.nn.RNN``/``LSTM``/``GRU`` and
+``torch.nn.Linear`` do, for rerunning PyTorch experiments (the course's
+labs) as they were configured: every recurrent weight and bias drawn from
+:math:`U(-1/\\sqrt{h}, 1/\\sqrt{h})` for state size :math:`h`, no forget-gate
+bias of 1, and a dense layer's weight and bias from
+:math:`U(-1/\\sqrt{n}, 1/\\sqrt{n})` for :math:`n` inputs (PyTorch's
+``kaiming_uniform_(a=sqrt(5))`` comes to that bound). One difference is
+left: PyTorch's RNNs add two biases (``b_ih + b_hh``), Keras' SimpleRNN and
+LSTM have one, so their bias is a single draw (half PyTorch's variance).
+"""
+
+import math
+
+import keras
+
+INITIALIZATIONS = ("keras", "pytorch")
+
+
+def _uniform(bound):
+    return keras.initializers.RandomUniform(-bound, bound)
+
+
+def recurrent_initializers(init, units, cell):
+    """Extra cell arguments that give ``cell`` (a ``Recurrent`` cell name) the ``init`` scheme."""
+    if init == "keras":
+        return {}
+    bound = 1.0 / math.sqrt(units)
+    kwargs = {
+        "kernel_initializer": _uniform(bound),
+        "recurrent_initializer": _uniform(bound),
+        "bias_initializer": _uniform(bound),
+    }
+    if cell.endswith("lstm"):
+        kwargs["unit_forget_bias"] = False
+    return kwargs
+
+
+def dense_initializers(init, fan_in):
+    """Keyword arguments for a ``Dense`` head of ``fan_in`` inputs under ``init``."""
+    if init == "keras":
+        return {}
+    bound = 1.0 / math.sqrt(fan_in)
+    return {"kernel_initializer": _uniform(bound), "bias_initializer": _uniform(bound)}
