@@ -70,6 +70,18 @@ def test_first_two_batches_differ_in_width():
         assert width % 8 == 0 or width == x.shape[1]
 
 
+def test_first_two_batches_differ_in_size_and_width():
+    rng = np.random.default_rng(0)
+    lengths = rng.integers(3, 20, size=37)
+    x = np.full((37, 20, 1), -1e4, np.float32)
+    for i, n in enumerate(lengths):
+        x[i, :n] = 1.0
+    for seed in range(5):
+        batches = LengthBucketedSequence(x, np.zeros(37), lengths, batch_size=8, seed=seed)
+        first, second = batches[0][0], batches[1][0]
+        assert first.shape[0] != second.shape[0] and first.shape[1] != second.shape[1]
+
+
 def test_sequence_targets_are_cut_too():
     x, _, lengths = make_data(n=16)
     y = np.zeros(x.shape[:2], dtype=np.int32)

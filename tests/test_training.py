@@ -31,7 +31,7 @@ from kerasrnn.training import (
 from kerasrnn.training import atomic
 from kerasrnn.training.callbacks import scheduled_lr
 from kerasrnn.training.checkpoint import Checkpoint, TrainingState
-from kerasrnn.training.inputs import BucketedBatches, ShuffledBatches, shift_images
+from kerasrnn.training.inputs import ShuffledBatches, shift_images
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -52,6 +52,10 @@ def test_config_resolves_dataset_defaults_and_round_trips_json():
     text = RunConfig(dataset="shakespeare").resolve()
     assert text.arch == "gru" and text.augment_shift == 0
     assert RunConfig(dataset="sunspots", units=7).resolve().units == 7
+    # convlstm's units are filters per frame position: its own default, still overridable.
+    assert RunConfig(arch="convlstm").resolve().units == 16
+    assert RunConfig(arch="convlstm", units=8).resolve().units == 8
+    assert RunConfig(init="pytorch").resolve().init == "pytorch"
 
 
 @pytest.mark.parametrize(
@@ -64,6 +68,7 @@ def test_config_resolves_dataset_defaults_and_round_trips_json():
         (dict(dropout=1.0), "dropout must be a number"),
         (dict(dataset="file"), "needs a data file"),
         (dict(dataset="sunspots", augment_shift=2), "augment_shift shifts MNIST"),
+        (dict(init="xavier"), "unknown weight initialization 'xavier'; expected one of: keras, pytorch"),
     ],
 )
 def test_config_errors_name_what_is_accepted(options, message):
@@ -98,6 +103,7 @@ def test_presets_are_the_course_labs():
         config = RunConfig(**preset["options"]).resolve()
         assert config.clipnorm is None and config.patience == 0 and config.time_budget == 0
         assert config.augment_shift == 0 and config.lr_schedule == "constant"
+        assert config.init == "pytorch"  # the course trained with PyTorch
 
 
 def test_cosine_schedule_follows_epochs_or_time_whichever_is_first():
@@ -207,18 +213,6 @@ def test_shuffled_batches_depend_only_on_seed_and_epoch():
     np.testing.assert_array_equal(a[1][1], b[1][1])
     a.epoch = 1
     assert not np.array_equal(a[0][1], b[0][1])
-
-
-def test_bucketed_batches_first_two_batches_differ_in_size_and_width():
-    rng = np.random.default_rng(0)
-    lengths = rng.integers(3, 20, size=37)
-    x = np.full((37, 20, 1), -1e4, np.float32)
-    for i, n in enumerate(lengths):
-        x[i, :n] = 1.0
-    for seed in range(5):
-        batches = BucketedBatches(x, np.zeros(37), lengths, batch_size=8, seed=seed)
-        first, second = batches[0][0], batches[1][0]
-        assert first.shape[0] != second.shape[0] and first.shape[1] != second.shape[1]
 
 
 # --------------------------------------------------------------------------- #

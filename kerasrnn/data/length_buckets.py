@@ -37,8 +37,7 @@ class LengthBucketedSequence(keras.utils.PyDataset):
         batch_size: Samples per batch (the last batch may be smaller).
         shuffle: Shuffle samples of equal length and the batch order each
             epoch.  Without it the batches are in increasing length order
-            (except that batch 1 is the first batch wider than batch 0, see
-            :meth:`_separate_first_widths`).
+            (except for the first two, see :meth:`_separate_first_two`).
         seed: Seed of the shuffling; epoch ``e`` uses ``(seed, e)``.
         pad_to_multiple: Round each batch width up to a multiple of this (but
             never beyond the data's width), limiting how many distinct shapes
@@ -112,25 +111,35 @@ class LengthBucketedSequence(keras.utils.PyDataset):
         batches = [order[start : start + self.batch_size] for start in range(0, n, self.batch_size)]
         if self.shuffle:
             batches = [batches[i] for i in rng.permutation(len(batches))]
-        return self._separate_first_widths(batches)
+        return self._separate_first_two(batches)
 
-    def _separate_first_widths(self, batches: list[np.ndarray]) -> list[np.ndarray]:
-        """Move a batch so that batches 0 and 1 differ in width, if any two do.
+    def _separate_first_two(self, batches: list[np.ndarray]) -> list[np.ndarray]:
+        """Order batches so that batches 0 and 1 differ in every dimension that varies.
 
         With the TensorFlow backend, Keras builds the ``tf.data`` signature of
         a PyDataset from its first two batches and keeps a dimension fixed if
         they agree on it (keras-team/keras#19124); a later batch of another
-        width then fails with "generator yielded an element of shape ...".
+        width (or a smaller last batch) then fails with "generator yielded an
+        element of shape ...". So if widths vary, batches 0 and 1 get
+        different widths, and if batch sizes vary, different sizes.
         """
         if len(batches) < 3:
             return batches
+        sizes = [len(batch) for batch in batches]
         widths = [self._width_of(batch) for batch in batches]
-        if widths[0] != widths[1]:
+        vary_size = len(set(sizes)) > 1
+        vary_width = len(set(widths)) > 1
+
+        def separated(i, j):
+            return (not vary_size or sizes[i] != sizes[j]) and (not vary_width or widths[i] != widths[j])
+
+        if separated(0, 1):
             return batches
-        for index in range(2, len(batches)):
-            if widths[index] != widths[0]:
-                batches.insert(1, batches.pop(index))
-                break
+        for i in range(len(batches)):
+            for j in range(i + 1, len(batches)):
+                if separated(i, j):
+                    rest = [batch for k, batch in enumerate(batches) if k not in (i, j)]
+                    return [batches[i], batches[j], *rest]
         return batches
 
     def __len__(self) -> int:

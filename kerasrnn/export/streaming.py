@@ -12,7 +12,8 @@ layers (and so its weights):
   :class:`~kerasrnn.layers.Recurrent`'s ``return_state`` order;
 * the states start at zero (:func:`initial_states`);
 * per-step layers (``Embedding``, ``Masking``, ``Reshape`` of the time axis,
-  ``Dense``, poolings inside ``TimeDistributed`` ...) are applied to the step;
+  ``FeaturesAsFrames``, ``FlattenFrames``, ``Dense``, poolings inside
+  ``TimeDistributed`` ...) are applied to the step;
 * a ``Masking`` layer is honoured: at a padded step (every feature equal to
   the mask value) the states are carried over unchanged and ``y_t`` is
   computed from the previous output, exactly what Keras' RNN does at a masked
@@ -54,6 +55,8 @@ def _plan(model):
     import keras
 
     from kerasrnn.layers import Recurrent
+    from kerasrnn.layers.frames import FeaturesAsFrames
+    from kerasrnn.layers.frames import FlattenFrames
 
     input_tensor, _ = single_input_output(model)
     layers = layer_chain(model)
@@ -107,6 +110,10 @@ def _plan(model):
                 raise ExportError(f"streaming export: {where} does not keep the time axis first")
             plan.append(("reshape", tuple(int(d) for d in target[1:])))
             plan.append(("unmask",))  # Reshape does not support masking: Keras drops the mask here
+        elif isinstance(layer, FeaturesAsFrames):  # a step's features -> a one-channel frame
+            plan.append(("reshape", tuple(int(d) for d in layer.output.shape[2:])))
+        elif isinstance(layer, FlattenFrames):  # a step's frame -> one vector
+            plan.append(("reshape", (int(layer.output.shape[-1]),)))
         elif isinstance(layer, Recurrent):
             if layer.bidirectional:
                 raise ExportError(

@@ -29,6 +29,8 @@ from kerasrnn.data.dataset import PAD_VALUE
 from kerasrnn.layers import ConvLSTM1D
 from kerasrnn.layers import ConvLSTM2D
 from kerasrnn.layers import Recurrent
+from kerasrnn.layers.frames import FeaturesAsFrames
+from kerasrnn.layers.frames import FlattenFrames
 from kerasrnn.models.initialization import INITIALIZATIONS
 from kerasrnn.models.initialization import dense_initializers
 from kerasrnn.models.initialization import recurrent_initializers
@@ -81,8 +83,7 @@ def recurrent_stack(arch, units, layers, dropout, merge_mode, return_sequences, 
 def _convlstm_stack(inputs, units, layers, dropout, return_sequences, peephole, kernel_size):
     rank = len(inputs.shape) - 3
     if rank == 0:  # (time, features): 1-D frames of `features` pixels, 1 channel
-        x = keras.layers.Reshape((-1, inputs.shape[-1], 1))(inputs)
-        conv = ConvLSTM1D
+        x, conv = FeaturesAsFrames(name="as_frames")(inputs), ConvLSTM1D
     elif rank in (1, 2):
         x, conv = inputs, (ConvLSTM1D if rank == 1 else ConvLSTM2D)
     else:
@@ -95,11 +96,9 @@ def _convlstm_stack(inputs, units, layers, dropout, return_sequences, peephole, 
         )(x)
         if dropout and not last:
             x = keras.layers.Dropout(dropout)(x)
-    # Average each frame's feature map into a vector (per step or at the end).
-    pool = keras.layers.GlobalAveragePooling1D if conv is ConvLSTM1D else keras.layers.GlobalAveragePooling2D
-    if return_sequences:
-        return keras.layers.TimeDistributed(pool(), name="pool_frames")(x)
-    return pool(name="pool_frames")(x)
+    # Each frame's feature maps (per step or at the end) as one vector: the
+    # head sees where in the frame a feature is (an average would not).
+    return FlattenFrames(conv.rank + 1, name="flatten_frames")(x)
 
 
 def build_model(

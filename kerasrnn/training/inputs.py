@@ -167,36 +167,7 @@ class ShuffledBatches(keras.utils.PyDataset):
 
 
 class BucketedBatches(LengthBucketedSequence):
-    """:class:`LengthBucketedSequence` whose first two batches differ in every varying dimension.
-
-    With TensorFlow, Keras builds the ``tf.data`` signature of a PyDataset
-    from its first two batches and fixes every dimension on which they agree.
-    The parent class separates the widths; this also separates the batch
-    sizes when the last batch is smaller, else that batch would fail with
-    "generator yielded an element of shape ...".
-    """
-
-    def _separate_first_widths(self, batches):
-        batches = super()._separate_first_widths(batches)
-        if len(batches) < 3:
-            return batches
-        sizes = [len(batch) for batch in batches]
-        widths = [self._width_of(batch) for batch in batches]
-        vary_size = len(set(sizes)) > 1
-        vary_width = len(set(widths)) > 1
-
-        def separated(i, j):
-            return (not vary_size or sizes[i] != sizes[j]) and (not vary_width or widths[i] != widths[j])
-
-        if separated(0, 1):
-            return batches
-        for i in range(len(batches)):
-            for j in range(i + 1, len(batches)):
-                if separated(i, j):
-                    first, second = batches[i], batches[j]
-                    rest = [b for k, b in enumerate(batches) if k not in (i, j)]
-                    return [first, second, *rest]
-        return batches
+    """:class:`LengthBucketedSequence` whose epoch the trainer sets (for resumed runs)."""
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = int(epoch)

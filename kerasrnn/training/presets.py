@@ -11,9 +11,11 @@ The reported accuracies are the course's, on full MNIST (60,000 training
 images, 10,000 test images).  Offline, ``mnist`` is the mnist-10k protocol
 (7,200 training images after the validation hold-out, 2,000 test images), so
 the same number of iterations means more epochs over fewer images and the
-accuracies are not directly comparable.  Keras' initializers (Glorot uniform
-kernels, orthogonal recurrent weights) also differ from PyTorch's uniform
-ones that the course used.
+accuracies are not directly comparable.  The course's labs ran on PyTorch, so
+the presets initialize the weights as ``torch.nn`` does (``init="pytorch"``):
+with Keras' own initializers (orthogonal recurrent weights) the one-layer ReLU
+RNN at SGD lr 0.1 blew up its activations and fell to chance (10.3 %), with
+PyTorch's it reaches 92.5 % (the course: 92.12 %).
 
 This module is plain data (standard library only): the CLI reads it without
 importing Keras.
@@ -29,6 +31,7 @@ _COURSE = {
     "lr_schedule": "constant",
     "time_budget": 0.0,
     "dropout": 0.0,
+    "init": "pytorch",
 }
 
 _TABLE = {**_COURSE, "units": 100, "optimizer": "sgd", "lr": 0.1, "batch_size": 100, "iterations": 3000}
