@@ -17,20 +17,52 @@ from keras import tree
 from kerasrnn import backend as fast_paths
 
 
-def _dropped_sequences(layer, sequences, training):
-    """The input dropout of a whole sequence, one mask for every step (as Keras)."""
-    if training and layer.dropout:
-        mask = layer.cell.get_dropout_mask(sequences[:, 0, :])
-        return sequences * ops.expand_dims(mask, axis=1)
-    return sequences
+class FusedKernelLoop:
+    """Mixin for a Keras LSTM/GRU subclass: try ``fused_kernel`` before Keras' own loop.
 
+    Keras' conditions for cuDNN apply: ``use_cudnn`` not ``False`` and no
+    recurrent dropout. Input dropout is applied to the whole sequence with
+    the cell's mask (one per sequence, as Keras' loop does at every step).
+    """
 
-def _fast_path_allowed(layer):
-    return layer.use_cudnn in ("auto", True) and not layer.recurrent_dropout
+    def fused_kernel(self, sequences, initial_state, mask):
+        """The backend function for this layer; raises ``NotImplementedError`` to fall back."""
+        raise NotImplementedError
+
+    def fused_kernel_arguments(self):
+        """The weights and options every ``kerasrnn.backend`` recurrence takes."""
+        cell = self.cell
+        return dict(
+            kernel=cell.kernel,
+            recurrent_kernel=cell.recurrent_kernel,
+            bias=cell.bias,
+            activation=cell.activation,
+            recurrent_activation=cell.recurrent_activation,
+            return_sequences=self.return_sequences,
+            go_backwards=self.go_backwards,
+            unroll=self.unroll,
+        )
+
+    def inner_loop(self, sequences, initial_state, mask, training=False):
+        if self.use_cudnn in ("auto", True) and not self.recurrent_dropout:
+            if training and self.dropout:
+                dropout_mask = self.cell.get_dropout_mask(sequences[:, 0, :])
+                dropped = sequences * ops.expand_dims(dropout_mask, axis=1)
+            else:
+                dropped = sequences
+            try:
+                return self.fused_kernel(
+                    dropped,
+                    list(initial_state) if tree.is_nested(initial_state) else [initial_state],
+                    mask[0] if tree.is_nested(mask) else mask,
+                )
+            except NotImplementedError:
+                pass
+        return super().inner_loop(sequences, initial_state, mask, training=training)
 
 
 @keras.saving.register_keras_serializable(package="kerasrnn")
-class LSTM(keras.layers.LSTM):
+class LSTM(FusedKernelLoop, keras.layers.LSTM):
     """``keras.layers.LSTM``, plus the backend's fused kernel where Keras has none.
 
     Gate order of the fused ``kernel``/``recurrent_kernel``/``bias``: i, f, c, o.
@@ -47,30 +79,13 @@ class LSTM(keras.layers.LSTM):
     Hochreiter & Schmidhuber (1997), with the forget gate of Gers et al. (2000).
     """
 
-    def inner_loop(self, sequences, initial_state, mask, training=False):
-        if _fast_path_allowed(self):
-            try:
-                return fast_paths.lstm(
-                    _dropped_sequences(self, sequences, training),
-                    initial_state[0],
-                    initial_state[1],
-                    mask[0] if tree.is_nested(mask) else mask,
-                    kernel=self.cell.kernel,
-                    recurrent_kernel=self.cell.recurrent_kernel,
-                    bias=self.cell.bias,
-                    activation=self.cell.activation,
-                    recurrent_activation=self.cell.recurrent_activation,
-                    return_sequences=self.return_sequences,
-                    go_backwards=self.go_backwards,
-                    unroll=self.unroll,
-                )
-            except NotImplementedError:
-                pass
-        return super().inner_loop(sequences, initial_state, mask, training=training)
+    def fused_kernel(self, sequences, initial_state, mask):
+        h, c = initial_state
+        return fast_paths.lstm(sequences, h, c, mask, **self.fused_kernel_arguments())
 
 
 @keras.saving.register_keras_serializable(package="kerasrnn")
-class GRU(keras.layers.GRU):
+class GRU(FusedKernelLoop, keras.layers.GRU):
     """``keras.layers.GRU``, plus the backend's fused kernel where Keras has none.
 
     Gate order of the fused weights: z (update), r (reset), h (candidate).
@@ -88,23 +103,7 @@ class GRU(keras.layers.GRU):
     :math:`\\tilde h_t = \\tanh(x_t W_h + (r_t \\odot h_{t-1}) U_h + b_h)`.
     """
 
-    def inner_loop(self, sequences, initial_state, mask, training=False):
-        if _fast_path_allowed(self):
-            try:
-                return fast_paths.gru(
-                    _dropped_sequences(self, sequences, training),
-                    initial_state[0] if tree.is_nested(initial_state) else initial_state,
-                    mask[0] if tree.is_nested(mask) else mask,
-                    kernel=self.cell.kernel,
-                    recurrent_kernel=self.cell.recurrent_kernel,
-                    bias=self.cell.bias,
-                    activation=self.cell.activation,
-                    recurrent_activation=self.cell.recurrent_activation,
-                    return_sequences=self.return_sequences,
-                    go_backwards=self.go_backwards,
-                    unroll=self.unroll,
-                    reset_after=self.cell.reset_after,
-                )
-            except NotImplementedError:
-                pass
-        return super().inner_loop(sequences, initial_state, mask, training=training)
+    def fused_kernel(self, sequences, initial_state, mask):
+        return fast_paths.gru(
+            sequences, initial_state[0], mask, reset_after=self.cell.reset_after, **self.fused_kernel_arguments()
+        )
