@@ -20,6 +20,8 @@ from datetime import timezone
 from importlib import metadata
 from pathlib import Path
 
+from kerasrnn.training.run_config import ARCH_DEFAULTS
+
 SCHEMA = "kerasrnn-bench/1"
 BACKENDS = ("tensorflow", "jax", "torch")
 KERAS_REFERENCES = ("keras.layers.LSTM", "keras.layers.GRU")
@@ -184,10 +186,18 @@ def make_config(
         "repeats": repeats, "warmup": warmup, "batches": batches, "units": units, "batch_size": batch_size,
     }
     base.update({key: value for key, value in overrides.items() if value is not None})
+    # An architecture whose "units" mean something else keeps its own default
+    # (convlstm: 16 filters at each of a row's 28 positions, about the cost of
+    # 128 LSTM units; 128 filters would take minutes per row), unless units
+    # were given.
+    arch_units = {} if units is not None or tiny else {
+        arch: defaults["units"] for arch, defaults in ARCH_DEFAULTS.items() if "units" in defaults
+    }
     return {
         "shape": shape,
         "shape_note": SHAPE_NOTES[shape],
         **base,
+        "arch_units": arch_units,
         "num_classes": NUM_CLASSES,
         "optimizer": "adam",
         "learning_rate": LEARNING_RATE,
@@ -221,7 +231,8 @@ def row_specs(config):
             if name in KERAS_REFERENCES:
                 specs.append({"kind": "keras", "name": name, "backend": backend, **common})
         for arch in config["archs"]:
-            specs.append({"kind": "kerasrnn", "name": arch, "arch": arch, "backend": backend, **common})
+            units = config.get("arch_units", {}).get(arch, common["units"])
+            specs.append({"kind": "kerasrnn", "name": arch, "arch": arch, "backend": backend, **common, "units": units})
     for spec in specs:
         spec["id"] = f"{spec['name']}@{spec['backend']}"
     return specs
