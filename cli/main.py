@@ -531,6 +531,13 @@ def _unescape(text: str) -> str:
 # --------------------------------------------------------------------------- #
 
 
+def _echo_listing(entries: dict) -> None:
+    """``name  description`` lines, names padded to one width."""
+    width = max(map(len, entries))
+    for name, description in entries.items():
+        click.echo(f"{name:<{width}}  {description}")
+
+
 @main.command(context_settings=CONTEXT)
 def archs():
     """List the architectures for --arch.
@@ -539,10 +546,7 @@ def archs():
     Example:
       kerasrnn archs
     """
-    entries = catalog.architectures()
-    width = max(map(len, entries))
-    for name, description in entries.items():
-        click.echo(f"{name:<{width}}  {description}")
+    _echo_listing(catalog.architectures())
 
 
 @main.command(context_settings=CONTEXT)
@@ -553,11 +557,10 @@ def datasets():
     Example:
       kerasrnn datasets
     """
-    entries = catalog.datasets()
-    width = max(map(len, entries))
-    for name, description in entries.items():
-        click.echo(f"{name:<{width}}  {description}")
-    click.echo(f"{'--data FILE':<{width}}  your sequences: .npz (x, y) or delimited text, UCR convention (label first)")
+    _echo_listing({
+        **catalog.datasets(),
+        "--data FILE": "your sequences: .npz (x, y) or delimited text, UCR convention (label first)",
+    })
 
 
 @main.command(context_settings=CONTEXT)
@@ -569,12 +572,12 @@ def presets():
       kerasrnn presets
       kerasrnn fit --preset table-lstm-1
     """
-    entries = catalog.presets()
-    width = max(map(len, entries))
-    for name, preset in entries.items():
+    lines = {}
+    for name, preset in catalog.presets().items():
         reported = preset.get("reported_test_accuracy")
         note = f" (course: {reported:.2%} on full MNIST)" if reported is not None else ""
-        click.echo(f"{name:<{width}}  {preset['description']}{note}")
+        lines[name] = preset["description"] + note
+    _echo_listing(lines)
 
 
 @main.command(context_settings=CONTEXT)
