@@ -94,6 +94,7 @@ def test_json_records_the_run(bench):
     written = json.loads(out.read_text())
     assert written == json.loads(json.dumps(result))
     assert written["schema"] == "kerasrnn-bench/1"
+    assert written["complete"] is True and written["rows_planned"] == [row["id"] for row in result["rows"]]
     assert isinstance(written["command"], str) and written["argv"]
     machine = written["machine"]
     assert machine["cpu_count"] >= 1 and machine["usable_cpus"] >= 1
@@ -189,6 +190,46 @@ def test_ratios_and_table_with_an_error_row():
     assert "WARNING" not in table
     result["machine"]["busy_before_run"] = True
     assert "WARNING: the machine was busy" in format_table(result)
+
+
+def test_gpu_rows_get_gpu_memory_columns():
+    def ok(name, backend, gpu_peak):
+        return {
+            "id": f"{name}@{backend}", "name": name, "backend": backend, "status": "ok", "device": {"type": "gpu"},
+            "train": {"samples_per_s": 1000.0}, "predict": {"samples_per_s": 1000.0},
+            "memory": {"peak_rss_train_mb": 900.0, "gpu_peak_train_mb": gpu_peak},
+        }
+
+    rows = add_ratios([ok("keras.layers.LSTM", "jax", 40.0), ok("mut1", "jax", 30.0)])
+    assert rows[1]["ratios"]["gpu_peak_train_vs_keras_lstm"] == 0.75
+    config = make_config(archs="mut1", backends="jax", references=["keras.layers.LSTM"])
+    result = {"config": config, "rows": rows, "failed": [], "machine": {"usable_cpus": 16}}
+    table = format_table(result)
+    assert "GPU MB" in table
+    assert [line for line in table.splitlines() if line.startswith("mut1")][0].split()[-2:] == ["30", "0.75"]
+    # A CPU-only run keeps the CPU columns alone.
+    for row in rows:
+        row["memory"]["gpu_peak_train_mb"] = None
+    assert "GPU MB" not in format_table(result)
+
+
+def test_a_stopped_run_leaves_its_finished_rows_in_the_json(tmp_path):
+    out = tmp_path / "bench.json"
+
+    def stop_after_first_row(line):
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        run_bench(
+            archs="none", references=["torch.nn.LSTM", "torch.nn.GRU"], tiny=True, out=out,
+            progress=stop_after_first_row, torch_threads=1,
+        )
+    written = json.loads(out.read_text())
+    assert written["complete"] is False
+    assert written["rows_planned"] == ["torch.nn.LSTM@native", "torch.nn.GRU@native"]
+    assert [row["id"] for row in written["rows"]] == ["torch.nn.LSTM@native"]
+    assert written["rows"][0]["status"] == "ok"
+    assert "INCOMPLETE: 1 of 2 planned rows ran" in format_table(written)
 
 
 # --------------------------------------------------------------------------- #

@@ -9,6 +9,7 @@ COLUMNS = (
     ("predict/s", ">"), ("x torch", ">"), ("x keras", ">"),
     ("peak MB", ">"), ("+train MB", ">"), ("x keras", ">"),
 )
+GPU_COLUMNS = (("GPU MB", ">"), ("x keras", ">"))
 
 
 def _rate(value):
@@ -23,7 +24,7 @@ def _mb(value):
     return f"{value:,.0f}" if value is not None else "-"
 
 
-def _cells(row):
+def _cells(row, gpu=False):
     name = row.get("name") or row.get("id") or "?"
     backend = row.get("backend") or "?"
     if row.get("status") != "ok":
@@ -39,7 +40,9 @@ def _cells(row):
         _ratio(ratios.get("predict_vs_torch_lstm")), _ratio(ratios.get("predict_vs_keras_lstm")),
         _mb(memory.get("peak_rss_train_mb")), _mb(memory.get("train_increment_mb")),
         _ratio(ratios.get("peak_rss_train_vs_keras_lstm")),
-    ], None
+    ] + ([
+        _mb(memory.get("gpu_peak_train_mb")), _ratio(ratios.get("gpu_peak_train_vs_keras_lstm")),
+    ] if gpu else []), None
 
 
 def format_table(result):
@@ -56,13 +59,15 @@ def format_table(result):
         f"x torch = / {TORCH_BASELINE} (native, same run); x keras = / {KERAS_BASELINE} on the same backend",
         "",
     ]
+    gpu = any((row.get("memory") or {}).get("gpu_peak_train_mb") for row in result["rows"])
+    columns = COLUMNS + (GPU_COLUMNS if gpu else ())
     table, errors = [], {}
     for index, row in enumerate(result["rows"]):
-        cells, error = _cells(row)
+        cells, error = _cells(row, gpu)
         if error:
             errors[index] = error
         table.append(cells)
-    header = [title for title, _ in COLUMNS]
+    header = [title for title, _ in columns]
     widths = [len(title) for title in header]
     for index, cells in enumerate(table):
         for column, cell in enumerate(cells):
@@ -71,7 +76,7 @@ def format_table(result):
     def render(cells, strip=True):
         parts = []
         for column, cell in enumerate(cells):
-            align = COLUMNS[column][1]
+            align = columns[column][1]
             parts.append(f"{cell:{align}{widths[column]}}")
         text = "  ".join(parts)
         return text.rstrip() if strip else text
@@ -88,6 +93,11 @@ def format_table(result):
         "peak MB: process peak RSS (ru_maxrss) up to the end of training, incl. the framework baseline; "
         "+train MB: above the RSS after imports and model build; x keras: peak / keras.layers.LSTM's",
     ]
+    if gpu:
+        lines.append("GPU MB: the GPU allocator's peak in training (bytes in use, not the pool reserved)")
+    if not result.get("complete", True):
+        planned = result.get("rows_planned") or []
+        lines.append(f"INCOMPLETE: {len(result['rows'])} of {len(planned)} planned rows ran")
     if machine.get("busy_before_run"):
         lines.append(
             f"WARNING: the machine was busy before the run (1-min load {before[0]:.2f} on "

@@ -59,7 +59,9 @@ MEMORY_NOTE = (
     "peak_rss_*: peak resident set size (resource.getrusage ru_maxrss) of the row's own process, "
     "including the framework's baseline (interpreter, imported libraries, model); "
     "rss_after_build_mb is the RSS after imports, data and model build, train_increment_mb the "
-    "training peak above it. vmhwm_* (/proc VmHWM) is the same peak read from the kernel, as a cross-check."
+    "training peak above it. vmhwm_* (/proc VmHWM) is the same peak read from the kernel, as a cross-check. "
+    "gpu_peak_*_mb: on a GPU, the allocator's peak bytes in use during training / predict "
+    "(torch.cuda.max_memory_allocated, JAX memory_stats peak_bytes_in_use, TF get_memory_info peak)."
 )
 _WORKER = Path(__file__).resolve().with_name("worker.py")
 
@@ -415,9 +417,10 @@ def add_ratios(rows):
                 if keras_row:
                     ratios[f"{phase}_vs_keras_lstm"] = value / keras_row[phase]["samples_per_s"]
             if keras_row:
-                peak, reference = row["memory"].get("peak_rss_train_mb"), keras_row["memory"].get("peak_rss_train_mb")
-                if peak and reference:
-                    ratios["peak_rss_train_vs_keras_lstm"] = peak / reference
+                for key in ("peak_rss_train_mb", "gpu_peak_train_mb"):
+                    peak, reference = row["memory"].get(key), keras_row["memory"].get(key)
+                    if peak and reference:
+                        ratios[key.replace("_mb", "_vs_keras_lstm")] = peak / reference
         row["ratios"] = {key: round(value, 4) for key, value in ratios.items()}
     return rows
 
@@ -512,31 +515,42 @@ def run_bench(
     machine["loadavg_before"] = _loadavg()
     started = datetime.now(timezone.utc)
     start = time.perf_counter()
+    versions, git = package_versions(), _git_state()
     rows = []
+
+    def document(complete):
+        machine["loadavg_after"] = _loadavg()
+        before = machine["loadavg_before"]
+        machine["busy_before_run"] = bool(before and before[0] > BUSY_LOAD_PER_CPU * machine["usable_cpus"])
+        add_ratios(rows)
+        return {
+            "schema": SCHEMA,
+            "command": shlex.join(argv),
+            "argv": argv,
+            "cwd": os.getcwd(),
+            "started": started.isoformat(timespec="seconds"),
+            "wall_s": round(time.perf_counter() - start, 1),
+            # False while rows are still running: a run that is stopped
+            # (a time limit, Ctrl-C) leaves every finished row in ``out``.
+            "complete": complete,
+            "rows_planned": [spec["id"] for spec in specs],
+            "config": config,
+            "machine": machine,
+            "versions": versions,
+            "git": git,
+            "memory_note": MEMORY_NOTE,
+            "rows": rows,
+            "failed": [row["id"] for row in rows if row.get("status") != "ok"],
+        }
+
     for index, spec in enumerate(specs, 1):
         row = run_row(spec, timeout=config["timeout_s"], python=python)
         rows.append(row)
+        if out is not None and index < len(specs):
+            write_json(document(complete=False), out)
         if progress is not None:
             progress(_progress_line(index, len(specs), row))
-    machine["loadavg_after"] = _loadavg()
-    before = machine["loadavg_before"]
-    machine["busy_before_run"] = bool(before and before[0] > BUSY_LOAD_PER_CPU * machine["usable_cpus"])
-    add_ratios(rows)
-    result = {
-        "schema": SCHEMA,
-        "command": shlex.join(argv),
-        "argv": argv,
-        "cwd": os.getcwd(),
-        "started": started.isoformat(timespec="seconds"),
-        "wall_s": round(time.perf_counter() - start, 1),
-        "config": config,
-        "machine": machine,
-        "versions": package_versions(),
-        "git": _git_state(),
-        "memory_note": MEMORY_NOTE,
-        "rows": rows,
-        "failed": [row["id"] for row in rows if row.get("status") != "ok"],
-    }
+    result = document(complete=True)
     if out is not None:
         write_json(result, out)
     return result

@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# The GPU measurements of issue 5, in one call on the lent GPU machine
+# (../shared/gpu/README.md): the bench on the torch and JAX backends beside
+# torch.nn.LSTM/GRU on cuDNN, then the main job (bigru) trained on the GPU.
+#
+# That machine has CUDA builds of JAX and PyTorch but no keras and no
+# tensorflow; keras and its two pure dependencies travel as wheels in .whl/:
+#
+#   echo /.whl/ >> .git/info/exclude
+#   mkdir -p .whl && cp ../shared/gpu/wheels/*.whl .whl/
+#
+# and the device call names .whl in carry and runs `bash benchmarks/gpu_run.sh`.
+# Everything it measures lands in $OUT (bench JSON and log, the fit's summary),
+# written as it goes, so a run cut short still returns every finished row.
+#
+#   GPU_BENCH_ARCHS   architectures to bench (default below)
+#   GPU_FIT_SECONDS   training budget of the bigru run; 0 skips it (default 60)
+#   GPU_DEADLINE      seconds after which the fit is not started (default 420)
+set -u
+start=$SECONDS
+OUT=${OUT:-/tmp/kerasrnn-gpu}
+mkdir -p "$OUT"
+site=$(mktemp -d) && python3 -m pip install -q --no-index --no-deps --target "$site" .whl/*.whl \
+  && export PYTHONPATH="$site:$PWD" || exit
+export PYTHONUNBUFFERED=1 TF_CPP_MIN_LOG_LEVEL=3
+
+archs=${GPU_BENCH_ARCHS:-lstm,gru-cudnn,peephole-lstm,layernorm-lstm,mut1,mut2,mut3,gru,bigru,bilstm}
+fit_seconds=${GPU_FIT_SECONDS:-60}
+deadline=${GPU_DEADLINE:-420}
+
+{
+  nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.sm,clocks.max.sm --format=csv
+  python3 - <<'EOF'
+import jax, keras, torch
+print("jax", jax.__version__, jax.devices())
+print("torch", torch.__version__, torch.cuda.get_device_name(), "cudnn", torch.backends.cudnn.version())
+print("keras", keras.__version__)
+EOF
+} 2>&1 | tee "$OUT/machine.txt"
+
+# torch first: its rows need no compilation, so they finish even if JAX is slow.
+python3 -m cli.main bench --backends torch,jax --archs "$archs" \
+  --references torch.nn.LSTM,torch.nn.GRU,keras.layers.LSTM,keras.layers.GRU \
+  --timeout 120 --out "$OUT/bench-gpu.json" 2>&1 | tee "$OUT/bench-gpu.log"
+echo "bench done at $((SECONDS - start)) s"
+
+if (( fit_seconds > 0 && SECONDS - start < deadline )); then
+  # The main job as the README runs it, on the GPU: JAX backend, bundled MNIST.
+  KERAS_BACKEND=jax python3 -m cli.main fit --arch bigru --time-budget "$fit_seconds" \
+    --out /tmp/bigru-gpu-jax 2>&1 | tail -25 | tee "$OUT/fit-bigru-jax.log"
+  for name in summary.json metrics.json; do
+    [ -f "/tmp/bigru-gpu-jax/$name" ] && cp "/tmp/bigru-gpu-jax/$name" "$OUT/fit-bigru-jax-$name"
+  done
+  echo "fit done at $((SECONDS - start)) s"
+else
+  echo "fit skipped at $((SECONDS - start)) s (GPU_FIT_SECONDS=$fit_seconds, deadline $deadline s)"
+fi
