@@ -111,11 +111,12 @@ def _gradients(layer, x, weights):
         return [np.asarray(gx)] + [np.asarray(g) for g in gw]
     import torch
 
-    x_t = torch.tensor(x, requires_grad=True)
-    loss = (layer(x_t)[0] * torch.tensor(weights)).sum()
     params = [v.value for v in layer.trainable_variables]
+    device = params[0].device  # Keras' torch device: CUDA where there is one
+    x_t = torch.tensor(x, device=device, requires_grad=True)
+    loss = (layer(x_t)[0] * torch.tensor(weights, device=device)).sum()
     grads = torch.autograd.grad(loss, [x_t] + params)
-    return [g.detach().numpy() for g in grads]
+    return [g.detach().cpu().numpy() for g in grads]
 
 
 def test_dropout_masks_are_the_same_per_step_in_both_loops():

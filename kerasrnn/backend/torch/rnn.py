@@ -48,6 +48,9 @@ def _as(tensor, like):
 def _run(function, inputs, hx, weights, go_backwards, return_sequences):
     if go_backwards:  # as Keras' loop: process reversed, outputs in processing order
         inputs = torch.flip(inputs, dims=[1])
+    if inputs.is_cuda:  # cuDNN views its weights as one flat buffer: no transposed views
+        inputs = inputs.contiguous()
+        weights = [weight.contiguous() for weight in weights]
     result = function(
         inputs,
         hx,
@@ -55,7 +58,7 @@ def _run(function, inputs, hx, weights, go_backwards, return_sequences):
         True,  # has_biases (zeros stand in where the layer has none)
         1,  # num_layers
         0.0,  # dropout
-        False,  # train: only switches inter-layer dropout, unused with one layer
+        torch.is_grad_enabled(),  # train: cuDNN keeps its backward workspace only then (no dropout here)
         False,  # bidirectional
         True,  # batch_first
     )
