@@ -102,6 +102,7 @@ class KerasrnnGroup(click.Group):
         if command is not None or name not in LAZY_COMMANDS or not _lazy_available(name):
             return command
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+        default_to_an_installed_backend()  # importing the kerasrnn package imports Keras
         import importlib
 
         module, attribute, _ = LAZY_COMMANDS[name]
@@ -155,6 +156,38 @@ class KerasrnnGroup(click.Group):
 # --------------------------------------------------------------------------- #
 # Backend and common options
 # --------------------------------------------------------------------------- #
+
+
+def _keras_json_backend() -> str:
+    """The backend in Keras' ``keras.json`` (Keras writes ``tensorflow`` there by default)."""
+    home = os.environ.get("KERAS_HOME") or os.path.join(os.path.expanduser("~"), ".keras")
+    try:
+        with open(os.path.join(home, "keras.json")) as handle:
+            return json.load(handle).get("backend") or "tensorflow"
+    except (OSError, ValueError, AttributeError):
+        return "tensorflow"
+
+
+def default_to_an_installed_backend() -> None:
+    """Where no backend is chosen and Keras' would-be one is missing, use JAX or torch.
+
+    Keras falls back to ``keras.json``'s backend (``tensorflow`` unless changed)
+    and fails at import when that is not installed: on a machine with only
+    JAX or PyTorch (a GPU box, say). ``KERAS_BACKEND`` is always kept.
+    Says on stderr which backend it picked.
+    """
+    import importlib.util
+
+    if "keras" in sys.modules or os.environ.get("KERAS_BACKEND"):
+        return
+    configured = _keras_json_backend()
+    if importlib.util.find_spec(configured):
+        return
+    for name in ("jax", "torch"):
+        if importlib.util.find_spec(name):
+            os.environ["KERAS_BACKEND"] = name
+            click.echo(f"kerasrnn: {configured} (Keras' configured backend) is not installed; using {name}", err=True)
+            return
 
 
 def use_backend(backend: str | None) -> str:
@@ -214,6 +247,7 @@ def main(debug):
       kerasrnn evaluate runs/RUN
       kerasrnn generate runs/RUN --length 300 --temperature 0.8
     """
+    default_to_an_installed_backend()
 
 
 # --------------------------------------------------------------------------- #

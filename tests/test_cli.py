@@ -8,6 +8,7 @@ directory overwritten.
 """
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -85,6 +86,31 @@ def test_export_command_is_registered_lazily():
     result = run_cli("export", "--help")
     assert result.exit_code == 0 and "Example" in result.output
     assert "export" in LAZY_COMMANDS
+
+
+def test_without_tensorflow_the_cli_picks_an_installed_backend(tmp_path):
+    # A machine with only JAX or PyTorch (the lent GPU box): Keras would fail
+    # on its default backend. Simulated by hiding tensorflow from imports.
+    hide = tmp_path / "hide"
+    hide.mkdir()
+    (hide / "sitecustomize.py").write_text("import sys\nsys.modules['tensorflow'] = None\n")
+    env = {k: v for k, v in os.environ.items() if k != "KERAS_BACKEND"}
+    env.update(PYTHONPATH=os.pathsep.join([str(hide), str(ROOT)]), KERAS_HOME=str(tmp_path / "keras-home"))
+    result = subprocess.run(
+        [sys.executable, "-m", "cli.main", "env", "--json"], cwd=ROOT, env=env, capture_output=True, text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["backend"] == "jax"
+    assert "tensorflow (Keras' configured backend) is not installed; using jax" in result.stderr
+    # A backend the user named is kept.
+    env["KERAS_BACKEND"] = "torch"
+    result = subprocess.run(
+        [sys.executable, "-m", "cli.main", "env", "--json"], cwd=ROOT, env=env, capture_output=True, text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["backend"] == "torch" and "not installed" not in result.stderr
 
 
 def test_env_shows_backend_and_versions():
