@@ -161,3 +161,45 @@ def test_config_and_keras_file_round_trip(form, tmp_path):
     assert type(loaded.layers[1]) is type(fast)
     np.testing.assert_allclose(_np(loaded(x)), _np(model(x)), rtol=1e-6, atol=1e-6)
     assert type(fast).from_config(fast.get_config()).get_config() == fast.get_config()
+
+
+# --------------------------------------------------------------------------- #
+# Layer normalization (layernorm-lstm's three per-step normalizations)
+# --------------------------------------------------------------------------- #
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float16"])
+def test_fused_layer_norm_matches_the_reference(dtype):
+    from kerasrnn.layers.layer_norm_lstm import layer_norm
+    from kerasrnn.layers.layer_norm_lstm import reference_layer_norm
+
+    rng = np.random.default_rng(3)
+    x = keras.ops.convert_to_tensor(rng.normal(2.0, 3.0, size=(5, 16)).astype(dtype))
+    gamma = keras.ops.convert_to_tensor(rng.normal(size=16).astype("float32"))
+    beta = keras.ops.convert_to_tensor(rng.normal(size=16).astype("float32"))
+    got, want = layer_norm(x, gamma, beta, 1e-3), reference_layer_norm(x, gamma, beta, 1e-3)
+    assert keras.backend.standardize_dtype(got.dtype) == dtype
+    tolerance = 1e-5 if dtype == "float32" else 2e-3
+    np.testing.assert_allclose(_np(got).astype("float64"), _np(want).astype("float64"), rtol=tolerance, atol=tolerance)
+    try:
+        fast_paths.layer_norm(x, gamma, beta, 1e-3)
+        served = True
+    except NotImplementedError:
+        served = False
+    assert served == (keras.backend.backend() in FUSED_BACKENDS)
+
+
+def test_layer_norm_lstm_gradients_match_with_the_reference_norm(monkeypatch):
+    from kerasrnn.layers import layer_norm_lstm
+
+    rng = np.random.default_rng(4)
+    x = rng.normal(size=SHAPE).astype("float32")
+    layer = layer_norm_lstm.LayerNormLSTM(UNITS, return_sequences=True)
+    layer.build(SHAPE)
+    layer.set_weights([rng.normal(scale=0.5, size=w.shape).astype("float32") for w in layer.get_weights()])
+    weights = rng.normal(size=(SHAPE[0], SHAPE[1], UNITS)).astype("float32")
+    fused = _gradients(layer, x, weights)
+    monkeypatch.setattr(layer_norm_lstm, "layer_norm", layer_norm_lstm.reference_layer_norm)
+    reference = _gradients(layer, x, weights)
+    for got, want in zip(fused, reference):
+        np.testing.assert_allclose(got, want, rtol=10 * RTOL, atol=10 * ATOL)

@@ -16,12 +16,14 @@ import importlib
 
 import keras
 
-# Keras backend name -> module holding its fast paths.
-_FAST_PATH_MODULES = {"torch": "kerasrnn.backend.torch.rnn"}
+# Keras backend name -> {kind of fast path: module holding it}.
+_FAST_PATH_MODULES = {
+    "torch": {"rnn": "kerasrnn.backend.torch.rnn", "nn": "kerasrnn.backend.torch.nn"},
+}
 
 
-def _fast_paths():
-    name = _FAST_PATH_MODULES.get(keras.backend.backend())
+def _fast_paths(kind):
+    name = _FAST_PATH_MODULES.get(keras.backend.backend(), {}).get(kind)
     if name is None:
         raise NotImplementedError
     return importlib.import_module(name)
@@ -29,9 +31,14 @@ def _fast_paths():
 
 def lstm(*args, **kwargs):
     """A fused LSTM over a whole sequence; see ``kerasrnn.backend.torch.rnn.lstm``."""
-    return _fast_paths().lstm(*args, **kwargs)
+    return _fast_paths("rnn").lstm(*args, **kwargs)
 
 
 def gru(*args, **kwargs):
     """A fused GRU over a whole sequence; see ``kerasrnn.backend.torch.rnn.gru``."""
-    return _fast_paths().gru(*args, **kwargs)
+    return _fast_paths("rnn").gru(*args, **kwargs)
+
+
+def layer_norm(x, gamma, beta, epsilon):
+    """A fused layer normalization over the last axis; see ``kerasrnn.backend.torch.nn``."""
+    return _fast_paths("nn").layer_norm(x, gamma, beta, epsilon)

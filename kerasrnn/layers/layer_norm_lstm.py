@@ -4,11 +4,20 @@ import keras
 from keras import initializers
 from keras import ops
 
+from kerasrnn import backend as fast_paths
 from kerasrnn.layers.cell_rnn import CellRNN
 from kerasrnn.layers.recurrent_cell import RecurrentCell
 
 
 def layer_norm(x, gamma, beta, epsilon):
+    """Layer normalization over the last axis: the backend's fused kernel, else :func:`reference_layer_norm`."""
+    try:
+        return fast_paths.layer_norm(x, gamma, beta, epsilon)
+    except NotImplementedError:
+        return reference_layer_norm(x, gamma, beta, epsilon)
+
+
+def reference_layer_norm(x, gamma, beta, epsilon):
     """Layer normalization over the last axis, computed in at least float32."""
     dtype = x.dtype
     low_precision = keras.backend.standardize_dtype(dtype) in ("float16", "bfloat16")
