@@ -127,3 +127,30 @@ def test_dropout_masks_are_the_same_per_step_in_both_loops():
     got = fast(x, training=True)
     want = plain(x, training=True)
     np.testing.assert_allclose(_np(got[0]), _np(want[0]), rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("name", ["peephole_lstm", "mut3", "conv_lstm2d"])
+@pytest.mark.parametrize("go_backwards", [False, True])
+@pytest.mark.parametrize("return_sequences", [True, False])
+def test_unmasked_loop_matches_plain_cell(name, go_backwards, return_sequences, monkeypatch):
+    # Without a mask the torch backend runs kerasrnn.backend's lean loop
+    # (other backends raise NotImplementedError and run Keras' loop).
+    from kerasrnn import backend as fast_paths
+
+    served = []
+    original = fast_paths.rnn
+
+    def counted(*args, **kwargs):
+        result = original(*args, **kwargs)
+        served.append(True)
+        return result
+
+    monkeypatch.setattr(fast_paths, "rnn", counted)
+    fast, plain, x = _pair(name, go_backwards=go_backwards)
+    fast.return_sequences = plain.return_sequences = return_sequences
+    got, want = fast(x), plain(x)
+    assert len(got) == len(want)
+    for g, w in zip(got, want):
+        assert tuple(g.shape) == tuple(w.shape)
+        np.testing.assert_allclose(_np(g), _np(w), rtol=1e-5, atol=1e-6)
+    assert bool(served) == (keras.backend.backend() == "torch")

@@ -39,6 +39,11 @@ def gru(*args, **kwargs):
     return _fast_paths("rnn").gru(*args, **kwargs)
 
 
+def rnn(*args, **kwargs):
+    """Keras' ``backend.rnn`` loop, leaner; see ``kerasrnn.backend.torch.rnn.rnn``."""
+    return _fast_paths("rnn").rnn(*args, **kwargs)
+
+
 def layer_norm(x, gamma, beta, epsilon):
     """A fused layer normalization over the last axis; see ``kerasrnn.backend.torch.nn``."""
     return _fast_paths("nn").layer_norm(x, gamma, beta, epsilon)

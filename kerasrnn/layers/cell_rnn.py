@@ -13,6 +13,9 @@ sequence before the loop (one large matmul or convolution instead of one per
 step), leaving only ``recurrent_step`` in the loop. On JAX's CPU scan hoisting
 was measured slower (a pure-JAX LSTM scan: 1.6x slower forward, 2x slower
 gradient at 28 steps x 28 features, hidden 128), so it is off there.
+On the torch backend, without a mask, the time loop itself is
+``kerasrnn.backend.torch.rnn.rnn``: Keras' loop runs an extra step for the
+output's shape and keeps its time index in a tensor; this one does neither.
 ``tests/test_fast_path.py`` checks both loops against the plain cell in
 ``keras.layers.RNN``: outputs, states and gradients.
 """
@@ -27,6 +30,7 @@ from keras.layers import InputSpec
 # tf.while_loop on TensorFlow, a Python loop on torch); not exported publicly.
 from keras.src.backend import rnn as backend_rnn
 
+from kerasrnn import backend as fast_paths
 from kerasrnn.layers.recurrent_cell import RecurrentCell
 
 # Keyword arguments that belong to ``keras.layers.RNN`` rather than the cell.
@@ -122,10 +126,7 @@ class CellRNN(keras.layers.RNN):
                 states = tree.map_structure(keras.ops.copy, states)
             return cell_step(inputs_t, states, training=training)
 
-        return backend_rnn(
-            step,
-            inputs,
-            list(initial_state),
+        loop_arguments = dict(
             go_backwards=self.go_backwards,
             mask=mask,
             unroll=self.unroll,
@@ -133,6 +134,10 @@ class CellRNN(keras.layers.RNN):
             zero_output_for_mask=self.zero_output_for_mask,
             return_all_outputs=self.return_sequences,
         )
+        try:
+            return fast_paths.rnn(step, inputs, list(initial_state), **loop_arguments)
+        except NotImplementedError:
+            return backend_rnn(step, inputs, list(initial_state), **loop_arguments)
 
     def build(self, sequences_shape, initial_state_shape=None):
         super().build(sequences_shape, initial_state_shape)

@@ -23,6 +23,7 @@ import torch.compiler
 
 from keras import activations
 from keras import ops
+from keras import tree
 
 _TANH = (activations.tanh, ops.tanh, torch.tanh)
 _SIGMOID = (activations.sigmoid, ops.sigmoid, torch.sigmoid)
@@ -140,3 +141,52 @@ def gru(
     ]
     hx = _as(initial_state, inputs).unsqueeze(0)
     return _run(torch._VF.gru, inputs, hx, weights, go_backwards, return_sequences)
+
+
+def rnn(
+    step_function,
+    inputs,
+    initial_states,
+    go_backwards=False,
+    mask=None,
+    constants=None,
+    unroll=False,
+    input_length=None,
+    time_major=False,
+    zero_output_for_mask=False,
+    return_all_outputs=True,
+):
+    """Keras' ``backend.rnn`` contract as a plain Python loop over the time steps.
+
+    Keras' torch ``rnn`` (3.15) runs one extra step before the loop only to
+    learn the output's shape, unbinds that output along the batch, and keeps
+    the time index in a tensor that is compared, indexed with and incremented
+    at every step (on CUDA each comparison waits for the GPU). This loop
+    calls ``step_function`` once per step with a Python index and stacks the
+    outputs once. Masks, constants, time-major or nested inputs and a
+    shorter ``input_length`` raise ``NotImplementedError`` (Keras' loop then).
+
+    Returns ``(last_output, outputs, new_states)`` as Keras does: outputs
+    ``(batch, time, ...)``, or ``(batch, 1, ...)`` without
+    ``return_all_outputs``; states a tuple in the structure of
+    ``initial_states``.
+    """
+    if mask is not None or constants or time_major or unroll or not isinstance(inputs, torch.Tensor):
+        raise NotImplementedError
+    if input_length is not None and input_length != inputs.shape[1]:
+        raise NotImplementedError
+    steps = torch.unbind(inputs, dim=1)
+    if go_backwards:
+        steps = steps[::-1]
+    states = tuple(initial_states)
+    outputs = []
+    output = None
+    for step_input in steps:
+        output, new_states = step_function(step_input, states)
+        states = tuple(tree.flatten(new_states))
+        if return_all_outputs:
+            outputs.append(output)
+    if output is None:
+        raise NotImplementedError  # no time steps: Keras' loop has the error for it
+    stacked = torch.stack(outputs, dim=1) if return_all_outputs else output.unsqueeze(1)
+    return output, stacked, tree.pack_sequence_as(tuple(initial_states), states)
