@@ -160,8 +160,8 @@ def rnn(
 
     Keras' torch ``rnn`` (3.15) runs one extra step before the loop only to
     learn the output's shape, unbinds that output along the batch, and keeps
-    the time index in a tensor that is compared, indexed with and incremented
-    at every step (on CUDA each comparison waits for the GPU). This loop
+    the time index in a (CPU) tensor that is compared, indexed with and
+    incremented at every step: a few tensor ops per step. This loop
     calls ``step_function`` once per step with a Python index and stacks the
     outputs once. Masks, constants, time-major or nested inputs and a
     shorter ``input_length`` raise ``NotImplementedError`` (Keras' loop then).
