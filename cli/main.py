@@ -203,6 +203,8 @@ def use_backend(backend: str | None) -> str:
         return current
     if backend:
         os.environ["KERAS_BACKEND"] = backend
+    else:
+        default_to_an_installed_backend()
     return os.environ.get("KERAS_BACKEND", "tensorflow")
 
 
@@ -247,7 +249,6 @@ def main(debug):
       kerasrnn evaluate runs/RUN
       kerasrnn generate runs/RUN --length 300 --temperature 0.8
     """
-    default_to_an_installed_backend()
 
 
 # --------------------------------------------------------------------------- #

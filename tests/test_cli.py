@@ -103,14 +103,14 @@ def test_without_tensorflow_the_cli_picks_an_installed_backend(tmp_path):
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["backend"] == "jax"
     assert "tensorflow (Keras' configured backend) is not installed; using jax" in result.stderr
-    # A backend the user named is kept.
-    env["KERAS_BACKEND"] = "torch"
-    result = subprocess.run(
-        [sys.executable, "-m", "cli.main", "env", "--json"], cwd=ROOT, env=env, capture_output=True, text=True,
-        timeout=300,
-    )
-    assert result.returncode == 0, result.stderr
-    assert json.loads(result.stdout)["backend"] == "torch" and "not installed" not in result.stderr
+    # A backend the user named (option or variable) is kept, without a word.
+    for extra_args, extra_env in ((["--backend", "torch"], {}), ([], {"KERAS_BACKEND": "torch"})):
+        result = subprocess.run(
+            [sys.executable, "-m", "cli.main", "env", "--json", *extra_args], cwd=ROOT, env={**env, **extra_env},
+            capture_output=True, text=True, timeout=300,
+        )
+        assert result.returncode == 0, result.stderr
+        assert json.loads(result.stdout)["backend"] == "torch" and "not installed" not in result.stderr
 
 
 def test_env_shows_backend_and_versions():
