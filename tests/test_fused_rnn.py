@@ -203,3 +203,29 @@ def test_layer_norm_lstm_gradients_match_with_the_reference_norm(monkeypatch):
     reference = _gradients(layer, x, weights)
     for got, want in zip(fused, reference):
         np.testing.assert_allclose(got, want, rtol=10 * RTOL, atol=10 * ATOL)
+
+
+# --------------------------------------------------------------------------- #
+# Under torch.compile (model.compile(jit_compile=True) on the torch backend)
+# --------------------------------------------------------------------------- #
+
+
+@pytest.mark.skipif(keras.backend.backend() != "torch", reason="torch.compile is the torch backend's jit_compile")
+@pytest.mark.parametrize("arch", ["lstm", "bigru-cudnn"])
+def test_fused_models_train_under_torch_compile(arch):
+    # The fused call never enters an inductor graph (inductor cannot lower
+    # mkldnn_rnn_layer): traced, the layer takes its loop; run eagerly by a
+    # caller torch.compile gave up on, the native call stays eager.
+    import kerasrnn
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(16, 3, 2)).astype("float32")
+    y = rng.integers(0, 2, 16)
+    losses = []
+    for jit_compile in (False, True):
+        keras.utils.set_random_seed(0)
+        model = kerasrnn.build_model(arch, "classification", (3, 2), 2, units=4)
+        model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy", jit_compile=jit_compile)
+        history = model.fit(x, y, batch_size=8, epochs=2, shuffle=False, verbose=0)
+        losses.append(history.history["loss"])
+    np.testing.assert_allclose(losses[1], losses[0], rtol=1e-4)

@@ -46,6 +46,11 @@ def _as(tensor, like):
     return ops.convert_to_tensor(tensor).to(device=like.device, dtype=like.dtype)
 
 
+# The native call itself is never compiled: inductor cannot lower
+# mkldnn_rnn_layer (it fails at run time). A caller being traced raises
+# NotImplementedError in _check_supported first; this covers a caller that
+# torch.compile left running eagerly (past its recompile limit).
+@torch.compiler.disable
 def _run(function, inputs, hx, weights, go_backwards, return_sequences):
     if go_backwards:  # as Keras' loop: process reversed, outputs in processing order
         inputs = torch.flip(inputs, dims=[1])
@@ -153,6 +158,7 @@ def _gru_weights(kernel, recurrent_kernel, bias, like):
     ]
 
 
+@torch.compiler.disable  # as _run
 def _run_bidirectional(function, inputs, hx, weights, return_sequences):
     if inputs.is_cuda:
         inputs = inputs.contiguous()
