@@ -126,6 +126,73 @@ def test_cli_tiny_run_writes_json(tmp_path):
     assert row["ratios"] == {}  # no torch.nn.LSTM in this run
 
 
+def test_bidirectional_references_run_and_serve_bi_rows(tmp_path):
+    # One tiny real row of each: torch's bidirectional LSTM (no Keras) and
+    # Keras' Bidirectional(LSTM) on this backend, compiled as --jit-compile off.
+    out = tmp_path / "bench.json"
+    result = run_bench(
+        archs="none", backends=[BACKEND], references=["torch.nn.LSTM(bidirectional)", "keras.layers.Bidirectional(LSTM)"],
+        tiny=True, torch_threads=1, jit_compile="off", out=out,
+    )
+    assert [row["id"] for row in result["rows"]] == [
+        "torch.nn.LSTM(bidirectional)@native", f"keras.layers.Bidirectional(LSTM)@{BACKEND}",
+    ]
+    for row in result["rows"]:
+        check_row(row, result["config"])
+    torch_bi, keras_bi = result["rows"]
+    units = result["config"]["units"]
+    assert torch_bi["model"]["params"] == 2 * (4 * units * (result["config"]["features"] + units + 2)) + 2 * units * 10 + 10
+    assert keras_bi["model"]["jit_compile"] is False and result["config"]["jit_compile"] == "off"
+    assert keras_bi["ratios"]["train_vs_torch_bilstm"] > 0 and "train_vs_keras_bilstm" in keras_bi["ratios"]
+    assert "jit_compile=off" in format_table(result)
+
+
+def test_bidirectional_rows_are_compared_with_bidirectional_references():
+    def ok(name, backend, train, rss):
+        return {
+            "id": f"{name}@{backend}", "name": name, "backend": backend, "status": "ok", "device": {"type": "cpu"},
+            "train": {"samples_per_s": train}, "predict": {"samples_per_s": train},
+            "memory": {"peak_rss_train_mb": rss},
+        }
+
+    rows = add_ratios([
+        ok("torch.nn.LSTM", "native", 1000.0, 300.0),
+        ok("torch.nn.LSTM(bidirectional)", "native", 500.0, 400.0),
+        ok("keras.layers.LSTM", "jax", 800.0, 600.0),
+        ok("keras.layers.Bidirectional(LSTM)", "jax", 400.0, 800.0),
+        ok("bilstm", "jax", 600.0, 400.0),
+        ok("lstm", "jax", 900.0, 600.0),
+    ])
+    bilstm, lstm = rows[4]["ratios"], rows[5]["ratios"]
+    assert bilstm["train_vs_torch_bilstm"] == 1.2 and bilstm["train_vs_keras_bilstm"] == 1.5
+    assert bilstm["peak_rss_train_vs_keras_bilstm"] == 0.5
+    assert bilstm["train_vs_torch_lstm"] == 0.6  # the one-way ratios stay in the JSON
+    assert "train_vs_torch_bilstm" not in lstm
+    config = make_config(archs="lstm,bilstm", backends="jax")
+    table = format_table({"config": config, "rows": rows, "failed": [], "machine": {"usable_cpus": 2}})
+    line = next(line for line in table.splitlines() if line.startswith("bilstm"))
+    assert "1.20*" in line and "1.50*" in line and "0.50*" in line
+    assert "*: a bidirectional row against the bidirectional references" in table
+    assert "*" not in next(line for line in table.splitlines() if line.startswith("lstm "))
+
+
+def test_default_references_add_bidirectional_ones_for_bi_archs_only():
+    assert "torch.nn.LSTM(bidirectional)" not in make_config(archs="lstm", backends="jax")["references"]
+    ids = [spec["id"] for spec in row_specs(make_config(archs="bilstm", backends="jax"))]
+    assert ids == [
+        "torch.nn.LSTM@native", "torch.nn.GRU@native", "torch.nn.LSTM(bidirectional)@native",
+        "keras.layers.LSTM@jax", "keras.layers.GRU@jax", "keras.layers.Bidirectional(LSTM)@jax", "bilstm@jax",
+    ]
+
+
+def test_jit_compile_is_checked_and_passed_to_every_keras_row():
+    with pytest.raises(BenchError, match="unknown jit_compile 'sometimes'"):
+        make_config(jit_compile="sometimes")
+    specs = row_specs(make_config(archs="mut1", backends="torch", jit_compile="on"))
+    assert {spec["jit_compile"] for spec in specs} == {"on"}
+    assert make_config()["jit_compile"] == "auto"
+
+
 # --------------------------------------------------------------------------- #
 # Failing rows are reported in their row
 # --------------------------------------------------------------------------- #

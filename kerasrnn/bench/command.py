@@ -40,8 +40,11 @@ CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
               help="torch.set_num_threads for torch rows. [default: the usable CPUs]")
 @click.option("--units", type=click.IntRange(min=1), metavar="N",
               help="Hidden size of every row. [default: the shape's; convlstm keeps 16 filters]")
+@click.option("--jit-compile", type=click.Choice(["auto", "on", "off"]), default="auto", show_default=True,
+              help="model.compile(jit_compile=...) of every Keras row: auto is Keras' default (XLA on JAX, "
+              "on TensorFlow only with a GPU; torch eager), on is XLA / torch.compile everywhere.")
 def bench_command(archs, backends, shape, repeats, warmup, batches, out, no_reference, references, tiny, seed,
-                  timeout, torch_threads, units):
+                  timeout, torch_threads, units, jit_compile):
     """Training and predict samples/s and peak memory, beside keras.layers.LSTM and torch.nn.LSTM.
 
     Every row (an architecture on a backend, or a reference) runs in a process
@@ -68,7 +71,8 @@ def bench_command(archs, backends, shape, repeats, warmup, batches, out, no_refe
         result = run_bench(
             archs=archs, backends=backends, shape=shape, repeats=repeats, warmup=warmup, batches=batches,
             references=False if no_reference else (references or True), tiny=tiny, seed=seed,
-            timeout=timeout, torch_threads=torch_threads, units=units, out=out, progress=progress,
+            timeout=timeout, torch_threads=torch_threads, units=units, jit_compile=jit_compile, out=out,
+            progress=progress,
         )
     except BenchError as error:
         raise click.UsageError(str(error)) from None

@@ -1,7 +1,9 @@
 """The text table of a benchmark result: throughputs with their ratios side by side."""
 
 from kerasrnn.bench.runner import KERAS_BASELINE
+from kerasrnn.bench.runner import KERAS_BI_BASELINE
 from kerasrnn.bench.runner import TORCH_BASELINE
+from kerasrnn.bench.runner import TORCH_BI_BASELINE
 
 COLUMNS = (
     ("row", "<"), ("backend", "<"), ("device", "<"),
@@ -32,16 +34,25 @@ def _cells(row, gpu=False):
     ratios = row.get("ratios", {})
     memory = row.get("memory", {})
     device = (row.get("device") or {}).get("type") or "?"
+
+    def ratio(key):
+        # A bidirectional row against the bidirectional reference (marked *)
+        # where that row ran, else against the one-way one.
+        bi_key = key.replace("_lstm", "_bilstm")
+        if bi_key in ratios:
+            return _ratio(ratios[bi_key]) + "*"
+        return _ratio(ratios.get(key))
+
     return [
         name, backend, device,
         _rate(row["train"]["samples_per_s"]),
-        _ratio(ratios.get("train_vs_torch_lstm")), _ratio(ratios.get("train_vs_keras_lstm")),
+        ratio("train_vs_torch_lstm"), ratio("train_vs_keras_lstm"),
         _rate(row["predict"]["samples_per_s"]),
-        _ratio(ratios.get("predict_vs_torch_lstm")), _ratio(ratios.get("predict_vs_keras_lstm")),
+        ratio("predict_vs_torch_lstm"), ratio("predict_vs_keras_lstm"),
         _mb(memory.get("peak_rss_train_mb")), _mb(memory.get("train_increment_mb")),
-        _ratio(ratios.get("peak_rss_train_vs_keras_lstm")),
+        ratio("peak_rss_train_vs_keras_lstm"),
     ] + ([
-        _mb(memory.get("gpu_peak_train_mb")), _ratio(ratios.get("gpu_peak_train_vs_keras_lstm")),
+        _mb(memory.get("gpu_peak_train_mb")), ratio("gpu_peak_train_vs_keras_lstm"),
     ] if gpu else []), None
 
 
@@ -56,6 +67,8 @@ def format_table(result):
         + (" (tiny)" if config.get("tiny") else ""),
         f"samples/s: median of {config['repeats']} repeats of {config['batches']} batches after "
         f"{config['warmup']} warm-up; {machine.get('usable_cpus')} CPUs, 1-min load average {load}",
+        f"Keras rows compiled with jit_compile={config.get('jit_compile', 'auto')}"
+        + (" (Keras' default)" if config.get("jit_compile", "auto") == "auto" else ""),
         f"x torch = / {TORCH_BASELINE} (native, same run); x keras = / {KERAS_BASELINE} on the same backend",
         "",
     ]
@@ -88,6 +101,12 @@ def format_table(result):
         if index in errors:
             line = f"{line}  {errors[index]}"
         lines.append(line)
+    if any(cell.endswith("*") for cells in table for cell in cells):
+        lines.append("")
+        lines.append(
+            f"*: a bidirectional row against the bidirectional references, {TORCH_BI_BASELINE} and "
+            f"{KERAS_BI_BASELINE} (the same two directions of work); the JSON also has the one-way ratios"
+        )
     lines += [
         "",
         "peak MB: process peak RSS (ru_maxrss) up to the end of training, incl. the framework baseline; "

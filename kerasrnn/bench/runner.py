@@ -24,12 +24,19 @@ from kerasrnn.training.run_config import ARCH_DEFAULTS
 
 SCHEMA = "kerasrnn-bench/1"
 BACKENDS = ("tensorflow", "jax", "torch")
-KERAS_REFERENCES = ("keras.layers.LSTM", "keras.layers.GRU")
-TORCH_REFERENCES = ("torch.nn.LSTM", "torch.nn.GRU")
+KERAS_REFERENCES = ("keras.layers.LSTM", "keras.layers.GRU", "keras.layers.Bidirectional(LSTM)")
+# --jit-compile -> model.compile(jit_compile=...) of the Keras rows.
+JIT_COMPILE = {"auto": "auto", "on": True, "off": False}
+TORCH_REFERENCES = ("torch.nn.LSTM", "torch.nn.GRU", "torch.nn.LSTM(bidirectional)")
 REFERENCES = KERAS_REFERENCES + TORCH_REFERENCES
 #: The rows every ratio is taken against.
 TORCH_BASELINE = "torch.nn.LSTM"
 KERAS_BASELINE = "keras.layers.LSTM"
+#: Bidirectional rows (a ``bi`` architecture or reference) are also compared
+#: with these: the same work (two directions) rather than half of it.
+TORCH_BI_BASELINE = "torch.nn.LSTM(bidirectional)"
+KERAS_BI_BASELINE = "keras.layers.Bidirectional(LSTM)"
+BIDIRECTIONAL_REFERENCES = (KERAS_BI_BASELINE, TORCH_BI_BASELINE)
 NATIVE = "native"  # the "backend" of the pure-PyTorch rows
 
 #: Shape name -> time steps, features per step, hidden size, batch size,
@@ -125,7 +132,7 @@ def resolve_backends(backends):
 
 
 def resolve_references(references):
-    """True (all four), False/None (none), or names -> checked list of names."""
+    """True (all six), False/None (none), or names -> checked list of names."""
     if references is True:
         return list(REFERENCES)
     if references is False or references is None:
@@ -160,6 +167,7 @@ def make_config(
     batch_size=None,
     timeout=None,
     torch_threads=None,
+    jit_compile="auto",
 ):
     """Checks a benchmark request and resolves every default; returns a dict."""
     if shape not in SHAPES:
@@ -171,9 +179,14 @@ def make_config(
         _positive(name, value, minimum)
     if not isinstance(seed, int) or isinstance(seed, bool):
         raise BenchError(f"seed must be an integer; got {seed!r}")
+    if jit_compile not in JIT_COMPILE:
+        raise BenchError(f"unknown jit_compile {jit_compile!r}; expected one of: {', '.join(JIT_COMPILE)}")
     arch_names = resolve_archs(archs)
     backend_names = resolve_backends(backends)
     reference_names = resolve_references(references)
+    if references is True and not any(is_bidirectional(arch) for arch in arch_names):
+        # The default set: the bidirectional references only serve bi rows.
+        reference_names = [name for name in reference_names if name not in BIDIRECTIONAL_REFERENCES]
     keras_references = [name for name in reference_names if name in KERAS_REFERENCES]
     if not arch_names and not reference_names:
         raise BenchError("nothing to run: no architectures and no reference rows")
@@ -211,6 +224,7 @@ def make_config(
         "references": reference_names,
         "timeout_s": timeout or (TINY_TIMEOUT if tiny else DEFAULT_TIMEOUT),
         "torch_threads": torch_threads or _usable_cpus(),
+        "jit_compile": jit_compile,
         "statistic": "median over repeats of samples/s; warm-up repeats (compilation) excluded",
     }
 
@@ -221,7 +235,7 @@ def row_specs(config):
         key: config[key]
         for key in (
             "time_steps", "features", "units", "batch_size", "batches", "repeats", "warmup", "seed",
-            "num_classes", "learning_rate", "torch_threads",
+            "num_classes", "learning_rate", "torch_threads", "jit_compile",
         )
     }
     specs = []
@@ -402,25 +416,43 @@ def run_row(spec, timeout=DEFAULT_TIMEOUT, python=None):
     return row
 
 
+def is_bidirectional(name):
+    """Whether an architecture or reference row runs both directions."""
+    return name in BIDIRECTIONAL_REFERENCES or (name.startswith("bi") and name in architecture_names())
+
+
+def _ratios_against(row, torch_row, keras_row, suffix):
+    ratios = {}
+    for phase in ("train", "predict"):
+        value = row[phase]["samples_per_s"]
+        if torch_row:
+            ratios[f"{phase}_vs_torch_{suffix}"] = value / torch_row[phase]["samples_per_s"]
+        if keras_row:
+            ratios[f"{phase}_vs_keras_{suffix}"] = value / keras_row[phase]["samples_per_s"]
+    if keras_row:
+        for key in ("peak_rss_train_mb", "gpu_peak_train_mb"):
+            peak, reference = row["memory"].get(key), keras_row["memory"].get(key)
+            if peak and reference:
+                ratios[key.replace("_mb", f"_vs_keras_{suffix}")] = peak / reference
+    return ratios
+
+
 def add_ratios(rows):
-    """Adds each row's throughput ratios to torch.nn.LSTM and keras.layers.LSTM."""
+    """Adds each row's throughput and memory ratios to torch.nn.LSTM and keras.layers.LSTM.
+
+    Bidirectional rows also get ratios to the bidirectional references
+    (``*_vs_torch_bilstm``, ``*_vs_keras_bilstm``) where those rows ran.
+    """
     ok = {row["id"]: row for row in rows if row.get("status") == "ok"}
-    torch_row = ok.get(f"{TORCH_BASELINE}@{NATIVE}")
+    torch_row, torch_bi_row = ok.get(f"{TORCH_BASELINE}@{NATIVE}"), ok.get(f"{TORCH_BI_BASELINE}@{NATIVE}")
     for row in rows:
         ratios = {}
         if row.get("status") == "ok":
-            keras_row = ok.get(f"{KERAS_BASELINE}@{row['backend']}")
-            for phase in ("train", "predict"):
-                value = row[phase]["samples_per_s"]
-                if torch_row:
-                    ratios[f"{phase}_vs_torch_lstm"] = value / torch_row[phase]["samples_per_s"]
-                if keras_row:
-                    ratios[f"{phase}_vs_keras_lstm"] = value / keras_row[phase]["samples_per_s"]
-            if keras_row:
-                for key in ("peak_rss_train_mb", "gpu_peak_train_mb"):
-                    peak, reference = row["memory"].get(key), keras_row["memory"].get(key)
-                    if peak and reference:
-                        ratios[key.replace("_mb", "_vs_keras_lstm")] = peak / reference
+            backend = row["backend"]
+            ratios = _ratios_against(row, torch_row, ok.get(f"{KERAS_BASELINE}@{backend}"), "lstm")
+            if is_bidirectional(row.get("name", "")):
+                keras_bi_row = ok.get(f"{KERAS_BI_BASELINE}@{backend}")
+                ratios.update(_ratios_against(row, torch_bi_row, keras_bi_row, "bilstm"))
         row["ratios"] = {key: round(value, 4) for key, value in ratios.items()}
     return rows
 
@@ -473,6 +505,7 @@ def run_bench(
     batch_size=None,
     timeout=None,
     torch_threads=None,
+    jit_compile="auto",
     out=None,
     progress=None,
     argv=None,
@@ -495,6 +528,11 @@ def run_bench(
         units, batch_size: Override the shape's hidden size / batch size.
         timeout: Seconds per row before it is killed and reported as an error.
         torch_threads: ``torch.set_num_threads`` (default: usable CPUs).
+        jit_compile: ``model.compile(jit_compile=...)`` of every Keras row:
+            ``"auto"`` (Keras' default: XLA on JAX, and on TensorFlow only
+            with a GPU; eager torch), ``"on"`` (XLA on TensorFlow and JAX,
+            ``torch.compile`` on torch) or ``"off"`` (none; JAX then runs
+            op by op). Native torch rows run as they are either way.
         out: Path of the JSON to write (also returned).
         progress: Called with one line of text as each row finishes.
         argv: The command line to record (default ``sys.argv``).
@@ -506,7 +544,7 @@ def run_bench(
     config = make_config(
         archs=archs, backends=backends, shape=shape, repeats=repeats, warmup=warmup, batches=batches,
         references=references, tiny=tiny, seed=seed, units=units, batch_size=batch_size, timeout=timeout,
-        torch_threads=torch_threads,
+        torch_threads=torch_threads, jit_compile=jit_compile,
     )
     check_out_path(out)
     argv = list(sys.argv if argv is None else argv)

@@ -31,6 +31,12 @@ import traceback
 from pathlib import Path
 
 INNER_FLAG = "--measure"
+# Native torch row -> (torch.nn module, bidirectional).
+TORCH_MODULES = {
+    "torch.nn.LSTM": ("LSTM", False),
+    "torch.nn.GRU": ("GRU", False),
+    "torch.nn.LSTM(bidirectional)": ("LSTM", True),
+}
 
 
 # --------------------------------------------------------------------------- #
@@ -231,12 +237,20 @@ def build_keras_model(spec):
         return kerasrnn.build_model(
             spec["arch"], "classification", shape, spec["num_classes"], units=spec["units"]
         )
-    layer = {"keras.layers.LSTM": keras.layers.LSTM, "keras.layers.GRU": keras.layers.GRU}[spec["name"]]
+    units, name = spec["units"], spec["name"]
+    layer = {
+        "keras.layers.LSTM": lambda: keras.layers.LSTM(units, name="recurrent"),
+        "keras.layers.GRU": lambda: keras.layers.GRU(units, name="recurrent"),
+        "keras.layers.Bidirectional(LSTM)": lambda: keras.layers.Bidirectional(
+            keras.layers.LSTM(units), name="recurrent"
+        ),
+    }[name]()
     inputs = keras.Input(shape, name="sequences")
-    x = layer(spec["units"], name="recurrent")(inputs)
+    x = layer(inputs)
     # The head build_model gives a classification model.
     outputs = keras.layers.Dense(spec["num_classes"], activation="softmax", name="classifier")(x)
-    return keras.Model(inputs, outputs, name=spec["name"].rsplit(".", 1)[-1].lower())
+    model_name = name.rsplit(".", 1)[-1].lower().replace("(", "_").replace(")", "")
+    return keras.Model(inputs, outputs, name=model_name)
 
 
 def run_keras_row(spec, result):
@@ -266,6 +280,7 @@ def run_keras_row(spec, result):
     model.compile(
         optimizer=keras.optimizers.Adam(learning_rate=spec["learning_rate"]),
         loss="sparse_categorical_crossentropy",
+        jit_compile={"auto": "auto", "on": True, "off": False}[spec.get("jit_compile", "auto")],
     )
     result["model"] = {
         "name": model.name,
@@ -363,17 +378,21 @@ def run_torch_row(spec, result):
     x, y, digest = make_data(spec)
     result["data_sha1"] = digest
     torch.manual_seed(spec["seed"])
-    recurrent = {"torch.nn.LSTM": nn.LSTM, "torch.nn.GRU": nn.GRU}[spec["name"]]
+    module_name, bidirectional = TORCH_MODULES[spec["name"]]
+    recurrent = getattr(nn, module_name)
 
     class Net(nn.Module):
         def __init__(self):
             super().__init__()
-            self.rnn = recurrent(spec["features"], spec["units"], batch_first=True)
-            self.head = nn.Linear(spec["units"], spec["num_classes"])
+            self.rnn = recurrent(spec["features"], spec["units"], batch_first=True, bidirectional=bidirectional)
+            self.head = nn.Linear(spec["units"] * (2 if bidirectional else 1), spec["num_classes"])
 
         def forward(self, inputs):
-            outputs, _ = self.rnn(inputs)
-            return self.head(outputs[:, -1])  # logits; CrossEntropyLoss applies the softmax
+            _, state = self.rnn(inputs)
+            h_n = state[0] if isinstance(state, tuple) else state  # LSTM: (h_n, c_n)
+            # Each direction's final state (the backward one's is at time 0),
+            # as Keras' Bidirectional(return_sequences=False) concatenates them.
+            return self.head(torch.cat(list(h_n), dim=-1))  # logits; CrossEntropyLoss applies the softmax
 
     model = Net().to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=spec["learning_rate"])
@@ -475,7 +494,7 @@ def measure(spec):
     start = time.perf_counter()
     try:
         if spec["kind"] == "torch":
-            if spec["name"] not in ("torch.nn.LSTM", "torch.nn.GRU"):
+            if spec["name"] not in TORCH_MODULES:
                 raise ValueError(f"unknown native torch row {spec['name']!r}")
             run_torch_row(spec, result)
         elif spec["kind"] in ("kerasrnn", "keras"):
