@@ -260,7 +260,7 @@ _FIT_FIELDS = (
     "arch", "data_dir", "label_col", "task", "window", "seq_len", "max_chars", "max_samples",
     "validation_fraction", "units", "layers", "dropout", "merge_mode", "embedding_dim", "init", "optimizer",
     "lr", "lr_schedule", "batch_size", "epochs", "iterations", "clipnorm", "patience", "augment_shift",
-    "time_budget", "seed", "sample_length",
+    "time_budget", "seed", "sample_length", "jit_compile",
 )
 _RESUME_ALLOWED = {"resume", "quiet", "backend", "debug"}
 
@@ -298,6 +298,7 @@ _RESUME_ALLOWED = {"resume", "quiet", "backend", "debug"}
 @click.option("--augment-shift", type=int, help="MNIST: random shifts of training images by up to N pixels (default 2; 0 = off).")
 @click.option("--time-budget", type=float, help="Seconds of training after which no new epoch starts (default 240; 0 = none).")
 @click.option("--seed", type=int, help="Seed for weights, data order, augmentation (default 0).")
+@click.option("--jit-compile", type=click.Choice(["auto", "on", "off"]), help="auto (default: Keras' choice, XLA on JAX, eager torch, no XLA on a CPU-only TensorFlow), on (XLA / torch.compile: faster steps after a long first one), off.")
 @click.option("--sample-length", type=int, help="Text: characters per sample in samples.txt (default 300).")
 @click.option("--preset", help="Run a course lab as configured (see 'kerasrnn presets'); other options override it.")
 @click.option("--out", metavar="DIR", help="New run directory (default runs/<time>-<arch>-<dataset>); must not exist or be empty.")

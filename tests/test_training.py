@@ -69,11 +69,24 @@ def test_config_resolves_dataset_defaults_and_round_trips_json():
         (dict(dataset="file"), "needs a data file"),
         (dict(dataset="sunspots", augment_shift=2), "augment_shift shifts MNIST"),
         (dict(init="xavier"), "unknown weight initialization 'xavier'; expected one of: keras, pytorch"),
+        (dict(jit_compile="yes"), "unknown jit_compile 'yes'; expected one of: auto, on, off"),
     ],
 )
 def test_config_errors_name_what_is_accepted(options, message):
     with pytest.raises(ConfigError, match=message):
         RunConfig(**options).resolve()
+
+
+@pytest.mark.parametrize("jit_compile, expected", [("on", True), ("off", False)])
+def test_jit_compile_reaches_model_compile(jit_compile, expected):
+    from types import SimpleNamespace
+
+    from kerasrnn.training.trainer import build_and_compile
+
+    config = RunConfig(arch="mut1", units=4, jit_compile=jit_compile).resolve()
+    data = SimpleNamespace(task="classification", num_outputs=3, variable_length=False, input_shape=(5, 2))
+    model = build_and_compile(config, data)
+    assert model.jit_compile is expected
 
 
 def test_config_rejects_unknown_keys():

@@ -26,6 +26,8 @@ from kerasrnn.training.errors import ConfigError
 OPTIMIZERS = ("adam", "sgd", "rmsprop")
 LR_SCHEDULES = ("constant", "cosine")
 MERGE_MODES = ("concat", "sum", "mul", "ave")
+#: ``jit_compile`` -> ``model.compile(jit_compile=...)``.
+JIT_COMPILE = {"auto": "auto", "on": True, "off": False}
 LAYOUTS = ("rows", "pixel", "permuted")
 BUILTIN_DATASETS = ("mnist", "sunspots", "shakespeare")
 FILE_DATASET = "file"
@@ -121,6 +123,10 @@ class RunConfig:
             augmentation.
         sample_length: Characters per sample in ``samples.txt`` (language
             models).
+        jit_compile: ``auto`` (Keras' default: XLA on JAX, and on TensorFlow
+            only with a GPU; eager on torch), ``on`` (XLA on TensorFlow,
+            ``torch.compile`` on torch: faster steps after minutes of
+            compilation on a small CPU, see docs/bench.md) or ``off``.
 
     Bookkeeping:
         preset: Name of the preset the options came from, if any.
@@ -161,6 +167,7 @@ class RunConfig:
     time_budget: float | None = None
     seed: int = 0
     sample_length: int = 300
+    jit_compile: str = "auto"
 
     preset: str | None = None
     backend: str | None = None
@@ -205,6 +212,7 @@ class RunConfig:
         _choice("optimizer", self.optimizer, OPTIMIZERS)
         _choice("merge mode", self.merge_mode, MERGE_MODES)
         _choice("weight initialization", self.init, INITIALIZATIONS)
+        _choice("jit_compile", self.jit_compile, JIT_COMPILE)
         _choice("MNIST layout", self.layout, LAYOUTS)
         if self.lr_schedule is not None:
             _choice("learning-rate schedule", self.lr_schedule, LR_SCHEDULES)

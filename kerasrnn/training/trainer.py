@@ -33,7 +33,7 @@ from kerasrnn.training import inputs
 from kerasrnn.training.callbacks import Clock, EpochCheckpoint, EpochSetup, StopConditions
 from kerasrnn.training.checkpoint import Checkpoint, TrainingState
 from kerasrnn.training.errors import ConfigError, NaNLossError, RunDirError, RunDirExistsError
-from kerasrnn.training.run_config import RunConfig
+from kerasrnn.training.run_config import JIT_COMPILE, RunConfig
 from kerasrnn.training.run_dir import RunDir, default_run_path
 
 Log = Callable[[str], None]
@@ -106,7 +106,9 @@ def build_and_compile(config: RunConfig, data):
     else:
         loss = keras.losses.SparseCategoricalCrossentropy(from_logits=data.task == "language_model")
         metrics = [keras.metrics.SparseCategoricalAccuracy(name="accuracy")]
-    model.compile(optimizer=make_optimizer(config), loss=loss, metrics=metrics)
+    model.compile(
+        optimizer=make_optimizer(config), loss=loss, metrics=metrics, jit_compile=JIT_COMPILE[config.jit_compile]
+    )
     return model
 
 
