@@ -39,16 +39,6 @@ def gru(*args, **kwargs):
     return _fast_paths("rnn").gru(*args, **kwargs)
 
 
-def bidirectional_lstm(*args, **kwargs):
-    """Both directions of an LSTM in one fused call; see ``kerasrnn.backend.torch.rnn.bidirectional_lstm``."""
-    return _fast_paths("rnn").bidirectional_lstm(*args, **kwargs)
-
-
-def bidirectional_gru(*args, **kwargs):
-    """Both directions of a GRU in one fused call; see ``kerasrnn.backend.torch.rnn.bidirectional_gru``."""
-    return _fast_paths("rnn").bidirectional_gru(*args, **kwargs)
-
-
 def rnn(*args, **kwargs):
     """Keras' ``backend.rnn`` loop, leaner; see ``kerasrnn.backend.torch.rnn.rnn``."""
     return _fast_paths("rnn").rnn(*args, **kwargs)

@@ -11,11 +11,9 @@ Keras' own layers cover the classic cells; use them directly:
 
 kerasrnn adds what Keras lacks: the cells below, and :class:`LSTM` /
 :class:`GRU`, Keras' layers with the backends' fused kernels where Keras has
-none (PyTorch's own LSTM/GRU kernel on CPU on the torch backend), and
-:class:`Bidirectional`, which runs both directions of those in one such call.
+none (PyTorch's own LSTM/GRU kernel on CPU on the torch backend).
 """
 
-from kerasrnn.layers.bidirectional import Bidirectional
 from kerasrnn.layers.conv_lstm import ConvLSTMCell
 from kerasrnn.layers.conv_lstm1d import ConvLSTM1D
 from kerasrnn.layers.conv_lstm2d import ConvLSTM2D
@@ -34,7 +32,6 @@ from kerasrnn.layers.peephole_lstm import PeepholeLSTMCell
 from kerasrnn.layers.recurrent import Recurrent
 
 __all__ = [
-    "Bidirectional",
     "ConvLSTM1D",
     "ConvLSTM2D",
     "ConvLSTMCell",

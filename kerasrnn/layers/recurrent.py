@@ -2,7 +2,6 @@
 
 import keras
 
-from kerasrnn.layers.bidirectional import Bidirectional
 from kerasrnn.layers.fused_rnn import GRU
 from kerasrnn.layers.fused_rnn import LSTM
 from kerasrnn.layers.layer_norm_lstm import LayerNormLSTM
@@ -167,7 +166,7 @@ class Recurrent(keras.layers.Layer):
         # Both directions are made here rather than copied by Bidirectional
         # through serialize/deserialize, which can hand back the forward layer
         # itself when a model is being loaded with shared objects.
-        return Bidirectional(
+        return keras.layers.Bidirectional(
             self._make_rnn(name=f"forward_{index}", **options),
             backward_layer=self._make_rnn(name=f"backward_{index}", go_backwards=True, **options),
             merge_mode=self.merge_mode,

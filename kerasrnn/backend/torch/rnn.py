@@ -95,18 +95,13 @@ def lstm(
     """
     inputs = ops.convert_to_tensor(inputs)
     _check_supported(inputs, mask, activation, recurrent_activation, unroll)
-    weights = _lstm_weights(kernel, recurrent_kernel, bias, inputs)
+    kernel = _as(kernel, inputs)
+    recurrent_kernel = _as(recurrent_kernel, inputs)
+    units = recurrent_kernel.shape[0]
+    bias_ih = _as(bias, inputs) if bias is not None else inputs.new_zeros(4 * units)
+    weights = [kernel.T, recurrent_kernel.T, bias_ih, inputs.new_zeros(4 * units)]
     hx = (_as(initial_state_h, inputs).unsqueeze(0), _as(initial_state_c, inputs).unsqueeze(0))
     return _run(torch._VF.lstm, inputs, hx, weights, go_backwards, return_sequences)
-
-
-def _lstm_weights(kernel, recurrent_kernel, bias, like):
-    """Keras' LSTM weights as PyTorch's ``weight_ih, weight_hh, bias_ih, bias_hh``."""
-    kernel = _as(kernel, like)
-    recurrent_kernel = _as(recurrent_kernel, like)
-    units = recurrent_kernel.shape[0]
-    bias_ih = _as(bias, like) if bias is not None else like.new_zeros(4 * units)
-    return [kernel.T, recurrent_kernel.T, bias_ih, like.new_zeros(4 * units)]
 
 
 def _keras_to_torch_gates(weight):
@@ -137,118 +132,20 @@ def gru(
     if not reset_after:
         raise NotImplementedError  # the Cho form has no PyTorch kernel
     _check_supported(inputs, mask, activation, recurrent_activation, unroll)
-    weights = _gru_weights(kernel, recurrent_kernel, bias, inputs)
-    hx = _as(initial_state, inputs).unsqueeze(0)
-    return _run(torch._VF.gru, inputs, hx, weights, go_backwards, return_sequences)
-
-
-def _gru_weights(kernel, recurrent_kernel, bias, like):
-    """Keras' GRU weights (``reset_after=True``) as PyTorch's, gates reordered."""
-    units = _as(recurrent_kernel, like).shape[0]
+    units = _as(recurrent_kernel, inputs).shape[0]
     if bias is not None:
-        bias = _keras_to_torch_gates(_as(bias, like))  # (2, 3 * units): input, recurrent
+        bias = _keras_to_torch_gates(_as(bias, inputs))  # (2, 3 * units): input, recurrent
         bias_ih, bias_hh = bias[0], bias[1]
     else:
-        bias_ih = bias_hh = like.new_zeros(3 * units)
-    return [
-        _keras_to_torch_gates(_as(kernel, like)).T,
-        _keras_to_torch_gates(_as(recurrent_kernel, like)).T,
+        bias_ih = bias_hh = inputs.new_zeros(3 * units)
+    weights = [
+        _keras_to_torch_gates(_as(kernel, inputs)).T,
+        _keras_to_torch_gates(_as(recurrent_kernel, inputs)).T,
         bias_ih,
         bias_hh,
     ]
-
-
-@torch.compiler.disable  # as _run
-def _run_bidirectional(function, inputs, hx, weights, return_sequences):
-    if inputs.is_cuda:
-        inputs = inputs.contiguous()
-        weights = [weight.contiguous() for weight in weights]
-    result = function(
-        inputs, hx, weights, True, 1, 0.0, torch.is_grad_enabled(),
-        True,  # bidirectional: weights are [forward 4..., reverse 4...], states (2, batch, units)
-        True,  # batch_first
-    )
-    outputs = result[0]
-    units = outputs.shape[-1] // 2
-    # The reverse direction's outputs come in the original time order, so its
-    # last output (its final state) is at time 0.
-    fwd_seq, bwd_seq = outputs[..., :units], outputs[..., units:]
-    fwd_last, bwd_last = fwd_seq[:, -1], bwd_seq[:, 0]
-    if not return_sequences:
-        fwd_seq, bwd_seq = fwd_last.unsqueeze(1), bwd_last.unsqueeze(1)
-    fwd_states = [state[0] for state in result[1:]]
-    bwd_states = [state[1] for state in result[1:]]
-    return (fwd_last, fwd_seq, fwd_states), (bwd_last, bwd_seq, bwd_states)
-
-
-def bidirectional_lstm(
-    inputs,
-    fwd_initial_state_h,
-    fwd_initial_state_c,
-    bwd_initial_state_h,
-    bwd_initial_state_c,
-    mask,
-    fwd_kernel,
-    fwd_recurrent_kernel,
-    fwd_bias,
-    bwd_kernel,
-    bwd_recurrent_kernel,
-    bwd_bias,
-    activation,
-    recurrent_activation,
-    return_sequences=False,
-    unroll=False,
-):
-    """Both directions of a bidirectional LSTM in one ``torch._VF.lstm`` call.
-
-    The contract of Keras' ``backend.bidirectional_lstm`` (which Keras 3.15
-    implements on CUDA only): returns ``((fwd_last, fwd_outputs, [h, c]),
-    (bwd_last, bwd_outputs, [h, c]))``, the backward outputs in the original
-    time order. On CPU this is oneDNN's bidirectional kernel.
-    """
-    inputs = ops.convert_to_tensor(inputs)
-    _check_supported(inputs, mask, activation, recurrent_activation, unroll)
-    weights = _lstm_weights(fwd_kernel, fwd_recurrent_kernel, fwd_bias, inputs) + _lstm_weights(
-        bwd_kernel, bwd_recurrent_kernel, bwd_bias, inputs
-    )
-    hx = (
-        torch.stack([_as(fwd_initial_state_h, inputs), _as(bwd_initial_state_h, inputs)]),
-        torch.stack([_as(fwd_initial_state_c, inputs), _as(bwd_initial_state_c, inputs)]),
-    )
-    return _run_bidirectional(torch._VF.lstm, inputs, hx, weights, return_sequences)
-
-
-def bidirectional_gru(
-    inputs,
-    fwd_initial_state,
-    bwd_initial_state,
-    mask,
-    fwd_kernel,
-    fwd_recurrent_kernel,
-    fwd_bias,
-    bwd_kernel,
-    bwd_recurrent_kernel,
-    bwd_bias,
-    activation,
-    recurrent_activation,
-    return_sequences=False,
-    unroll=False,
-    reset_after=True,
-):
-    """Both directions of a bidirectional GRU in one ``torch._VF.gru`` call.
-
-    ``reset_after=True`` only; the contract of :func:`bidirectional_lstm`
-    with one state ``[h]`` per direction.
-    """
-    inputs = ops.convert_to_tensor(inputs)
-    if not reset_after:
-        raise NotImplementedError  # the Cho form has no PyTorch kernel
-    _check_supported(inputs, mask, activation, recurrent_activation, unroll)
-    weights = _gru_weights(fwd_kernel, fwd_recurrent_kernel, fwd_bias, inputs) + _gru_weights(
-        bwd_kernel, bwd_recurrent_kernel, bwd_bias, inputs
-    )
-    hx = torch.stack([_as(fwd_initial_state, inputs), _as(bwd_initial_state, inputs)])
-    return _run_bidirectional(torch._VF.gru, inputs, hx, weights, return_sequences)
+    hx = _as(initial_state, inputs).unsqueeze(0)
+    return _run(torch._VF.gru, inputs, hx, weights, go_backwards, return_sequences)
 
 
 def rnn(
