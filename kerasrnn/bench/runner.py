@@ -21,12 +21,11 @@ from importlib import metadata
 from pathlib import Path
 
 from kerasrnn.training.run_config import ARCH_DEFAULTS
+from kerasrnn.training.run_config import JIT_COMPILE
 
 SCHEMA = "kerasrnn-bench/1"
 BACKENDS = ("tensorflow", "jax", "torch")
 KERAS_REFERENCES = ("keras.layers.LSTM", "keras.layers.GRU", "keras.layers.Bidirectional(LSTM)")
-# --jit-compile -> model.compile(jit_compile=...) of the Keras rows.
-JIT_COMPILE = {"auto": "auto", "on": True, "off": False}
 TORCH_REFERENCES = ("torch.nn.LSTM", "torch.nn.GRU", "torch.nn.LSTM(bidirectional)")
 REFERENCES = KERAS_REFERENCES + TORCH_REFERENCES
 #: The rows every ratio is taken against.
@@ -235,9 +234,10 @@ def row_specs(config):
         key: config[key]
         for key in (
             "time_steps", "features", "units", "batch_size", "batches", "repeats", "warmup", "seed",
-            "num_classes", "learning_rate", "torch_threads", "jit_compile",
+            "num_classes", "learning_rate", "torch_threads",
         )
     }
+    common["jit_compile"] = JIT_COMPILE[config["jit_compile"]]  # what model.compile takes
     specs = []
     for name in config["references"]:
         if name in TORCH_REFERENCES:

@@ -280,7 +280,7 @@ def run_keras_row(spec, result):
     model.compile(
         optimizer=keras.optimizers.Adam(learning_rate=spec["learning_rate"]),
         loss="sparse_categorical_crossentropy",
-        jit_compile={"auto": "auto", "on": True, "off": False}[spec.get("jit_compile", "auto")],
+        jit_compile=spec.get("jit_compile", "auto"),  # resolved by the runner: "auto", True or False
     )
     result["model"] = {
         "name": model.name,
