@@ -1,8 +1,30 @@
-"""Shared test hooks: prints the max relative errors the reference tests record."""
+"""Shared test hooks.
+
+* ``backend_independent`` tests (file parsing, registries, option handling) do
+  not touch a Keras backend: ``tests/run-backends`` runs them with the first
+  backend only (it sets ``KERASRNN_SKIP_BACKEND_INDEPENDENT=1`` for the others).
+* ``slow`` marks tests that train or export real models end to end;
+  ``-m "not slow"`` leaves them out while developing.
+* The reference tests' max relative errors are printed at the end.
+"""
+
+import os
 
 import keras
+import pytest
 
-import numpy_reference
+from tests.helpers import numpy_reference
+
+
+def pytest_collection_modifyitems(config, items):
+    if os.environ.get("KERASRNN_SKIP_BACKEND_INDEPENDENT", "") in ("", "0"):
+        return
+    kept, skipped = [], []
+    for item in items:
+        (skipped if item.get_closest_marker("backend_independent") else kept).append(item)
+    if skipped:
+        config.hook.pytest_deselected(items=skipped)
+        items[:] = kept
 
 
 def pytest_terminal_summary(terminalreporter):
@@ -13,3 +35,9 @@ def pytest_terminal_summary(terminalreporter):
     width = max(len(key) for key in errors)
     for key in sorted(errors):
         terminalreporter.write_line(f"{key:<{width}}  {errors[key]:.2e}")
+
+
+@pytest.fixture
+def backend() -> str:
+    """The Keras backend of this test process."""
+    return keras.backend.backend()

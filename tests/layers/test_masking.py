@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import kerasrnn
-import numpy_reference as ref
+from tests.helpers import numpy_reference as ref
 
 UNITS, INPUT = 5, 4
 LENGTHS = [6, 3, 1]  # batch of 3, right-padded to 6 steps

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 import kerasrnn
-import numpy_reference as ref
+from tests.helpers import numpy_reference as ref
 
 BATCH, TIME, INPUT, UNITS = 3, 7, 5, 6
 TOLERANCE = 1e-5

@@ -33,7 +33,7 @@ from kerasrnn.training.callbacks import scheduled_lr
 from kerasrnn.training.checkpoint import Checkpoint, TrainingState
 from kerasrnn.training.inputs import ShuffledBatches, shift_images
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 # A tiny MNIST run: 48 training images, 4 GRU units, 2 epochs.
 TINY = dict(arch="gru", units=4, batch_size=16, epochs=2, max_samples=48, time_budget=0.0)

@@ -13,7 +13,9 @@ import kerasrnn.data as data_pkg
 from kerasrnn.data import DATASETS, PAD_VALUE, DataError, SequenceData, load_dataset
 from kerasrnn.data.splits import indices_digest, split_indices, stable_permutation
 
-REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+pytestmark = pytest.mark.backend_independent
+
+REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 HEAVY = ("tensorflow", "tensorflow_datasets", "statsmodels", "sklearn", "keras", "pandas")
 
 

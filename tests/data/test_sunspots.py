@@ -16,6 +16,8 @@ from kerasrnn.data.sunspots import (
     unscale,
 )
 
+pytestmark = pytest.mark.backend_independent
+
 
 @pytest.fixture(scope="module")
 def data():

@@ -24,6 +24,8 @@ from kerasrnn.data.mnist import (
     read_idx,
 )
 
+pytestmark = pytest.mark.backend_independent
+
 # Counts of each digit in the real MNIST test set (t10k).
 T10K_COUNTS = [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]
 

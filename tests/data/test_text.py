@@ -12,6 +12,8 @@ from kerasrnn.data.text import (
     load_char_corpus,
 )
 
+pytestmark = pytest.mark.backend_independent
+
 
 def test_vocabulary_round_trip():
     text = "hello, world\nÆble — ok"

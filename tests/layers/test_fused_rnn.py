@@ -13,7 +13,7 @@ import pytest
 
 from kerasrnn import backend as fast_paths
 from kerasrnn import layers
-from tests.test_fast_path import _gradients
+from tests.helpers.gradients import gradients_of as _gradients
 
 UNITS = 5
 SHAPE = (3, 6, 4)

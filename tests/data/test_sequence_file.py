@@ -8,6 +8,8 @@ import pytest
 from kerasrnn.data import PAD_VALUE, DataError, load_dataset
 from kerasrnn.data.sequence_file import companion_test_file, load_sequence_file
 
+pytestmark = pytest.mark.backend_independent
+
 
 def write(path, text):
     path.write_text(text, encoding="utf-8")

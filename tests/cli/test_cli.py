@@ -20,7 +20,7 @@ from click.testing import CliRunner
 from cli import catalog
 from cli.main import main
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 TINY = ["--units", "4", "--epochs", "1", "--batch-size", "16", "--max-samples", "48", "--quiet"]
 
 

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 import kerasrnn
-import numpy_reference as ref
+from tests.helpers import numpy_reference as ref
 
 BATCH, TIME, INPUT, UNITS = 2, 4, 3, 4
 EPS = 1e-6
