@@ -16,7 +16,7 @@ gradient at 28 steps x 28 features, hidden 128), so it is off there.
 On the torch backend, without a mask, the time loop itself is
 ``kerasrnn.backend.torch.rnn.rnn``: Keras' loop runs an extra step for the
 output's shape and keeps its time index in a tensor; this one does neither.
-``tests/test_fast_path.py`` checks both loops against the plain cell in
+``tests/layers/test_fast_path.py`` checks both loops against the plain cell in
 ``keras.layers.RNN``: outputs, states and gradients.
 """
 
@@ -26,11 +26,8 @@ import keras
 from keras import tree
 from keras.layers import InputSpec
 
-# The backend time loop keras.layers.RNN itself runs (lax.scan on JAX,
-# tf.while_loop on TensorFlow, a Python loop on torch); not exported publicly.
-from keras.src.backend import rnn as backend_rnn
-
 from kerasrnn import backend as fast_paths
+from kerasrnn.keras_private import backend_rnn
 from kerasrnn.layers.recurrent_cell import RecurrentCell
 
 # Keyword arguments that belong to ``keras.layers.RNN`` rather than the cell.

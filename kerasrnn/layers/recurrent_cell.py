@@ -25,12 +25,9 @@ from keras import initializers
 from keras import ops
 from keras import regularizers
 
-# Keras' RNN layer creates the dropout masks *before* its time loop only for
-# cells that are instances of this mixin (``RNN._maybe_config_dropout_masks``).
-# Drawing random numbers inside the loop gives the same noise at every step on
-# JAX and breaks ``fit`` there, so our cells must be instances of exactly this
-# class. It is not exported under ``keras.*``; Keras' own LSTMCell/GRUCell use it.
-from keras.src.layers.rnn.dropout_rnn_cell import DropoutRNNCell
+# Keras' RNN layer draws the dropout masks *before* its time loop only for cells
+# that are instances of this private mixin; see kerasrnn.keras_private.
+from kerasrnn.keras_private import DropoutRNNCell
 
 
 class RecurrentCell(keras.layers.Layer, DropoutRNNCell):
