@@ -26,9 +26,14 @@ def _gru(reset_after):
 
 
 # Cell name -> a factory ``(units, **layer_kwargs) -> keras.layers.RNN``.
-# Keras' own cells come through Keras' own layers (LSTM and GRU through our
-# subclasses, which add the backends' fused kernels Keras lacks), so every
-# fast path applies.
+# kerasrnn's own layers are named by the rule class name -> snake_case ->
+# file and cell name (``LayerNormLSTM``, ``layer_norm_lstm.py``,
+# ``"layer_norm_lstm"``; ``--arch`` spells it with hyphens). Keras' own cells
+# take PyTorch's names for the same cells (``torch.nn.RNNBase``'s modes
+# ``RNN_TANH``, ``RNN_RELU``, ``LSTM``, ``GRU``), as ``Recurrent`` is PyTorch's
+# parameter set; ``gru_cudnn`` names the reset-after form. They come through
+# Keras' own layers (LSTM and GRU through our subclasses, which add the
+# backends' fused kernels Keras lacks), so every fast path applies.
 CELL_LAYERS = {
     "rnn_tanh": _simple_rnn("tanh"),
     "rnn_relu": _simple_rnn("relu"),
@@ -36,10 +41,16 @@ CELL_LAYERS = {
     "gru": _gru(reset_after=False),  # Cho et al. (2014): reset before the recurrent matmul
     "gru_cudnn": _gru(reset_after=True),  # cuDNN / PyTorch form: reset after it
     "peephole_lstm": PeepholeLSTM,
-    "layernorm_lstm": LayerNormLSTM,
+    "layer_norm_lstm": LayerNormLSTM,
     "mut1": MUT1,
     "mut2": MUT2,
     "mut3": MUT3,
+}
+
+# Former spelling -> cell name. ``Recurrent`` accepts both and stores (and
+# saves) the cell name, so ``.keras`` files written before the rename load.
+CELL_ALIASES = {
+    "layernorm_lstm": "layer_norm_lstm",
 }
 
 MERGE_MODES = ("concat", "sum", "mul", "ave")
@@ -58,9 +69,11 @@ class Recurrent(keras.layers.Layer):
         cell: A cell name from :data:`CELL_LAYERS` (``"rnn_tanh"``,
             ``"rnn_relu"``, ``"lstm"``, ``"gru"`` (Cho form),
             ``"gru_cudnn"`` (reset after, PyTorch's form), ``"peephole_lstm"``,
-            ``"layernorm_lstm"``, ``"mut1"``, ``"mut2"``, ``"mut3"``) or a
-            cell instance, which is copied (through its config) for every
-            layer and direction.
+            ``"layer_norm_lstm"``, ``"mut1"``, ``"mut2"``, ``"mut3"``; the
+            former spellings in :data:`CELL_ALIASES`, e.g.
+            ``"layernorm_lstm"``, are accepted and stored as the cell name)
+            or a cell instance, which is copied (through its config) for
+            every layer and direction.
         units: State size; required with a cell name, taken from the cell
             when a cell instance is given.
         num_layers: Number of stacked layers.
@@ -113,6 +126,7 @@ class Recurrent(keras.layers.Layer):
         if isinstance(cell, dict):  # a serialized cell, as get_config stores it
             cell = keras.saving.deserialize_keras_object(cell)
         if isinstance(cell, str):
+            cell = CELL_ALIASES.get(cell, cell)
             if cell not in CELL_LAYERS:
                 raise ValueError(
                     f"Recurrent: unknown cell {cell!r}; expected one of "

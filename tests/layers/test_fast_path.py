@@ -13,7 +13,7 @@ from tests.helpers.gradients import gradients_of as _gradients
 
 CASES = {
     "peephole_lstm": (layers.PeepholeLSTM, lambda **kw: layers.PeepholeLSTMCell(5, **kw), (3, 6, 4)),
-    "layernorm_lstm": (layers.LayerNormLSTM, lambda **kw: layers.LayerNormLSTMCell(5, **kw), (3, 6, 4)),
+    "layer_norm_lstm": (layers.LayerNormLSTM, lambda **kw: layers.LayerNormLSTMCell(5, **kw), (3, 6, 4)),
     "mut1_projected": (layers.MUT1, lambda **kw: layers.MUT1Cell(5, **kw), (3, 6, 4)),
     "mut1_exact": (layers.MUT1, lambda **kw: layers.MUT1Cell(5, **kw), (3, 6, 5)),
     "mut2_projected": (layers.MUT2, lambda **kw: layers.MUT2Cell(5, **kw), (3, 6, 4)),
@@ -74,7 +74,7 @@ def test_outputs_and_states_match_plain_cell(name, go_backwards):
         np.testing.assert_allclose(_np(got), _np(want), rtol=1e-5, atol=1e-6)
 
 
-@pytest.mark.parametrize("name", ["peephole_lstm", "mut1_projected", "layernorm_lstm"])
+@pytest.mark.parametrize("name", ["peephole_lstm", "mut1_projected", "layer_norm_lstm"])
 def test_gradients_match_plain_cell(name):
     fast, plain, x = _pair(name)
     weights = np.random.default_rng(1).normal(size=(x.shape[0], x.shape[1], 5)).astype("float32")

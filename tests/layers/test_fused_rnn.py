@@ -164,7 +164,7 @@ def test_config_and_keras_file_round_trip(form, tmp_path):
 
 
 # --------------------------------------------------------------------------- #
-# Layer normalization (layernorm-lstm's three per-step normalizations)
+# Layer normalization (the layer-norm LSTM's three per-step normalizations)
 # --------------------------------------------------------------------------- #
 
 

@@ -1,10 +1,17 @@
 """``Recurrent`` against the same network stacked by hand from keras.layers."""
 
+import json
+import os
+import re
+import zipfile
+
 import keras
 import numpy as np
 import pytest
 
 from kerasrnn import layers
+from kerasrnn.layers.cell_rnn import CellRNN
+from kerasrnn.layers.recurrent import CELL_ALIASES
 from kerasrnn.layers.recurrent import CELL_LAYERS
 
 
@@ -25,7 +32,7 @@ def _hand_stacked(cell, units, input_dim, return_sequences, merge_mode="concat")
     return keras.Model(inputs, [outputs, *states0, *states1])
 
 
-@pytest.mark.parametrize("cell", ["lstm", "gru", "rnn_relu", "peephole_lstm", "mut1", "layernorm_lstm"])
+@pytest.mark.parametrize("cell", ["lstm", "gru", "rnn_relu", "peephole_lstm", "mut1", "layer_norm_lstm"])
 @pytest.mark.parametrize("return_sequences", [False, True])
 def test_two_layer_bidirectional_matches_hand_stacked(cell, return_sequences):
     rng = np.random.default_rng(0)
@@ -124,3 +131,61 @@ def test_merge_modes(merge_mode):
     reference = _hand_stacked("rnn_tanh", 4, 3, False, merge_mode=merge_mode)
     reference.set_weights(recurrent.get_weights())
     np.testing.assert_allclose(_np(out), _np(reference(x)[0]), rtol=1e-5, atol=1e-6)
+
+
+def _snake_case(class_name):
+    """``LayerNormLSTM`` -> ``layer_norm_lstm``, ``MUT1`` -> ``mut1``, ``ConvLSTM1D`` -> ``conv_lstm1d``."""
+    return re.sub(r"(?<=[a-z])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])", "_", class_name).lower()
+
+
+def test_cell_names_follow_the_class_name_rule():
+    # kerasrnn's own layer classes: class name in snake_case = file = cell name.
+    own = {name: factory for name, factory in CELL_LAYERS.items()
+           if isinstance(factory, type) and issubclass(factory, CellRNN)}
+    assert set(own) == {"peephole_lstm", "layer_norm_lstm", "mut1", "mut2", "mut3"}
+    for name, layer_cls in own.items():
+        assert _snake_case(layer_cls.__name__) == name
+        assert layer_cls.__module__ == f"kerasrnn.layers.{name}"
+    for alias, name in CELL_ALIASES.items():
+        assert alias not in CELL_LAYERS and name in CELL_LAYERS
+
+
+def test_former_cell_spelling_is_an_alias():
+    x = np.random.default_rng(7).normal(size=(2, 5, 3)).astype("float32")
+    old = layers.Recurrent("layernorm_lstm", 4, num_layers=2, bidirectional=True)
+    assert old.cell == "layer_norm_lstm"
+    assert old.get_config()["cell"] == "layer_norm_lstm"
+    assert isinstance(old.rnn_layers[0].forward_layer, layers.LayerNormLSTM)
+    new = layers.Recurrent("layer_norm_lstm", 4, num_layers=2, bidirectional=True)
+    new(x)
+    old.build(x.shape)
+    old.set_weights(new.get_weights())
+    np.testing.assert_allclose(_np(old(x)), _np(new(x)), rtol=1e-6)
+    # A config as written before the rename: loads, and writes the cell name.
+    config = {**new.get_config(), "cell": "layernorm_lstm"}
+    clone = layers.Recurrent.from_config(config)
+    assert clone.get_config() == new.get_config()
+
+
+def test_keras_file_with_the_former_cell_spelling_loads(tmp_path):
+    x = np.random.default_rng(8).normal(size=(2, 5, 3)).astype("float32")
+    inputs = keras.Input((None, 3))
+    outputs = layers.Recurrent("layer_norm_lstm", 4, num_layers=2, name="recurrent")(inputs)
+    model = keras.Model(inputs, outputs)
+    saved = os.fspath(tmp_path / "saved.keras")
+    model.save(saved)
+    # Rewrite the file as kerasrnn wrote it before the rename: cell "layernorm_lstm".
+    before = os.fspath(tmp_path / "before_rename.keras")
+    with zipfile.ZipFile(saved) as source, zipfile.ZipFile(before, "w") as target:
+        for item in source.infolist():
+            data = source.read(item.filename)
+            if item.filename == "config.json":
+                config = json.loads(data)
+                (layer,) = [lay for lay in config["config"]["layers"] if lay["config"]["name"] == "recurrent"]
+                assert layer["config"]["cell"] == "layer_norm_lstm"
+                layer["config"]["cell"] = "layernorm_lstm"
+                data = json.dumps(config).encode()
+            target.writestr(item, data)
+    reloaded = keras.saving.load_model(before)
+    np.testing.assert_allclose(_np(reloaded(x)), _np(model(x)), rtol=1e-6)
+    assert reloaded.get_layer("recurrent").get_config()["cell"] == "layer_norm_lstm"
