@@ -1,8 +1,11 @@
-"""Real data sets for ``kerasrnn fit``, returned as :class:`SequenceData`.
+"""Real data for ``kerasrnn fit``: data sets behind one interface, returned as :class:`SequenceData`.
 
-Built-in data sets (:data:`DATASETS`) are loaded by name with
-:func:`load_dataset`; any other name that is an existing path goes to
-:func:`load_sequence_file` (``.npz`` or delimited text, UCR convention).
+* :class:`Dataset` (:mod:`kerasrnn.data.dataset`) is the interface a data set
+  implements; :data:`DATASETS` (:mod:`kerasrnn.data.registry`) lists them,
+  :func:`dataset_class` finds one by name.
+* :func:`load_dataset` loads a data set by name, or a user file by path, with
+  its loader's own keyword arguments (library use).
+* File formats have one parser each in :mod:`kerasrnn.data.formats`.
 
 Importing this package is cheap: NumPy only.  TensorFlow,
 tensorflow-datasets, statsmodels and Keras are imported by the functions that
@@ -12,66 +15,41 @@ imported here).
 
 from __future__ import annotations
 
-import importlib
 import inspect
 import os
 from pathlib import Path
 
-from kerasrnn.data.dataset import PAD_VALUE, TASKS, DataError, SequenceData
-
-#: Built-in data sets: name -> one-line description.
-DATASETS: dict[str, str] = {
-    "mnist": (
-        "MNIST digits as sequences (layout rows 28x28, pixel 784x1 or permuted 784x1); "
-        "IDX files, tensorflow-datasets, or the bundled 10k test set (mnist-10k protocol)"
-    ),
-    "sunspots": (
-        "yearly sunspot numbers 1700-2008 (statsmodels), one-step forecasting from past "
-        "windows; test years 1989-2008, persistence and AR(9) baselines"
-    ),
-    "shakespeare": (
-        "bundled tiny-shakespeare (1.1M characters), character-level language model, "
-        "contiguous 90/5/5 split"
-    ),
-}
-
-# name -> (module, function); imported on first use.
-_LOADERS = {
-    "mnist": ("kerasrnn.data.mnist", "load_mnist"),
-    "sunspots": ("kerasrnn.data.sunspots", "load_sunspots"),
-    "shakespeare": ("kerasrnn.data.text", "load_char_corpus"),
-    "file": ("kerasrnn.data.sequence_file", "load_sequence_file"),
-}
-
-
-def _loader(key: str):
-    module_name, function_name = _LOADERS[key]
-    return getattr(importlib.import_module(module_name), function_name)
+from kerasrnn.data.dataset import Dataset
+from kerasrnn.data.registry import DATASETS, FILE_DATASET, dataset_class
+from kerasrnn.data.sequence_data import PAD_VALUE, TASKS, SequenceData
+from kerasrnn.errors import DataError
 
 
 def load_dataset(name: str | os.PathLike, **options) -> SequenceData:
-    """Load a built-in data set by name, or a user file by path.
+    """Load a data set by name, or a user file by path.
 
     Args:
         name: A key of :data:`DATASETS`, or the path of a ``.npz`` /
             delimited-text file (or a UCR directory).
-        **options: Keyword arguments of the loader (e.g. ``layout="pixel"``
-            for MNIST, ``window=12`` for sunspots, ``seq_len=100`` for
-            shakespeare, ``label_col=0`` for files).
+        **options: Keyword arguments of the data set's loader
+            (:attr:`Dataset.loader`; e.g. ``layout="pixel"`` for MNIST,
+            ``window=12`` for sunspots, ``seq_len=100`` for shakespeare,
+            ``label_col=0`` for files).
 
     Raises:
         DataError: For an unknown name (listing the accepted ones), an option
             the loader does not accept (listing those it does), or bad data.
     """
     key = str(name)
-    if key in DATASETS:
-        loader = _loader(key)
+    if key in DATASETS and key != FILE_DATASET:
+        loader = dataset_class(key).loader
     elif Path(key).expanduser().exists():
-        loader = _loader("file")
+        loader = dataset_class(FILE_DATASET).loader
         options = {"path": key, **options}
     else:
+        names = sorted(set(DATASETS) - {FILE_DATASET})
         raise DataError(
-            f"unknown data set {key!r}: expected one of {', '.join(sorted(DATASETS))} "
+            f"unknown data set {key!r}: expected one of {', '.join(names)} "
             f"or the path of an existing .npz / .csv / .tsv / .txt file"
         )
     accepted = inspect.signature(loader).parameters
@@ -85,35 +63,13 @@ def load_dataset(name: str | os.PathLike, **options) -> SequenceData:
     return loader(**options)
 
 
-def load_sequence_file(path, **options) -> SequenceData:
-    """See :func:`kerasrnn.data.sequence_file.load_sequence_file` (imported lazily)."""
-    return _loader("file")(path, **options)
-
-
-def load_mnist(**options) -> SequenceData:
-    """See :func:`kerasrnn.data.mnist.load_mnist` (imported lazily)."""
-    return _loader("mnist")(**options)
-
-
-def load_sunspots(**options) -> SequenceData:
-    """See :func:`kerasrnn.data.sunspots.load_sunspots` (imported lazily)."""
-    return _loader("sunspots")(**options)
-
-
-def load_char_corpus(path=None, **options) -> SequenceData:
-    """See :func:`kerasrnn.data.text.load_char_corpus` (imported lazily)."""
-    return _loader("shakespeare")(path, **options)
-
-
 __all__ = [
     "DATASETS",
     "PAD_VALUE",
     "TASKS",
     "DataError",
+    "Dataset",
     "SequenceData",
-    "load_char_corpus",
+    "dataset_class",
     "load_dataset",
-    "load_mnist",
-    "load_sequence_file",
-    "load_sunspots",
 ]

@@ -1,130 +1,111 @@
-"""The container every data loader returns, the padding sentinel and the error type.
+"""The data-set interface: everything training, evaluation and prediction need to know.
 
-Everything here is plain NumPy so that ``import kerasrnn.data`` stays cheap and
-backend-neutral (no TensorFlow, no Keras).
+A :class:`Dataset` is what ``kerasrnn fit --dataset NAME`` trains on.  Training,
+evaluation and prediction call these methods and never test a data set's
+name; a new data set is one module with a :class:`Dataset` subclass plus one
+line in :data:`kerasrnn.data.registry.DATASETS` (see docs/contributing.md).
+
+A data set is built from a run's options (a :class:`~kerasrnn.training.run_config.RunConfig`,
+resolved or being resolved) and reads the fields it declares in
+:attr:`Dataset.options`; it imports NumPy at most (no Keras, no TensorFlow at
+import time).
 """
 
 from __future__ import annotations
 
-import dataclasses
-import json
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
-#: Value used to right-pad variable-length sequences to a common length.
-#:
-#: Use it with ``keras.layers.Masking(mask_value=PAD_VALUE)``.  Why not 0: zero
-#: is an ordinary data value (black MNIST pixels, z-normalised series crossing
-#: their mean), and ``Masking`` hides every time step whose features *all* equal
-#: the mask value, so zero padding would silently drop real observations.  Why
-#: not NaN: ``Masking`` compares with ``!=`` and NaN never compares equal, so
-#: nothing would be masked and the NaN would poison every loss.  Why this size:
-#: -1e4 is far outside any scaled data, exactly representable in float32 and
-#: still finite in float16 (max 65504), so an unmasked pad does not become inf.
-PAD_VALUE: float = -1.0e4
+from kerasrnn.data.sequence_data import SequenceData
 
-#: The tasks a :class:`SequenceData` can describe.
-TASKS = ("classification", "regression", "labelling", "language_model")
+if TYPE_CHECKING:
+    from kerasrnn.training.run_config import RunConfig
+
+#: ``augment(x_batch, rng) -> x_batch``: a training-time augmentation.
+Augmentation = Callable[[np.ndarray, np.random.Generator], np.ndarray]
 
 
-class DataError(ValueError):
-    """Raised for data that is missing, malformed or inconsistent.
+class Dataset:
+    """One data set behind ``--dataset NAME``.
 
-    The message is a single line naming what was expected and what was found,
-    so that it can be shown to a user of ``kerasrnn fit`` as is.
+    Class attributes (declarations, read without loading anything):
+        name: The registry name (``--dataset NAME``, ``config.json``'s ``dataset``).
+        defaults: Values of the run options a user leaves unset (``None`` in
+            :class:`RunConfig`): ``arch``, ``units``, ``batch_size``, ``epochs``,
+            ``lr``, ``lr_schedule``, ``patience``, ``augment_shift``,
+            ``time_budget``.
+        options: The data-set-specific :class:`RunConfig` fields this data set
+            reads (e.g. ``window``); any other data set's specific option given
+            with this one is refused.
+        presets: Ready-made runs on this data set (``kerasrnn fit --preset``):
+            name -> ``{"description", "options", ...}``.
+        loader: The function that loads it from keyword arguments
+            (:func:`kerasrnn.data.load_dataset` calls it).
+
+    Instances hold the run options (:attr:`config`).
     """
 
+    name: ClassVar[str]
+    defaults: ClassVar[Mapping[str, Any]]
+    options: ClassVar[tuple[str, ...]] = ()
+    presets: ClassVar[Mapping[str, Mapping[str, Any]]] = {}
+    loader: ClassVar[Callable[..., SequenceData]]
 
-@dataclasses.dataclass
-class SequenceData:
-    """Train / validation / test arrays plus everything needed to describe them.
+    def __init__(self, config: RunConfig) -> None:
+        self.config = config
 
-    Attributes:
-        x_train, y_train, x_val, y_val, x_test, y_test: The splits.  ``x`` is
-            float32 of shape ``(N, T, F)`` (int32 token ids ``(N, T)`` for
-            ``language_model``); ``y`` is int32 class indices for
-            ``classification`` / ``labelling`` / ``language_model`` and float32
-            for ``regression``.  A split may be empty (``N == 0``).
-        task: One of :data:`TASKS`.
-        num_outputs: Number of classes, of regression targets, or the
-            vocabulary size.
-        source: One human-readable line saying exactly which source was used.
-        class_names: Names of the classes, index ``i`` naming label ``i``.
-        lengths_train, lengths_val, lengths_test: True lengths of
-            variable-length sequences (which are right-padded with
-            :data:`PAD_VALUE`); ``None`` when all sequences have the same length.
-        info: JSON-serialisable facts worth recording with a run (source,
-            split seeds and fractions, checksums, baselines, scaling ...).
-    """
+    def load(self) -> SequenceData:
+        """The train / validation / test splits, as the options say.
 
-    x_train: np.ndarray
-    y_train: np.ndarray
-    x_val: np.ndarray
-    y_val: np.ndarray
-    x_test: np.ndarray
-    y_test: np.ndarray
-    task: str
-    num_outputs: int
-    source: str
-    class_names: list | None = None
-    lengths_train: np.ndarray | None = None
-    lengths_val: np.ndarray | None = None
-    lengths_test: np.ndarray | None = None
-    info: dict = dataclasses.field(default_factory=dict)
+        Raises:
+            kerasrnn.errors.DataError: The data is missing or malformed.
+        """
+        raise NotImplementedError
 
-    def __post_init__(self) -> None:
-        if self.task not in TASKS:
-            raise DataError(f"task must be one of {', '.join(TASKS)}; got {self.task!r}")
-        for split in ("train", "val", "test"):
-            x, y = getattr(self, f"x_{split}"), getattr(self, f"y_{split}")
-            if len(x) != len(y):
-                raise DataError(
-                    f"x_{split} and y_{split} must have the same number of samples; "
-                    f"got {len(x)} and {len(y)}"
-                )
-            lengths = getattr(self, f"lengths_{split}")
-            if lengths is not None and len(lengths) != len(x):
-                raise DataError(
-                    f"lengths_{split} must have one entry per sample; "
-                    f"got {len(lengths)} for {len(x)} samples"
-                )
+    def label(self) -> str:
+        """A short name of the data for a run directory's name."""
+        return self.name
 
-    @property
-    def input_shape(self) -> tuple:
-        """Shape of one input sample (without the batch dimension)."""
-        return tuple(self.x_train.shape[1:])
+    def augmentation(self, data: SequenceData) -> Augmentation | None:
+        """The training-time augmentation of ``data``, or ``None``."""
+        return None
 
-    @property
-    def variable_length(self) -> bool:
-        """Whether the sequences are right-padded with :data:`PAD_VALUE`."""
-        return self.lengths_train is not None
+    def prepare_inputs(
+        self, x: np.ndarray, info: Mapping[str, Any], integral: bool
+    ) -> tuple[np.ndarray, list[str]]:
+        """New inputs (``kerasrnn predict``) prepared as the training inputs were.
 
-    def summary(self) -> str:
-        """One line describing the data, e.g. for a CLI log."""
-        return (
-            f"{self.source}: task={self.task}, outputs={self.num_outputs}, "
-            f"input shape={self.input_shape}, train/val/test="
-            f"{len(self.x_train)}/{len(self.x_val)}/{len(self.x_test)}"
-        )
+        Args:
+            x: The inputs, shaped for the model.
+            info: The ``info`` of the run's data as ``config.json`` recorded it
+                (scales and the like; the data is not loaded again).
+            integral: Whether the file gave integers.
 
-    def info_json(self) -> str:
-        """:meth:`describe` as a JSON string."""
-        return json.dumps(self.describe(), indent=2, sort_keys=True)
+        Returns:
+            ``(x, notes)``: the prepared inputs and one note per change made.
+        """
+        return x, []
 
-    def describe(self) -> dict[str, Any]:
-        """A JSON-serialisable description of the data for ``config.json``."""
-        return {
-            "source": self.source,
-            "task": self.task,
-            "num_outputs": int(self.num_outputs),
-            "class_names": self.class_names,
-            "input_shape": [int(d) for d in self.input_shape],
-            "sizes": {
-                "train": int(len(self.x_train)),
-                "val": int(len(self.x_val)),
-                "test": int(len(self.x_test)),
-            },
-            "variable_length": self.variable_length,
-            "info": self.info,
-        }
+    def outputs_in_units(self, values: np.ndarray, info: Mapping[str, Any]) -> np.ndarray:
+        """Regression outputs mapped back to the units of the raw data."""
+        return values
+
+    def split_metrics(
+        self,
+        metrics: dict[str, float],
+        data: SequenceData,
+        split: str,
+        predict: Callable[[], np.ndarray],
+    ) -> dict[str, Any]:
+        """The metrics of one split, completed with the data set's own.
+
+        Args:
+            metrics: ``model.evaluate``'s values (and the task's generic ones).
+            data: The loaded data.
+            split: ``"train"``, ``"val"`` or ``"test"``.
+            predict: Returns the model's outputs for the split (called only
+                by data sets that need them).
+        """
+        return metrics

@@ -20,8 +20,9 @@ from typing import Sequence
 import keras
 import numpy as np
 
-from kerasrnn.data.dataset import PAD_VALUE, DataError
-from kerasrnn.data.sequence_file import pad_sequences
+from kerasrnn.data.padding import pad_sequences
+from kerasrnn.data.sequence_data import PAD_VALUE
+from kerasrnn.errors import DataError
 
 
 class LengthBucketedSequence(keras.utils.PyDataset):

@@ -1,6 +1,7 @@
-"""User data from a file: ``kerasrnn fit --data FILE``.
+"""User data from a file: ``kerasrnn fit --data FILE`` (:class:`SequenceFileDataset`).
 
-Two formats are read.
+Two formats are read (parsers in :mod:`kerasrnn.data.formats`; labels to
+tasks in :mod:`kerasrnn.data.labels`).
 
 ``.npz`` (NumPy archive)
     Arrays ``x`` and ``y``, optionally ``x_test``/``y_test`` and
@@ -38,373 +39,21 @@ from __future__ import annotations
 import dataclasses
 import os
 import re
-import warnings
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-from kerasrnn.data.dataset import PAD_VALUE, DataError, SequenceData
+from kerasrnn.data.dataset import Dataset
+from kerasrnn.data.formats.delimited import read_delimited
+from kerasrnn.data.formats.npz import npz_sequences, read_training_arrays
+from kerasrnn.data.labels import MAX_INFERRED_CLASSES, interpret_labels, number_name
+from kerasrnn.data.padding import pad_sequences, warn_if_pad_value_in_data
+from kerasrnn.data.sequence_data import PAD_VALUE, SequenceData
 from kerasrnn.data.splits import file_md5, indices_digest, split_indices
+from kerasrnn.errors import DataError
 
-#: Integral labels with more distinct values than this are regression targets.
-MAX_INFERRED_CLASSES = 100
-_DELIMITERS = {"comma": ",", "tab": "\t", "whitespace": None}
 _TRAIN_NAME = re.compile(r"^(?P<stem>.*)_(?P<train>TRAIN|train|Train)(?P<ext>\.[^.]*)?$")
-
-
-@dataclasses.dataclass
-class _Table:
-    """Rows of one delimited file: 1-D float64 sequences and raw text labels."""
-
-    sequences: list
-    labels: list
-    lines: list
-    delimiter: str
-    header_skipped: bool
-
-
-# --------------------------------------------------------------------------- #
-# Delimited text
-# --------------------------------------------------------------------------- #
-
-
-def _detect_delimiter(line: str) -> str:
-    if "\t" in line:
-        return "tab"
-    if "," in line:
-        return "comma"
-    return "whitespace"
-
-
-def _split_fields(line: str, delimiter: str) -> list[str]:
-    separator = _DELIMITERS[delimiter]
-    if separator is None:
-        return line.split()
-    fields = [field.strip() for field in line.split(separator)]
-    while fields and fields[-1] == "":
-        fields.pop()  # trailing empty fields: a shorter sequence
-    return fields
-
-
-def _is_number(text: str) -> bool:
-    try:
-        float(text)
-    except ValueError:
-        return False
-    return True
-
-
-def _clean_label(text: str) -> str:
-    text = text.strip()
-    if len(text) >= 2 and text[0] == text[-1] and text[0] in "\"'":
-        text = text[1:-1].strip()
-    return text
-
-
-def read_delimited(
-    path: str | os.PathLike,
-    label_col: int = 0,
-    delimiter: str | None = None,
-    header: bool | None = None,
-) -> _Table:
-    """Parse a delimited sequence file (UCR convention).
-
-    Args:
-        path: The file.
-        label_col: Column of the label (0-based; negative counts from the last
-            non-empty field of each row).
-        delimiter: ``"comma"``, ``"tab"``, ``"whitespace"``, or ``None`` to
-            detect it from the first data line.
-        header: Whether the first line is a header; ``None`` detects it (a
-            first line none of whose value fields is a number).
-
-    Returns:
-        The parsed rows (sequences with trailing missing values removed).
-
-    Raises:
-        DataError: Naming file, line and column for a malformed value, a
-            missing value inside a sequence, an out-of-range label column, an
-            empty file ...
-    """
-    path = Path(path)
-    if delimiter is not None and delimiter not in _DELIMITERS:
-        # Accept the characters themselves too.
-        by_char = {",": "comma", "\t": "tab", " ": "whitespace"}
-        if delimiter not in by_char:
-            raise DataError(
-                f"delimiter must be one of {', '.join(_DELIMITERS)} (or ',', '\\t', ' '); got {delimiter!r}"
-            )
-        delimiter = by_char[delimiter]
-    raw = _read_bytes(path)
-    if b"\x00" in raw[:65536]:
-        raise DataError(f"{path} looks binary (NUL bytes); expected delimited text or .npz")
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as error:
-        raise DataError(
-            f"{path} is not UTF-8 text (byte 0x{raw[error.start]:02x} at offset {error.start})"
-        ) from None
-
-    sequences, labels, lines = [], [], []
-    header_skipped = False
-    first_data_line = True
-    for line_number, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
-        if delimiter is None:
-            delimiter = _detect_delimiter(line)
-        fields = _split_fields(line, delimiter)
-        n_columns = len(fields)
-        label_index = label_col if label_col >= 0 else n_columns + label_col
-        if not 0 <= label_index < n_columns:
-            raise DataError(
-                f"{path}, line {line_number}: label_col={label_col} is out of range for a row "
-                f"with {n_columns} column(s)"
-            )
-        value_fields = fields[:label_index] + fields[label_index + 1 :]
-        if first_data_line:
-            first_data_line = False
-            looks_like_header = bool(value_fields) and not any(_is_number(f) for f in value_fields if f)
-            if header or (header is None and looks_like_header):
-                header_skipped = True
-                continue
-        label = _clean_label(fields[label_index])
-        if label == "" or label.lower() == "nan":
-            raise DataError(
-                f"{path}, line {line_number}, column {label_index + 1}: expected a label, found "
-                f"{'an empty field' if label == '' else repr(label)}"
-            )
-        values = _parse_values(value_fields, path, line_number, label_index)
-        sequences.append(values)
-        labels.append(label)
-        lines.append(line_number)
-    if not sequences:
-        raise DataError(f"{path} holds no data rows (expected one sequence per line)")
-    return _Table(sequences, labels, lines, delimiter, header_skipped)
-
-
-def _read_bytes(path: Path) -> bytes:
-    if not path.exists():
-        raise DataError(f"data file not found: {path}")
-    if path.is_dir():
-        raise DataError(f"expected a data file, got a directory: {path}")
-    return path.read_bytes()
-
-
-def _column_of(value_index: int, label_index: int) -> int:
-    """1-based file column of the value at ``value_index``."""
-    return value_index + 1 + (1 if value_index >= label_index else 0)
-
-
-def _parse_values(fields: list[str], path: Path, line_number: int, label_index: int) -> np.ndarray:
-    """Floats of one row, trailing missing values removed, errors located."""
-    try:
-        values = np.array(fields, dtype=np.float64) if fields else np.zeros(0)
-    except ValueError:
-        values = np.empty(len(fields))
-        for index, field in enumerate(fields):
-            if field == "":
-                values[index] = np.nan
-                continue
-            try:
-                values[index] = float(field)
-            except ValueError:
-                raise DataError(
-                    f"{path}, line {line_number}, column {_column_of(index, label_index)}: "
-                    f"expected a number, found {field!r}"
-                ) from None
-    present = ~np.isnan(values)
-    if not present.any():
-        raise DataError(f"{path}, line {line_number}: the row has a label but no values")
-    length = int(np.flatnonzero(present)[-1]) + 1
-    values = values[:length]
-    inner_missing = np.flatnonzero(np.isnan(values))
-    if inner_missing.size:
-        column = _column_of(int(inner_missing[0]), label_index)
-        raise DataError(
-            f"{path}, line {line_number}, column {column}: missing value (NaN or empty) inside "
-            f"the sequence; only trailing missing values may shorten a sequence"
-        )
-    infinite = np.flatnonzero(np.isinf(values))
-    if infinite.size:
-        column = _column_of(int(infinite[0]), label_index)
-        raise DataError(f"{path}, line {line_number}, column {column}: expected a finite number, found {values[infinite[0]]}")
-    return values
-
-
-# --------------------------------------------------------------------------- #
-# Labels and tasks
-# --------------------------------------------------------------------------- #
-
-
-def _number_name(value: float) -> str:
-    return str(int(value)) if float(value).is_integer() else repr(float(value))
-
-
-def _interpret_labels(
-    labels: np.ndarray, task: str | None, max_classes: int, what: str
-) -> tuple[str, np.ndarray, list | None, int, str]:
-    """Decide the task and encode labels.
-
-    Args:
-        labels: 1-D array of text (``str``) or numeric labels.
-
-    Returns:
-        ``(task, y, class_names, num_outputs, reason)``; ``y`` is int32 class
-        indices or float32 ``(N, 1)`` targets.
-    """
-    if labels.dtype.kind in "iub":
-        numeric = labels.astype(np.float64)
-    elif labels.dtype.kind == "f":
-        numeric = labels.astype(np.float64)
-        if not np.all(np.isfinite(numeric)):
-            bad = int(np.flatnonzero(~np.isfinite(numeric))[0])
-            raise DataError(f"{what}: label of sample {bad} is {float(numeric[bad])}; expected a finite number")
-    else:
-        texts = labels.astype(str)
-        try:
-            numeric = np.array([float(text) for text in texts], dtype=np.float64)
-            if not np.all(np.isfinite(numeric)):
-                numeric = None
-        except ValueError:
-            numeric = None
-
-    if numeric is None:
-        texts = labels.astype(str)
-        if task == "regression":
-            example = str(next(text for text in texts if not _is_number(text)))
-            raise DataError(f"{what}: task='regression' needs numeric labels; found {example!r}")
-        names = sorted(set(texts.tolist()))
-        reason = "text labels"
-        lookup = {name: index for index, name in enumerate(names)}
-        y = np.array([lookup[text] for text in texts], dtype=np.int32)
-        return "classification", y, names, len(names), reason
-
-    integral = bool(np.all(numeric == np.round(numeric)))
-    distinct = np.unique(numeric)
-    if task is None:
-        if integral and len(distinct) <= max_classes:
-            task, reason = "classification", f"integral labels with {len(distinct)} distinct values"
-        else:
-            task = "regression"
-            reason = (
-                f"integral labels with {len(distinct)} > max_classes={max_classes} distinct values"
-                if integral
-                else "non-integral numeric labels"
-            )
-    else:
-        reason = f"task={task!r} given"
-    if task == "classification":
-        if not integral:
-            example = float(numeric[numeric != np.round(numeric)][0])
-            raise DataError(
-                f"{what}: task='classification' needs integral or text labels; found {example!r}"
-            )
-        names = [_number_name(value) for value in distinct]
-        y = np.searchsorted(distinct, numeric).astype(np.int32)
-        return task, y, names, len(names), reason
-    return "regression", numeric.astype(np.float32).reshape(-1, 1), None, 1, reason
-
-
-# --------------------------------------------------------------------------- #
-# Padding
-# --------------------------------------------------------------------------- #
-
-
-def pad_sequences(
-    sequences: list, length: int | None = None, pad_value: float = PAD_VALUE
-) -> tuple[np.ndarray, np.ndarray]:
-    """Right-pad ``(T_i, F)`` or ``(T_i,)`` sequences to ``(N, T, F)`` float32.
-
-    Returns:
-        ``(padded, lengths)`` with int32 ``lengths``.
-    """
-    lengths = np.array([len(sequence) for sequence in sequences], dtype=np.int32)
-    length = int(lengths.max(initial=0)) if length is None else int(length)
-    first = np.asarray(sequences[0]) if sequences else np.zeros((0, 1))
-    features = first.shape[1:] if first.ndim > 1 else (1,)
-    padded = np.full((len(sequences), length, *features), pad_value, dtype=np.float32)
-    for index, sequence in enumerate(sequences):
-        sequence = np.asarray(sequence, dtype=np.float32)
-        padded[index, : len(sequence)] = sequence.reshape(len(sequence), *features)
-    return padded, lengths
-
-
-def _warn_if_pad_value_in_data(sequences: list, path: Path) -> None:
-    for sequence in sequences:
-        if np.any(np.asarray(sequence) == PAD_VALUE):
-            warnings.warn(
-                f"{path} contains the padding value {PAD_VALUE} as data; Masking will hide those steps",
-                stacklevel=3,
-            )
-            return
-
-
-# --------------------------------------------------------------------------- #
-# .npz
-# --------------------------------------------------------------------------- #
-
-
-def _npz_sequences(x: np.ndarray, name: str, path: Path) -> tuple[list | np.ndarray, bool]:
-    """Split NaN-padded ``x`` into per-sample sequences; (sequences, variable)."""
-    if x.dtype.kind not in "iuf":
-        raise DataError(f"{path}: array {name!r} must be numeric; found dtype {x.dtype}")
-    if x.ndim < 2:
-        raise DataError(f"{path}: array {name!r} must have shape (N, T) or (N, T, F); found {x.shape}")
-    x = x.astype(np.float64)
-    if x.ndim == 2:
-        x = x[..., np.newaxis]
-    missing_step = np.isnan(x).reshape(x.shape[0], x.shape[1], -1).all(axis=2)
-    any_missing = np.isnan(x).reshape(x.shape[0], x.shape[1], -1).any(axis=2)
-    sequences = []
-    variable = False
-    for index in range(len(x)):
-        present = np.flatnonzero(~missing_step[index])
-        if present.size == 0:
-            raise DataError(f"{path}: {name}[{index}] has no values (all NaN)")
-        length = int(present[-1]) + 1
-        variable |= length != x.shape[1]
-        inner = np.flatnonzero(any_missing[index, :length])
-        if inner.size:
-            raise DataError(
-                f"{path}: {name}[{index}] has a NaN at step {int(inner[0])} inside the sequence; "
-                f"only trailing all-NaN steps may shorten a sequence"
-            )
-        if np.isinf(x[index, :length]).any():
-            raise DataError(f"{path}: {name}[{index}] holds an infinite value")
-        sequences.append(x[index, :length])
-    return sequences, variable
-
-
-def _load_npz(path: Path) -> dict[str, np.ndarray]:
-    try:
-        with np.load(path, allow_pickle=False) as archive:
-            arrays = {key: archive[key] for key in archive.files}
-    except ValueError as error:
-        raise DataError(f"{path}: cannot read the .npz archive ({error}); object arrays are not supported") from None
-    except (OSError, EOFError) as error:
-        raise DataError(f"{path}: not a valid .npz archive ({error})") from None
-    for required in ("x", "y"):
-        if required not in arrays:
-            raise DataError(
-                f"{path}: expected arrays 'x' and 'y' (optionally 'x_test', 'y_test', 'x_val', "
-                f"'y_val'); found {sorted(arrays) or 'none'}"
-            )
-    for split in ("test", "val"):
-        if (f"x_{split}" in arrays) != (f"y_{split}" in arrays):
-            raise DataError(f"{path}: 'x_{split}' and 'y_{split}' must be given together; found only one")
-    for prefix in ("", "_test", "_val"):
-        if f"x{prefix}" in arrays and len(arrays[f"x{prefix}"]) != len(arrays[f"y{prefix}"]):
-            raise DataError(
-                f"{path}: 'x{prefix}' has {len(arrays[f'x{prefix}'])} samples but "
-                f"'y{prefix}' has {len(arrays[f'y{prefix}'])}"
-            )
-    return arrays
-
-
-# --------------------------------------------------------------------------- #
-# The loader
-# --------------------------------------------------------------------------- #
 
 
 def companion_test_file(path: str | os.PathLike) -> Path | None:
@@ -544,7 +193,7 @@ def _read_delimited_rows(path, label_col, task, delimiter, header, max_classes, 
         test = read_delimited(split.test_path, label_col, delimiter or train.delimiter, header)
     sequences = train.sequences + (test.sequences if test else [])
     labels = np.array(train.labels + (test.labels if test else []), dtype=str)
-    task, y, class_names, num_outputs, reason = _interpret_labels(
+    task, y, class_names, num_outputs, reason = interpret_labels(
         labels, task, max_classes, str(path)
     )
     lengths = {len(sequence) for sequence in sequences}
@@ -561,7 +210,7 @@ def _read_delimited_rows(path, label_col, task, delimiter, header, max_classes, 
 
 
 def _read_npz_rows(path, task, max_classes, split) -> _Rows:
-    arrays = _load_npz(path)
+    arrays = read_training_arrays(path)
     if split.test_path is not None and "x_test" in arrays:
         raise DataError(
             f"{path} already holds 'x_test'; do not also give a test file ({split.test_path})"
@@ -570,7 +219,7 @@ def _read_npz_rows(path, task, max_classes, split) -> _Rows:
     if "x_val" in arrays:
         parts.append(("x_val", "y_val"))
     if split.test_path is not None:
-        test_arrays = _load_npz(split.test_path)
+        test_arrays = read_training_arrays(split.test_path)
         arrays["x_test"], arrays["y_test"] = test_arrays["x"], test_arrays["y"]
     elif "x_test" in arrays:
         split.test_origin = "'x_test' in the archive"
@@ -579,7 +228,7 @@ def _read_npz_rows(path, task, max_classes, split) -> _Rows:
 
     sequences, variable = [], False
     for x_name, _ in parts:
-        part_sequences, part_variable = _npz_sequences(arrays[x_name], x_name, path)
+        part_sequences, part_variable = npz_sequences(arrays[x_name], x_name, path)
         sequences.extend(part_sequences)
         variable |= part_variable
     feature_shapes = {np.asarray(s).shape[1:] for s in sequences}
@@ -599,7 +248,7 @@ def _read_npz_rows(path, task, max_classes, split) -> _Rows:
     steps = np.asarray(arrays["x"]).shape[1]
 
     if labels.ndim == 1:
-        task, y, class_names, num_outputs, reason = _interpret_labels(
+        task, y, class_names, num_outputs, reason = interpret_labels(
             labels, task, max_classes, str(path)
         )
     elif labels.ndim == 2 and (
@@ -613,7 +262,7 @@ def _read_npz_rows(path, task, max_classes, split) -> _Rows:
         reason = "task='labelling' given" if task == "labelling" else "integer per-step labels"
         class_values = np.unique(labels)
         task, y = "labelling", np.searchsorted(class_values, labels).astype(np.int32)
-        class_names, num_outputs = [_number_name(v) for v in class_values], len(class_values)
+        class_names, num_outputs = [number_name(v) for v in class_values], len(class_values)
     elif labels.ndim == 2 and task in (None, "regression"):
         if labels.dtype.kind not in "iuf" or not np.all(np.isfinite(labels)):
             raise DataError(
@@ -644,7 +293,7 @@ def _assemble(path: Path, rows: _Rows, plan: _SplitPlan) -> SequenceData:
             f"{path}: classification needs at least 2 classes; found only {rows.class_names} "
             f"(pass task='regression' for numeric targets)"
         )
-    _warn_if_pad_value_in_data(rows.sequences, path)
+    warn_if_pad_value_in_data(rows.sequences, path)
     x, lengths = pad_sequences(rows.sequences)
     n_total, n_train = len(rows.sequences), rows.n_train
     stratify = rows.y if rows.task == "classification" else None
@@ -733,3 +382,29 @@ def _assemble(path: Path, rows: _Rows, plan: _SplitPlan) -> SequenceData:
         lengths_train=l_train, lengths_val=l_val, lengths_test=l_test,
         info=info,
     )
+
+
+class SequenceFileDataset(Dataset):
+    """``--data FILE``: the user's sequences, ``.npz`` or delimited text (:func:`load_sequence_file`)."""
+
+    name = "file"
+    defaults = dict(
+        arch="bigru", units=64, batch_size=32, epochs=100, lr=1e-3, lr_schedule="constant",
+        patience=10, augment_shift=0, time_budget=240.0,
+    )
+    options = ("data_file", "test_file", "label_col", "task")
+    loader = staticmethod(load_sequence_file)
+
+    def load(self) -> SequenceData:
+        config = self.config
+        options: dict[str, Any] = {"label_col": config.label_col, "seed": config.seed}
+        if config.validation_fraction is not None:
+            options["validation_fraction"] = config.validation_fraction
+        if config.task:
+            options["task"] = config.task
+        if config.test_file:
+            options["test_path"] = config.test_file
+        return load_sequence_file(str(config.data_file), **options)
+
+    def label(self) -> str:
+        return Path(self.config.data_file).stem or self.name if self.config.data_file else self.name

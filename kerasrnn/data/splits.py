@@ -12,7 +12,7 @@ import hashlib
 
 import numpy as np
 
-from kerasrnn.data.dataset import DataError
+from kerasrnn.errors import DataError
 
 _GOLDEN_GAMMA = np.uint64(0x9E3779B97F4A7C15)
 _MIX_1 = np.uint64(0xBF58476D1CE4E5B9)

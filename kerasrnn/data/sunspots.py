@@ -21,9 +21,14 @@ Reference one-step RMSEs on the test years, in sunspot-number units, are in
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
+from typing import Any
+
 import numpy as np
 
-from kerasrnn.data.dataset import DataError, SequenceData
+from kerasrnn.data.dataset import Dataset
+from kerasrnn.data.sequence_data import SequenceData
+from kerasrnn.errors import DataError
 
 FIRST_TEST_YEAR = 1989
 LAST_TRAIN_YEAR = FIRST_TEST_YEAR - 1
@@ -208,3 +213,57 @@ def load_sunspots(
         ),
         info=info,
     )
+
+
+class SunspotsDataset(Dataset):
+    """``--dataset sunspots``: one-step forecasting of the yearly sunspot numbers.
+
+    Inputs and outputs are standardised with the training statistics
+    (``info["scale"]``); RMSEs are reported in sunspot numbers beside the
+    persistence and AR(9) baselines.
+    """
+
+    name = "sunspots"
+    defaults = dict(
+        arch="bigru", units=32, batch_size=16, epochs=300, lr=3e-3, lr_schedule="constant",
+        patience=30, augment_shift=0, time_budget=240.0,
+    )
+    options = ("window",)
+    loader = staticmethod(load_sunspots)
+
+    def load(self) -> SequenceData:
+        options: dict[str, Any] = {"window": self.config.window}
+        if self.config.validation_fraction is not None:
+            options["validation_fraction"] = self.config.validation_fraction
+        return load_sunspots(**options)
+
+    def prepare_inputs(
+        self, x: np.ndarray, info: Mapping[str, Any], integral: bool
+    ) -> tuple[np.ndarray, list[str]]:
+        scale = info["scale"]
+        prepared = ((x - scale["mean"]) / scale["std"]).astype(np.float32)
+        return prepared, ["windows standardised with the training mean and std"]
+
+    def outputs_in_units(self, values: np.ndarray, info: Mapping[str, Any]) -> np.ndarray:
+        return unscale(values, info["scale"])
+
+    def split_metrics(
+        self,
+        metrics: dict[str, float],
+        data: SequenceData,
+        split: str,
+        predict: Callable[[], np.ndarray],
+    ) -> dict[str, Any]:
+        scale = data.info["scale"]
+        truth = getattr(data, f"y_{split}")
+        predictions = np.asarray(predict())
+        if predictions.size != truth.size:
+            raise DataError(
+                f"expected {truth.size} {split} predictions, got {predictions.size} (shape {predictions.shape})"
+            )
+        return {
+            **metrics,
+            "rmse_scaled": metrics.get("rmse"),
+            "rmse": rmse(unscale(truth, scale), unscale(predictions, scale)),
+            "rmse_units": "sunspot number",
+        }

@@ -1,5 +1,6 @@
 """Character-level language-modelling data (char-RNN).
 
+:class:`CharCorpusDataset` is ``--dataset shakespeare``.
 :func:`load_char_corpus` turns a UTF-8 text file into many-to-many training
 pairs: ``x`` holds ``seq_len`` token ids and ``y`` the same window shifted by
 one character (the next character at every step).  Windows do not overlap.
@@ -18,13 +19,16 @@ can be encoded; it is stored in ``info["vocabulary"]`` and restored with
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Any
 
 import numpy as np
 
-from kerasrnn.data.dataset import DataError, SequenceData
+from kerasrnn.data.dataset import Dataset
+from kerasrnn.data.sequence_data import SequenceData
 from kerasrnn.data.splits import file_md5
+from kerasrnn.errors import DataError
 
 BUNDLED_SHAKESPEARE = Path(__file__).resolve().parent / "bundled" / "tinyshakespeare" / "input.txt"
 BUNDLED_SHAKESPEARE_MD5 = "6fb458f1232090904fb40fe944165e91"
@@ -264,3 +268,28 @@ def load_char_corpus(
             "vocabulary": vocabulary.to_config(),
         },
     )
+
+
+class CharCorpusDataset(Dataset):
+    """``--dataset shakespeare``: a character language model on a UTF-8 corpus.
+
+    The corpus is the bundled tiny-shakespeare unless ``text_file`` names
+    another; it is split contiguously into train / validation / test.
+    """
+
+    name = "shakespeare"
+    defaults = dict(
+        arch="gru", units=256, batch_size=32, epochs=30, lr=5e-3, lr_schedule="cosine",
+        patience=4, augment_shift=0, time_budget=240.0,
+    )
+    options = ("text_file", "seq_len", "max_chars")
+    loader = staticmethod(load_char_corpus)
+
+    def load(self) -> SequenceData:
+        config = self.config
+        options: dict[str, Any] = {"seq_len": config.seq_len}
+        if config.max_chars:
+            options["max_chars"] = config.max_chars
+        if config.validation_fraction is not None:
+            options["validation_fraction"] = config.validation_fraction
+        return load_char_corpus(config.text_file, **options)

@@ -17,15 +17,20 @@ task                      model
                           step) -> Dense(logits) per step
 ========================  =====================================================
 
-``convlstm`` reads frame sequences: ``(time, rows, cols, channels)`` through
+``conv-lstm`` reads frame sequences: ``(time, rows, cols, channels)`` through
 :class:`~kerasrnn.layers.ConvLSTM2D`; a plain ``(time, features)`` sequence
 is read as 1-D frames ``(time, features, 1)`` through
 :class:`~kerasrnn.layers.ConvLSTM1D` (MNIST rows become 28-pixel frames).
 """
 
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
 import keras
 
-from kerasrnn.data.dataset import PAD_VALUE
+from kerasrnn.data.sequence_data import PAD_VALUE
+from kerasrnn.errors import ConfigError
 from kerasrnn.layers import ConvLSTM1D
 from kerasrnn.layers import ConvLSTM2D
 from kerasrnn.layers import Recurrent
@@ -34,45 +39,38 @@ from kerasrnn.layers.frames import FlattenFrames
 from kerasrnn.models.initialization import INITIALIZATIONS
 from kerasrnn.models.initialization import dense_initializers
 from kerasrnn.models.initialization import recurrent_initializers
+from kerasrnn.registry import ARCHITECTURE_DESCRIPTIONS, Architecture
+from kerasrnn.registry import architecture as architecture_of
 
-# Architecture name -> (Recurrent cell name, description).
-_CELLS = {
-    "rnn": ("rnn_tanh", "vanilla (Elman) RNN, tanh (keras.layers.SimpleRNN)"),
-    "rnn-relu": ("rnn_relu", "vanilla (Elman) RNN, ReLU (keras.layers.SimpleRNN)"),
-    "lstm": ("lstm", "LSTM with forget gate (keras.layers.LSTM)"),
-    "peephole-lstm": ("peephole_lstm", "peephole LSTM, Gers & Schmidhuber 2000"),
-    "layernorm-lstm": ("layernorm_lstm", "layer-normalized LSTM, Ba et al. 2016"),
-    "gru": ("gru", "GRU, Cho et al. 2014 form: reset gate before the recurrent matmul"),
-    "gru-cudnn": ("gru_cudnn", "GRU, cuDNN/PyTorch form: reset gate after the recurrent matmul"),
-    "mut1": ("mut1", "MUT1, Jozefowicz et al. 2015"),
-    "mut2": ("mut2", "MUT2, Jozefowicz et al. 2015"),
-    "mut3": ("mut3", "MUT3, Jozefowicz et al. 2015"),
-}
-
-#: Architecture name -> one-line description.
-ARCHITECTURES = {}
-for _name, (_cell, _description) in _CELLS.items():
-    ARCHITECTURES[_name] = _description
-    ARCHITECTURES[f"bi{_name}"] = f"bidirectional {_description}"
-ARCHITECTURES["convlstm"] = "convolutional LSTM with peepholes, Shi et al. 2015, for frame sequences"
+#: Architecture name -> one-line description (the registry's, here for ``kerasrnn.models``).
+ARCHITECTURES = ARCHITECTURE_DESCRIPTIONS
 
 TASKS = ("classification", "labelling", "regression", "language_model")
 
 
-def _unknown(kind, value, accepted):
+def _unknown(kind: str, value: object, accepted: Iterable[str]) -> ValueError:
     return ValueError(f"unknown {kind} {value!r}; expected one of: {', '.join(accepted)}")
 
 
-def recurrent_stack(arch, units, layers, dropout, merge_mode, return_sequences, name="recurrent", init="keras"):
+def recurrent_stack(
+    arch: str | Architecture,
+    units: int,
+    layers: int,
+    dropout: float,
+    merge_mode: str,
+    return_sequences: bool,
+    name: str = "recurrent",
+    init: str = "keras",
+) -> Recurrent:
     """The :class:`~kerasrnn.layers.Recurrent` layer of a (non-conv) architecture."""
-    bidirectional = arch.startswith("bi") and arch[2:] in _CELLS
-    cell = _CELLS[arch[2:] if bidirectional else arch][0]
+    architecture = arch if isinstance(arch, Architecture) else architecture_of(arch)
+    cell = architecture.cell
     return Recurrent(
         cell,
         units,
         num_layers=layers,
         dropout=dropout,
-        bidirectional=bidirectional,
+        bidirectional=architecture.bidirectional,
         merge_mode=merge_mode,
         return_sequences=return_sequences,
         cell_kwargs=recurrent_initializers(init, units, cell),
@@ -80,14 +78,14 @@ def recurrent_stack(arch, units, layers, dropout, merge_mode, return_sequences, 
     )
 
 
-def _convlstm_stack(inputs, units, layers, dropout, return_sequences, peephole, kernel_size):
+def _conv_lstm_stack(inputs, units, layers, dropout, return_sequences, peephole, kernel_size):
     rank = len(inputs.shape) - 3
     if rank == 0:  # (time, features): 1-D frames of `features` pixels, 1 channel
         x, conv = FeaturesAsFrames(name="as_frames")(inputs), ConvLSTM1D
     elif rank in (1, 2):
         x, conv = inputs, (ConvLSTM1D if rank == 1 else ConvLSTM2D)
     else:
-        raise ValueError(f"convlstm expects (time, features) or frame sequences; got input shape {inputs.shape[1:]}")
+        raise ValueError(f"conv-lstm expects (time, features) or frame sequences; got input shape {inputs.shape[1:]}")
     for index in range(layers):
         last = index == layers - 1
         x = conv(
@@ -102,32 +100,33 @@ def _convlstm_stack(inputs, units, layers, dropout, return_sequences, peephole, 
 
 
 def build_model(
-    arch,
-    task,
-    input_shape,
-    num_outputs,
-    units=128,
-    layers=1,
-    dropout=0.0,
-    merge_mode="concat",
-    variable_length=False,
-    embedding_dim=64,
-    peephole=True,
-    kernel_size=3,
-    init="keras",
-    name=None,
-):
+    arch: str,
+    task: str,
+    input_shape: Sequence[int | None],
+    num_outputs: int,
+    units: int = 128,
+    layers: int = 1,
+    dropout: float = 0.0,
+    merge_mode: str = "concat",
+    variable_length: bool = False,
+    embedding_dim: int = 64,
+    peephole: bool = True,
+    kernel_size: int | Sequence[int] = 3,
+    init: str = "keras",
+    name: str | None = None,
+) -> keras.Model:
     """Builds an (uncompiled) Keras model for ``arch`` on ``task``.
 
     Args:
-        arch: A key of :data:`ARCHITECTURES`.
+        arch: A key of :data:`ARCHITECTURES` (or an alias of one, see
+            :mod:`kerasrnn.registry`).
         task: One of ``classification``, ``labelling``, ``regression``,
             ``language_model``.
         input_shape: One sample's shape, without the batch: ``(time,
             features)`` (time may be ``None``), ``(time,)`` token ids for a
-            language model, or ``(time, *frame)`` for ``convlstm``.
+            language model, or ``(time, *frame)`` for ``conv-lstm``.
         num_outputs: Classes, regression targets, or vocabulary size.
-        units: State size of every recurrent layer (filters for convlstm).
+        units: State size of every recurrent layer (filters for conv-lstm).
         layers: Number of stacked recurrent layers.
         dropout: Dropout between recurrent layers (and before the head).
         merge_mode: How a ``bi`` architecture merges its two directions.
@@ -135,11 +134,11 @@ def build_model(
             :data:`~kerasrnn.data.PAD_VALUE`; a ``Masking`` layer hides the
             padding from the recurrence.
         embedding_dim: Token embedding width of a language model.
-        peephole: Whether ``convlstm`` uses peepholes.
-        kernel_size: ``convlstm``'s convolution size.
+        peephole: Whether ``conv-lstm`` uses peepholes.
+        kernel_size: ``conv-lstm``'s convolution size.
         init: Weight initialization: ``"keras"`` (each layer's defaults) or
             ``"pytorch"`` (``torch.nn``'s, to rerun PyTorch experiments; see
-            :mod:`kerasrnn.models.initialization`). Not for ``convlstm``.
+            :mod:`kerasrnn.models.initialization`). Not for ``conv-lstm``.
 
     Returns:
         A ``keras.Model``. Classification and labelling heads end in a
@@ -150,14 +149,17 @@ def build_model(
 
         model = kerasrnn.build_model("bigru", "classification", (28, 28), 10)
     """
-    if arch not in ARCHITECTURES:
-        raise _unknown("architecture", arch, ARCHITECTURES)
+    try:
+        architecture = architecture_of(arch)
+    except ConfigError as error:
+        raise ValueError(str(error)) from None
+    arch = architecture.name
     if task not in TASKS:
         raise _unknown("task", task, TASKS)
     if init not in INITIALIZATIONS:
         raise _unknown("initialization", init, INITIALIZATIONS)
-    if init != "keras" and arch == "convlstm":
-        raise ValueError(f"init={init!r} applies to the recurrent cells, not convlstm")
+    if init != "keras" and architecture.cell is None:
+        raise ValueError(f"init={init!r} applies to the recurrent cells, not {arch}")
     if not isinstance(layers, int) or layers < 1:
         raise ValueError(f"layers must be an integer >= 1; got {layers!r}")
     per_step = task in ("labelling", "language_model")
@@ -169,15 +171,15 @@ def build_model(
         x = keras.layers.Embedding(num_outputs, embedding_dim, name="embedding")(x)
     elif variable_length:
         x = keras.layers.Masking(mask_value=PAD_VALUE, name="padding_mask")(x)
-    if arch == "convlstm":
-        x = _convlstm_stack(x, units, layers, dropout, per_step, peephole, kernel_size)
+    if architecture.cell is None:
+        x = _conv_lstm_stack(x, units, layers, dropout, per_step, peephole, kernel_size)
     else:
         if len(x.shape) != 3:
             raise ValueError(
                 f"{arch} takes sequences of shape (time, features); got {tuple(input_shape)} "
-                f"(frame sequences need --arch convlstm)"
+                f"(frame sequences need --arch conv-lstm)"
             )
-        x = recurrent_stack(arch, units, layers, dropout, merge_mode, return_sequences=per_step, init=init)(x)
+        x = recurrent_stack(architecture, units, layers, dropout, merge_mode, return_sequences=per_step, init=init)(x)
     if dropout:
         x = keras.layers.Dropout(dropout, name="head_dropout")(x)
     head = dense_initializers(init, x.shape[-1])

@@ -1,6 +1,6 @@
 """Training runs: what ``kerasrnn fit / evaluate / predict / generate`` do.
 
-The CLI (``cli/main.py``) is a thin layer over this package::
+The CLI (:mod:`kerasrnn.cli`) is a thin layer over this package::
 
     from kerasrnn.training import RunConfig, fit, evaluate_run
 
@@ -8,45 +8,55 @@ The CLI (``cli/main.py``) is a thin layer over this package::
     print(evaluate_run(run_dir)["test_accuracy"])
 
 Modules: :mod:`~kerasrnn.training.run_config` (the options),
-:mod:`~kerasrnn.training.presets` (the course labs), :mod:`~kerasrnn.training.trainer`
-(``fit``, ``resume``), :mod:`~kerasrnn.training.run_dir` (the files of a run),
+:mod:`~kerasrnn.training.run` (one prepared run: data, model, directory,
+checkpoint), :mod:`~kerasrnn.training.trainer` (``fit``, ``resume``),
+:mod:`~kerasrnn.training.run_dir` (the files of a run),
 :mod:`~kerasrnn.training.checkpoint` (crash-safe per-epoch state),
 :mod:`~kerasrnn.training.callbacks`, :mod:`~kerasrnn.training.inputs` (data for
-``model.fit``), :mod:`~kerasrnn.training.evaluation`,
-:mod:`~kerasrnn.training.prediction`, :mod:`~kerasrnn.training.generation`,
-:mod:`~kerasrnn.training.environment`.
+``model.fit``), :mod:`~kerasrnn.training.batched_prediction`,
+:mod:`~kerasrnn.training.evaluation`, :mod:`~kerasrnn.training.prediction`,
+:mod:`~kerasrnn.training.generation`, :mod:`~kerasrnn.training.environment`.
+
+Importing this package imports no Keras; its names are imported on first use.
 """
 
-from kerasrnn.training.errors import ConfigError
-from kerasrnn.training.errors import NaNLossError
-from kerasrnn.training.errors import RunDirError
-from kerasrnn.training.errors import RunDirExistsError
-from kerasrnn.training.errors import TrainingError
-from kerasrnn.training.evaluation import evaluate_run
-from kerasrnn.training.generation import generate_from_run
-from kerasrnn.training.generation import sample_text
-from kerasrnn.training.prediction import predict_file
-from kerasrnn.training.presets import PRESETS
-from kerasrnn.training.run_config import DATASET_DEFAULTS
-from kerasrnn.training.run_config import RunConfig
-from kerasrnn.training.run_dir import RunDir
-from kerasrnn.training.trainer import fit
-from kerasrnn.training.trainer import resume
+from __future__ import annotations
 
-__all__ = [
-    "ConfigError",
-    "DATASET_DEFAULTS",
-    "NaNLossError",
-    "PRESETS",
-    "RunConfig",
-    "RunDir",
-    "RunDirError",
-    "RunDirExistsError",
-    "TrainingError",
-    "evaluate_run",
-    "fit",
-    "generate_from_run",
-    "predict_file",
-    "resume",
-    "sample_text",
-]
+import importlib
+from typing import Any
+
+# Public name -> module that defines it.
+_EXPORTS = {
+    "ConfigError": "kerasrnn.errors",
+    "NaNLossError": "kerasrnn.errors",
+    "RunDirError": "kerasrnn.errors",
+    "RunDirExistsError": "kerasrnn.errors",
+    "TrainingError": "kerasrnn.errors",
+    "RunConfig": "kerasrnn.training.run_config",
+    "RunDir": "kerasrnn.training.run_dir",
+    "evaluate_run": "kerasrnn.training.evaluation",
+    "fit": "kerasrnn.training.trainer",
+    "resume": "kerasrnn.training.trainer",
+    "generate_from_run": "kerasrnn.training.generation",
+    "sample_text": "kerasrnn.training.generation",
+    "predict_file": "kerasrnn.training.prediction",
+}
+
+__all__ = sorted([*_EXPORTS, "PRESETS"])
+
+
+def __getattr__(name: str) -> Any:
+    if name == "PRESETS":
+        from kerasrnn.registry import presets
+
+        value = presets()
+    elif name in _EXPORTS:
+        value = getattr(importlib.import_module(_EXPORTS[name]), name)
+    else:
+        raise AttributeError(f"module 'kerasrnn.training' has no attribute {name!r}")
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *__all__])

@@ -4,9 +4,9 @@ Per task:
 
 * classification / labelling: ``loss`` and ``accuracy`` (per step for
   labelling, padding excluded);
-* regression: ``loss`` (MSE in training units) and ``rmse``; for the sunspots
-  ``rmse`` is in sunspot numbers and ``metrics.json`` adds the persistence and
-  AR(9) baselines;
+* regression: ``loss`` (MSE in training units) and ``rmse``; a data set may
+  report ``rmse`` in its own units (:meth:`kerasrnn.data.Dataset.split_metrics`),
+  and ``metrics.json`` adds the baselines its ``info`` records;
 * language model: ``loss`` (cross-entropy in nats per character),
   ``bits_per_char`` (= loss / ln 2) and ``accuracy`` (next character).
 """
@@ -16,30 +16,19 @@ from __future__ import annotations
 import math
 from typing import Any
 
-import numpy as np
 
-from kerasrnn.data import SequenceData
+from kerasrnn.data import Dataset, SequenceData
+from kerasrnn.errors import RunDirError, TrainingError
 from kerasrnn.training import inputs
-from kerasrnn.training.errors import RunDirError, TrainingError
+from kerasrnn.training.batched_prediction import PREDICT_BATCH_SIZE, predict_in_batches
 from kerasrnn.training.run_config import RunConfig
 from kerasrnn.training.run_dir import RunDir
 
 LN2 = math.log(2.0)
-EVAL_BATCH_SIZE = 256
+EVAL_BATCH_SIZE = PREDICT_BATCH_SIZE
 
 
-def _predict(model, data: SequenceData, split: str) -> np.ndarray:
-    x = getattr(data, f"x_{split}")
-    if data.variable_length:
-        batches = inputs.eval_input(data, split, EVAL_BATCH_SIZE)
-        out = np.empty((len(x), model.output_shape[-1]), dtype=np.float32)
-        for index in range(len(batches)):
-            out[batches.batch_indices(index)] = np.asarray(model.predict_on_batch(batches[index][0]))
-        return out
-    return np.asarray(model.predict(x, batch_size=EVAL_BATCH_SIZE, verbose=0))
-
-
-def split_metrics(model, data: SequenceData, split: str) -> dict[str, float]:
+def split_metrics(model, data: SequenceData, split: str, dataset: Dataset) -> dict[str, Any]:
     """Metrics of ``model`` on one split (``{}`` for an empty split), unprefixed."""
     given = inputs.eval_input(data, split, EVAL_BATCH_SIZE)
     if given is None:
@@ -48,36 +37,23 @@ def split_metrics(model, data: SequenceData, split: str) -> dict[str, float]:
         values = model.evaluate(given[0], given[1], batch_size=EVAL_BATCH_SIZE, verbose=0, return_dict=True)
     else:
         values = model.evaluate(given, verbose=0, return_dict=True)
-    metrics = {key: float(value) for key, value in values.items()}
+    metrics: dict[str, Any] = {key: float(value) for key, value in values.items()}
     if data.task == "language_model":
         metrics["bits_per_char"] = metrics["loss"] / LN2
     if data.task == "regression":
-        scale = data.info.get("scale")
-        if scale and data.info.get("dataset") == "sunspots":
-            from kerasrnn.data.sunspots import forecast_rmse
+        metrics.setdefault("rmse", math.sqrt(max(metrics["loss"], 0.0)))
 
-            predictions = _predict(model, data, split)
-            y_true = getattr(data, f"y_{split}")
-            metrics["rmse_scaled"] = metrics.get("rmse")
-            metrics["rmse"] = forecast_rmse(_with_test(data, y_true), predictions)
-            metrics["rmse_units"] = "sunspot number"
-        else:
-            metrics.setdefault("rmse", math.sqrt(max(metrics["loss"], 0.0)))
-    return metrics
+    def predict():
+        return predict_in_batches(model, getattr(data, f"x_{split}"), getattr(data, f"lengths_{split}"))
+
+    return dataset.split_metrics(metrics, data, split, predict)
 
 
-def _with_test(data: SequenceData, y: np.ndarray) -> SequenceData:
-    """``forecast_rmse`` reads ``data.y_test``; give it the split's targets."""
-    import dataclasses
-
-    return dataclasses.replace(data, x_test=np.zeros((len(y), 1, 1), np.float32), y_test=y)
-
-
-def model_metrics(model, data: SequenceData) -> dict[str, Any]:
+def model_metrics(model, data: SequenceData, dataset: Dataset) -> dict[str, Any]:
     """Validation and test metrics, prefixed ``val_`` / ``test_``, plus baselines."""
     result: dict[str, Any] = {}
     for split in ("val", "test"):
-        for key, value in split_metrics(model, data, split).items():
+        for key, value in split_metrics(model, data, split, dataset).items():
             result[f"{split}_{key}"] = value
     if data.task == "regression" and "baselines" in data.info:
         result["baselines"] = data.info["baselines"]
@@ -118,8 +94,9 @@ def evaluate_run(path, split: str = "test") -> dict[str, Any]:
     run = RunDir.open(path)
     config: RunConfig = run.read_config().resolve()
     model = load_run_model(run)
-    data = inputs.load_run_data(config)
-    values = split_metrics(model, data, split)
+    dataset = config.make_dataset()
+    data = inputs.load_run_data(config, dataset)
+    values = split_metrics(model, data, split, dataset)
     if not values:
         raise TrainingError(f"the {split} split of {data.source} is empty")
     result: dict[str, Any] = {"run": str(run.path), "split": split, "samples": int(len(getattr(data, f"x_{split}")))}

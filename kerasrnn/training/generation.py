@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from kerasrnn.data.text import CharVocabulary
-from kerasrnn.training.errors import ConfigError, TrainingError
+from kerasrnn.errors import ConfigError, TrainingError
 
 
 def _fill_char(vocabulary: CharVocabulary, prime: str) -> str:

@@ -1,13 +1,15 @@
 """From a :class:`RunConfig` to the data ``model.fit`` sees.
 
 * :func:`load_run_data` loads the data set of a configuration (and keeps a
-  seeded subset with ``max_samples``);
+  seeded subset with ``max_samples``), and checks it;
 * :class:`ShuffledBatches` feeds fixed-length training data: a permutation and
   augmentation that depend only on ``(seed, epoch)`` (so a resumed run sees
   the same batches as an uninterrupted one), full batches only;
 * :class:`BucketedBatches` feeds variable-length data, batched by length
-  (:class:`~kerasrnn.data.length_buckets.LengthBucketedSequence`);
-* :func:`shift_images` is MNIST's training augmentation.
+  (:class:`~kerasrnn.data.length_buckets.LengthBucketedSequence`).
+
+A data set's augmentation (:meth:`kerasrnn.data.Dataset.augmentation`) is
+applied per training batch.
 """
 
 from __future__ import annotations
@@ -18,16 +20,17 @@ import math
 import keras
 import numpy as np
 
-from kerasrnn.data import DataError, SequenceData, load_dataset
+from kerasrnn.data import Dataset, SequenceData
+from kerasrnn.data.dataset import Augmentation
 from kerasrnn.data.length_buckets import LengthBucketedSequence
 from kerasrnn.data.splits import indices_digest, stable_permutation
+from kerasrnn.errors import DataError
 from kerasrnn.training.run_config import RunConfig
 
 
-def load_run_data(config: RunConfig) -> SequenceData:
+def load_run_data(config: RunConfig, dataset: Dataset | None = None) -> SequenceData:
     """The data of ``config`` (a resolved configuration), subsampled if asked."""
-    name, options = config.loader_options()
-    data = load_dataset(name, **options)
+    data = (dataset or config.make_dataset()).load()
     if config.max_samples:
         data = subsample(data, config.max_samples, config.seed)
     for split in ("train", "val", "test"):
@@ -57,65 +60,6 @@ def subsample(data: SequenceData, max_samples: int, seed: int) -> SequenceData:
     info = {**data.info, "max_samples": {"max_samples": max_samples, "seed": seed, "splits": kept}}
     sizes = ", ".join(f"{split} {v['kept']} of {v['from']}" for split, v in kept.items())
     return dataclasses.replace(data, **changes, info=info, source=f"{data.source} [subset: {sizes}]")
-
-
-def model_input_shape(data: SequenceData) -> tuple:
-    """The shape ``build_model`` gets: free time axis for text and variable lengths."""
-    if data.task == "language_model":
-        return (None,)
-    if data.variable_length:
-        return (None, *data.input_shape[1:])
-    return data.input_shape
-
-
-# --------------------------------------------------------------------------- #
-# Augmentation
-# --------------------------------------------------------------------------- #
-
-
-def shift_images(images: np.ndarray, max_shift: int, rng: np.random.Generator) -> np.ndarray:
-    """Shift each ``(H, W)`` image by a random ``dy, dx`` in ``[-max_shift, max_shift]``.
-
-    Pixels shifted in are 0 (background), nothing wraps around.
-    """
-    n, height, width = images.shape
-    s = int(max_shift)
-    padded = np.pad(images, ((0, 0), (s, s), (s, s)))
-    dy = rng.integers(-s, s + 1, size=n)
-    dx = rng.integers(-s, s + 1, size=n)
-    rows = (s - dy)[:, None] + np.arange(height)[None, :]
-    cols = (s - dx)[:, None] + np.arange(width)[None, :]
-    return padded[np.arange(n)[:, None, None], rows[:, :, None], cols[:, None, :]]
-
-
-class MnistShift:
-    """Random shifts of MNIST training sequences in any layout (rows, pixel, permuted)."""
-
-    def __init__(self, max_shift: int, layout: str, permutation_seed: int = 0):
-        self.max_shift = int(max_shift)
-        self.layout = layout
-        self.permutation = stable_permutation(784, permutation_seed) if layout == "permuted" else None
-
-    def __call__(self, x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-        if self.layout == "rows":
-            return shift_images(x, self.max_shift, rng)
-        flat = x.reshape(len(x), 784)
-        if self.permutation is not None:  # back to raster order, shift, permute again
-            raster = np.empty_like(flat)
-            raster[:, self.permutation] = flat
-            flat = raster
-        shifted = shift_images(flat.reshape(-1, 28, 28), self.max_shift, rng).reshape(len(x), 784)
-        if self.permutation is not None:
-            shifted = shifted[:, self.permutation]
-        return shifted.reshape(x.shape)
-
-
-def make_augmentation(config: RunConfig, data: SequenceData):
-    if not config.augment_shift:
-        return None
-    if data.info.get("dataset") != "mnist":
-        return None
-    return MnistShift(config.augment_shift, config.layout, data.info.get("permutation_seed", 0))
 
 
 # --------------------------------------------------------------------------- #
@@ -190,7 +134,7 @@ def _step_targets(x: np.ndarray, y: np.ndarray, task: str) -> np.ndarray:
     return y
 
 
-def train_batches(config: RunConfig, data: SequenceData, augment=None):
+def train_batches(config: RunConfig, data: SequenceData, augment: Augmentation | None = None) -> keras.utils.PyDataset:
     """The training input of ``model.fit``."""
     if data.variable_length:
         return BucketedBatches(

@@ -12,10 +12,12 @@ Input files:
   ``label_col`` that column holds labels (as in the UCR files the model was
   trained on) and the accuracy is reported too.
 
-The inputs are prepared as at training time: MNIST pixels given as integers
-(0-255) are divided by 255; sunspot windows are given in sunspot numbers and
-standardised with the training statistics, and the forecasts are returned in
-sunspot numbers.
+Files are read by the parsers of :mod:`kerasrnn.data.formats` (the same as
+for training data).  The inputs are prepared as at training time by the run's
+data set (:meth:`kerasrnn.data.Dataset.prepare_inputs`: MNIST pixels given as
+integers 0-255 are divided by 255; sunspot windows given in sunspot numbers
+are standardised with the training statistics), and regression outputs are
+returned in the data's own units (:meth:`~kerasrnn.data.Dataset.outputs_in_units`).
 
 Output: CSV rows ``index, prediction, ...`` -- for classification the class
 name, its probability and one ``p_<class>`` column per class; for regression
@@ -31,83 +33,16 @@ from typing import Any, TextIO
 
 import numpy as np
 
-from kerasrnn.data import PAD_VALUE, DataError
-from kerasrnn.training.errors import ConfigError
-
-def _split(line: str) -> list[str]:
-    if "\t" in line:
-        fields = [f.strip() for f in line.split("\t")]
-    elif "," in line:
-        fields = [f.strip() for f in line.split(",")]
-    else:
-        return line.split()
-    while fields and fields[-1] == "":
-        fields.pop()
-    return fields
+from kerasrnn.data import PAD_VALUE
+from kerasrnn.data.formats.delimited import read_delimited
+from kerasrnn.data.formats.npz import read_input_array
+from kerasrnn.errors import ConfigError, DataError
+from kerasrnn.training.batched_prediction import predict_in_batches
 
 
-def read_delimited_input(path: Path, label_col: int | None) -> tuple[list[np.ndarray], list[str] | None]:
-    """Rows of a delimited file as 1-D float arrays (and the labels, if ``label_col``)."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError:
-        raise DataError(f"{path} is not UTF-8 text; expected .npz or delimited text") from None
-    except OSError as error:
-        raise DataError(f"cannot read {path}: {error.strerror or error}") from None
-    rows, labels = [], [] if label_col is not None else None
-    first_data_line = True
-    for number, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
-        fields = _split(line)
-        if label_col is not None:
-            if not -len(fields) <= label_col < len(fields):
-                raise DataError(
-                    f"{path}, line {number}: label column {label_col} is out of range for a row "
-                    f"of {len(fields)} fields"
-                )
-            labels.append(fields.pop(label_col).strip("\"'"))
-        values = []
-        for column, field in enumerate(fields, start=1):
-            try:
-                values.append(float(field) if field != "" else np.nan)
-            except ValueError:
-                if first_data_line:  # a header line
-                    values = None
-                    break
-                raise DataError(f"{path}, line {number}, field {column}: expected a number, found {field!r}") from None
-        if values is None:
-            if labels is not None:
-                labels.pop()
-            first_data_line = False
-            continue
-        first_data_line = False
-        array = np.array(values, dtype=np.float64)
-        present = np.flatnonzero(~np.isnan(array))
-        if present.size == 0:
-            raise DataError(f"{path}, line {number}: the row has no values")
-        array = array[: present[-1] + 1]
-        if np.isnan(array).any():
-            raise DataError(f"{path}, line {number}: a missing value (NaN or empty) inside the sequence")
-        if np.isinf(array).any():
-            raise DataError(f"{path}, line {number}: an infinite value")
-        rows.append(array)
-    if not rows:
-        raise DataError(f"{path} holds no sequences")
-    return rows, labels
 
 
-def read_npz_input(path: Path) -> np.ndarray:
-    try:
-        with np.load(path, allow_pickle=False) as archive:
-            names = list(archive.files)
-            if "x" in names:
-                return archive["x"]
-            if len(names) == 1:
-                return archive[names[0]]
-    except (OSError, ValueError, EOFError) as error:
-        raise DataError(f"{path}: not a readable .npz archive ({error})") from None
-    raise DataError(f"{path}: expected an array named 'x' (or a single array); found {names or 'none'}")
+
 
 
 def _as_model_input(
@@ -156,21 +91,6 @@ def _as_model_input(
     return x, lengths
 
 
-def _predict(model, x: np.ndarray, lengths: np.ndarray | None) -> np.ndarray:
-    if lengths is None:
-        return np.asarray(model.predict(x, batch_size=256, verbose=0))
-    from kerasrnn.data.length_buckets import LengthBucketedSequence
-
-    batches = LengthBucketedSequence(x, np.zeros(len(x)), lengths, batch_size=256, shuffle=False)
-    outputs: list = [None] * len(x)
-    for index in range(len(batches)):
-        batch_x, _ = batches[index]
-        predicted = np.asarray(model.predict_on_batch(batch_x))
-        for row, sample in zip(predicted, batches.batch_indices(index)):
-            outputs[sample] = row
-    if outputs[0].ndim == 1:
-        return np.stack(outputs)
-    return outputs  # per-step outputs of different widths
 
 
 def predict_file(
@@ -199,20 +119,20 @@ def predict_file(
     if not input_path.is_file():
         raise ConfigError(f"input file not found: {input_path}")
     info = data.get("info") or {}
-    notes = []
 
     labels = None
     if input_path.suffix.lower() == ".npz":
         if label_col is not None:
             raise ConfigError("--label-col applies to delimited text input, not .npz")
-        raw = read_npz_input(input_path)
+        raw = read_input_array(input_path)
         if raw.dtype.kind not in "iuf" or len(raw) == 0:
             raise DataError(f"{input_path}: x must be a non-empty numeric array; found {raw.dtype} {raw.shape}")
-        integral_pixels = raw.dtype.kind in "iu"
+        integral = raw.dtype.kind in "iu"
         sequences: Any = raw
     else:
-        sequences, labels = read_delimited_input(input_path, label_col)
-        integral_pixels = False
+        table = read_delimited(input_path, label_col)
+        sequences, labels = table.sequences, table.labels
+        integral = False
 
     model = load_run_model(run)
     model_shape = tuple(model.input_shape[1:])
@@ -221,15 +141,9 @@ def predict_file(
     if lengths is None and not finite.all():
         raise DataError(f"{input_path}: the input holds NaN or infinite values")
 
-    if info.get("dataset") == "mnist" and (integral_pixels or float(np.max(x)) > 1.5):
-        x = x / np.float32(255.0)
-        notes.append("pixels divided by 255")
-    scale = info.get("scale") if info.get("dataset") == "sunspots" else None
-    if scale:
-        x = ((x - scale["mean"]) / scale["std"]).astype(np.float32)
-        notes.append("windows standardised with the training mean and std")
-
-    outputs = _predict(model, x, lengths)
+    dataset = run.read_config().make_dataset()
+    x, notes = dataset.prepare_inputs(x, info, integral)
+    outputs = predict_in_batches(model, x, lengths)
     class_names = data.get("class_names")
     rows: list[dict[str, Any]] = []
     summary: dict[str, Any] = {"samples": len(x), "notes": notes}
@@ -248,8 +162,7 @@ def predict_file(
             summary["accuracy"] = float(np.mean([names[p] == _label_name(l) for p, l in zip(predicted, labels)]))
     elif task == "regression":
         values = np.asarray(outputs, dtype=np.float64).reshape(len(x), -1)
-        if scale:
-            values = values * scale["std"] + scale["mean"]
+        values = np.asarray(dataset.outputs_in_units(values, info), dtype=np.float64)
         columns = ["index"] + (["prediction"] if values.shape[1] == 1 else [f"prediction_{i}" for i in range(values.shape[1])])
         columns += ["label"] if labels is not None else []
         for index, value in enumerate(values):

@@ -7,11 +7,17 @@ directory's ``config.json`` stores under ``"config"``, so that ``evaluate``,
 and model.
 
 Options left as ``None`` take the default of the data set
-(:data:`DATASET_DEFAULTS`): ``kerasrnn fit --arch bigru`` on MNIST and on the
-sunspots need different sizes.  :meth:`RunConfig.resolve` fills them in, and
-only resolved configurations are written to a run directory.
+(:attr:`kerasrnn.data.Dataset.defaults`) and the architecture
+(:attr:`kerasrnn.registry.Architecture.defaults`): ``kerasrnn fit --arch
+bigru`` on MNIST and on the sunspots need different sizes.
+:meth:`RunConfig.resolve` fills them in, and only resolved configurations are
+written to a run directory.
 
-This module imports nothing but the standard library.
+Each field's metadata (:func:`option`) carries its command-line help, so the
+``kerasrnn fit`` options are generated from this class (:mod:`kerasrnn.cli`).
+
+This module imports the standard library and :mod:`kerasrnn.registry` (no
+Keras); a data set's module is imported to read its defaults.
 """
 
 from __future__ import annotations
@@ -19,58 +25,42 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from kerasrnn.training.errors import ConfigError
+from kerasrnn import registry
+from kerasrnn.errors import ConfigError
 
-OPTIMIZERS = ("adam", "sgd", "rmsprop")
-LR_SCHEDULES = ("constant", "cosine")
-MERGE_MODES = ("concat", "sum", "mul", "ave")
-#: ``jit_compile`` -> ``model.compile(jit_compile=...)``.
-JIT_COMPILE = {"auto": "auto", "on": True, "off": False}
-LAYOUTS = ("rows", "pixel", "permuted")
-BUILTIN_DATASETS = ("mnist", "sunspots", "shakespeare")
-FILE_DATASET = "file"
-TASK_OVERRIDES = ("classification", "regression", "labelling")
-INITIALIZATIONS = ("keras", "pytorch")  # kerasrnn.models.initialization (not imported: it imports Keras)
+if TYPE_CHECKING:
+    from kerasrnn.data.dataset import Dataset
 
-#: Defaults per data set for the options a user leaves unset (``None``).
-#:
-#: MNIST's were chosen by experiment on the 2-core development CPU so that
-#: ``kerasrnn fit --arch bigru`` finishes in under 5 minutes with the
-#: TensorFlow backend and reaches >= 97% test accuracy on mnist-10k (see
-#: docs/cli.md): 128 units, batch 128, Adam 3e-3 with a cosine decay over 20
-#: epochs, random shifts of up to 2 pixels on the training images, and a
-#: 240-second training budget that ends training early (annealing the learning
-#: rate on the way) on a slower machine.
-DATASET_DEFAULTS: dict[str, dict[str, Any]] = {
-    "mnist": dict(
-        arch="bigru", units=128, batch_size=128, epochs=20, lr=3e-3, lr_schedule="cosine",
-        patience=6, augment_shift=2, time_budget=240.0,
-    ),
-    "sunspots": dict(
-        arch="bigru", units=32, batch_size=16, epochs=300, lr=3e-3, lr_schedule="constant",
-        patience=30, augment_shift=0, time_budget=240.0,
-    ),
-    "shakespeare": dict(
-        arch="gru", units=256, batch_size=32, epochs=30, lr=5e-3, lr_schedule="cosine",
-        patience=4, augment_shift=0, time_budget=240.0,
-    ),
-    "file": dict(
-        arch="bigru", units=64, batch_size=32, epochs=100, lr=1e-3, lr_schedule="constant",
-        patience=10, augment_shift=0, time_budget=240.0,
-    ),
-}
-
-#: Defaults per architecture, before the data set's: a ConvLSTM's "units"
-#: are filters at every position of a frame, so 16 of them over a 28-pixel
-#: MNIST row cost about what 128 LSTM units do (128 would cost 8 times that).
-ARCH_DEFAULTS: dict[str, dict[str, Any]] = {
-    "convlstm": dict(units=16),
-}
-
-# Options that have a per-data-set default (None = "use it").
+# Options that take the data set's (or the architecture's) default when unset (None).
 _PER_DATASET = ("arch", "units", "batch_size", "epochs", "lr", "lr_schedule", "patience", "augment_shift", "time_budget")
+
+
+def option(
+    default: Any,
+    help: str,
+    *,
+    type: type | None = None,
+    choices: Any = None,
+    flag: str | None = None,
+    metavar: str | None = None,
+    cli: bool = True,
+) -> Any:
+    """A :class:`RunConfig` field whose metadata describes its command-line option.
+
+    Args:
+        default: The field's default.
+        help: The option's help text.
+        type: The option's value type (``int``, ``float``, ``str``).
+        choices: The accepted values, if they are a fixed list.
+        flag: The option's name when it is not ``--`` + the field name with
+            hyphens.
+        metavar: The value's placeholder in the help.
+        cli: ``False`` for fields the command line sets its own way.
+    """
+    metadata = {"help": help, "type": type, "choices": choices, "flag": flag, "metavar": metavar, "cli": cli}
+    return dataclasses.field(default=default, metadata=metadata)
 
 
 @dataclasses.dataclass
@@ -78,14 +68,14 @@ class RunConfig:
     """All options of one training run.
 
     Data:
-        dataset: ``"mnist"``, ``"sunspots"``, ``"shakespeare"`` or ``"file"``.
-        data_file: The ``.npz`` / delimited text file of ``dataset="file"``.
+        dataset: A name of :data:`kerasrnn.data.DATASETS`.
+        data_file: The ``.npz`` / delimited text file of the user-file data set.
         test_file: An explicit test file for ``data_file`` (else a UCR
             ``*_TEST`` sibling, else a seeded split).
-        text_file: A UTF-8 corpus for ``shakespeare`` (default: the bundled
-            tiny-shakespeare).
+        text_file: A UTF-8 corpus for the character language model (default:
+            the bundled tiny-shakespeare).
         data_dir: Directory with MNIST IDX files (default ``$KERASRNN_DATA``).
-        layout: MNIST layout: ``rows`` (28x28), ``pixel`` (784x1) or
+        layout: Image layout: ``rows`` (28x28), ``pixel`` (784x1) or
             ``permuted``.
         label_col: Label column of delimited files.
         task: Force ``classification`` / ``regression`` / ``labelling`` for
@@ -133,44 +123,87 @@ class RunConfig:
         backend: The Keras backend the run trains on (filled in by ``fit``).
     """
 
-    arch: str | None = None
-    dataset: str = "mnist"
-    data_file: str | None = None
-    test_file: str | None = None
-    text_file: str | None = None
-    data_dir: str | None = None
-    layout: str = "rows"
-    label_col: int = 0
-    task: str | None = None
-    window: int = 12
-    seq_len: int = 100
-    max_chars: int | None = None
-    max_samples: int | None = None
-    validation_fraction: float | None = None
+    arch: str | None = option(None, "Architecture (see 'kerasrnn archs'). Default: bigru (gru for text).", type=str)
+    dataset: str = option(registry.DEFAULT_DATASET, "Data set (see 'kerasrnn datasets').", cli=False)
+    data_file: str | None = option(
+        None, "Your sequences: .npz (x, y) or delimited text (UCR: label first).", type=str, flag="--data",
+        metavar="FILE",
+    )
+    test_file: str | None = option(
+        None, "Test split for --data (default: FOO_TEST next to FOO_TRAIN, else a seeded split).", type=str,
+        flag="--test-data", metavar="FILE",
+    )
+    text_file: str | None = option(
+        None, "A UTF-8 corpus for the character language model (default: tiny-shakespeare).", type=str,
+        flag="--text", metavar="FILE",
+    )
+    data_dir: str | None = option(
+        None, "Directory with MNIST IDX files (default $KERASRNN_DATA).", type=str, metavar="DIR"
+    )
+    layout: str = option("rows", "Image layout: rows, pixel or permuted.", choices=registry.LAYOUTS, cli=False)
+    label_col: int = option(0, "Label column of a delimited --data file (default 0; -1 = last).", type=int)
+    task: str | None = option(
+        None, "Force the task of --data (default: inferred from the labels).", choices=registry.TASK_OVERRIDES
+    )
+    window: int = option(12, "Sunspots: years of history per forecast (default 12).", type=int)
+    seq_len: int = option(100, "Text: characters per training sequence (default 100).", type=int)
+    max_chars: int | None = option(None, "Text: use only the first N characters.", type=int)
+    max_samples: int | None = option(
+        None, "Keep at most N samples of each split (seeded), for quick runs.", type=int
+    )
+    validation_fraction: float | None = option(
+        None, "Fraction of the training data held out for validation.", type=float
+    )
 
-    units: int | None = None
-    layers: int = 1
-    dropout: float = 0.0
-    merge_mode: str = "concat"
-    embedding_dim: int = 64
-    init: str = "keras"
+    units: int | None = option(
+        None, "Units per recurrent layer (default: per data set, 128 for MNIST; 16 filters for conv-lstm).", type=int
+    )
+    layers: int = option(1, "Stacked recurrent layers (default 1).", type=int)
+    dropout: float = option(0.0, "Dropout between layers and before the head (default 0).", type=float)
+    merge_mode: str = option(
+        "concat", "How bi- architectures merge directions (default concat).", choices=registry.MERGE_MODES
+    )
+    embedding_dim: int = option(64, "Text: character embedding width (default 64).", type=int)
+    init: str = option(
+        "keras", "Weight initialization: keras (default) or pytorch (torch.nn's, to rerun PyTorch labs).",
+        choices=registry.INITIALIZATIONS,
+    )
 
-    optimizer: str = "adam"
-    lr: float | None = None
-    lr_schedule: str | None = None
-    batch_size: int | None = None
-    epochs: int | None = None
-    iterations: int | None = None
-    clipnorm: float | None = 1.0
-    patience: int | None = None
-    augment_shift: int | None = None
-    time_budget: float | None = None
-    seed: int = 0
-    sample_length: int = 300
-    jit_compile: str = "auto"
+    optimizer: str = option("adam", "Default adam.", choices=registry.OPTIMIZERS)
+    lr: float | None = option(None, "Learning rate (default: per data set, 3e-3 for MNIST).", type=float)
+    lr_schedule: str | None = option(
+        None, "Per-epoch schedule (default: cosine for MNIST and text).", choices=registry.LR_SCHEDULES
+    )
+    batch_size: int | None = option(
+        None, "Training batch size (default: per data set, 128 for MNIST).", type=int
+    )
+    epochs: int | None = option(None, "Maximum epochs (default: per data set, 20 for MNIST).", type=int)
+    iterations: int | None = option(
+        None, "Stop after N training batches instead (as the course's '3000 iterations').", type=int
+    )
+    clipnorm: float | None = option(
+        1.0, "Clip gradients to this norm (default 1.0; 0 turns clipping off).", type=float
+    )
+    patience: int | None = option(
+        None, "Early stopping patience in epochs, best weights restored (0 = off).", type=int
+    )
+    augment_shift: int | None = option(
+        None, "MNIST: random shifts of training images by up to N pixels (default 2; 0 = off).", type=int
+    )
+    time_budget: float | None = option(
+        None, "Seconds of training after which no new epoch starts (default 240; 0 = none).", type=float
+    )
+    seed: int = option(0, "Seed for weights, data order, augmentation (default 0).", type=int)
+    sample_length: int = option(300, "Text: characters per sample in samples.txt (default 300).", type=int)
+    jit_compile: str = option(
+        "auto",
+        "auto (default: Keras' choice, XLA on JAX, eager torch, no XLA on a CPU-only TensorFlow), "
+        "on (XLA / torch.compile: faster steps after a long first one), off.",
+        choices=tuple(registry.JIT_COMPILE),
+    )
 
-    preset: str | None = None
-    backend: str | None = None
+    preset: str | None = option(None, "The preset the options came from.", cli=False)
+    backend: str | None = option(None, "The Keras backend the run trains on.", cli=False)
 
     # ------------------------------------------------------------------ #
 
@@ -178,46 +211,65 @@ class RunConfig:
     def field_names(cls) -> list[str]:
         return [field.name for field in dataclasses.fields(cls)]
 
-    def resolve(self) -> "RunConfig":
-        """A validated copy with every data-set default filled in.
+    def resolve(self) -> RunConfig:
+        """A validated copy with every default filled in and the architecture's canonical name.
 
         Raises:
-            ConfigError: For an invalid value, naming the accepted ones.
+            ConfigError: For an invalid value or an option that does not apply
+                to the data set, naming the accepted ones.
         """
         config = dataclasses.replace(self)
+        dataset = registry.dataset_class(config.dataset)
         config._check_names()
-        if config.arch is None:
-            config.arch = DATASET_DEFAULTS[config.dataset]["arch"]
-        defaults = {**DATASET_DEFAULTS[config.dataset], **ARCH_DEFAULTS.get(config.arch, {})}
+        config._check_dataset_options(dataset)
+        architecture = registry.architecture(config.arch or dataset.defaults["arch"])
+        config.arch = architecture.name
+        defaults = {**dataset.defaults, **architecture.defaults}
         for name in _PER_DATASET:
             if getattr(config, name) is None:
-                setattr(config, name, defaults[name])
-        if config.augment_shift and config.dataset != "mnist":
-            raise ConfigError(
-                f"augment_shift shifts MNIST images; it does not apply to dataset {config.dataset!r} (use 0)"
-            )
+                setattr(config, name, defaults.get(name, 0))
+        if config.clipnorm == 0:
+            config.clipnorm = None
         config._check_values()
         return config
 
+    @property
+    def architecture(self) -> registry.Architecture:
+        """The parsed ``arch`` (of a resolved configuration)."""
+        return registry.architecture(self.arch)
+
+    def make_dataset(self) -> Dataset:
+        """The :class:`~kerasrnn.data.Dataset` these options train on."""
+        return registry.dataset_class(self.dataset)(self)
+
     def _check_names(self) -> None:
-        datasets = (*BUILTIN_DATASETS, FILE_DATASET)
-        if self.dataset not in datasets:
-            raise ConfigError(f"unknown dataset {self.dataset!r}; expected one of: {', '.join(datasets)}")
-        if self.dataset == FILE_DATASET and not self.data_file:
+        if self.dataset == registry.FILE_DATASET and not self.data_file:
             raise ConfigError("dataset 'file' needs a data file (--data FILE)")
-        if self.dataset != FILE_DATASET and (self.data_file or self.test_file):
-            raise ConfigError(f"a data file is only read with dataset 'file', not {self.dataset!r}")
-        if self.text_file and self.dataset != "shakespeare":
-            raise ConfigError("a text file (--text) is a corpus for the character language model (dataset 'shakespeare')")
-        _choice("optimizer", self.optimizer, OPTIMIZERS)
-        _choice("merge mode", self.merge_mode, MERGE_MODES)
-        _choice("weight initialization", self.init, INITIALIZATIONS)
-        _choice("jit_compile", self.jit_compile, JIT_COMPILE)
-        _choice("MNIST layout", self.layout, LAYOUTS)
+        _choice("optimizer", self.optimizer, registry.OPTIMIZERS)
+        _choice("merge mode", self.merge_mode, registry.MERGE_MODES)
+        _choice("weight initialization", self.init, registry.INITIALIZATIONS)
+        _choice("jit_compile", self.jit_compile, registry.JIT_COMPILE)
+        _choice("layout", self.layout, registry.LAYOUTS)
         if self.lr_schedule is not None:
-            _choice("learning-rate schedule", self.lr_schedule, LR_SCHEDULES)
+            _choice("learning-rate schedule", self.lr_schedule, registry.LR_SCHEDULES)
         if self.task is not None:
-            _choice("task", self.task, TASK_OVERRIDES)
+            _choice("task", self.task, registry.TASK_OVERRIDES)
+
+    def _check_dataset_options(self, dataset: type[Dataset]) -> None:
+        """Refuse another data set's option (a value other than its default)."""
+        field_defaults = {field.name: field.default for field in dataclasses.fields(self)}
+        for name, readers in sorted(registry.dataset_options().items()):
+            if dataset.name in readers:
+                continue
+            value = getattr(self, name)
+            # What resolve() fills in for an unset per-data-set option is not "given" either.
+            filled = dataset.defaults.get(name, 0 if name in _PER_DATASET else None)
+            if value is None or value == field_defaults[name] or value == filled:
+                continue
+            raise ConfigError(
+                f"{name} = {value!r} does not apply to dataset {dataset.name!r}; it is an option of "
+                f"{', '.join(sorted(readers))}"
+            )
 
     def _check_values(self) -> None:
         _integer("units", self.units, 1)
@@ -245,41 +297,6 @@ class RunConfig:
 
     # ------------------------------------------------------------------ #
 
-    def loader_options(self) -> tuple[str, dict[str, Any]]:
-        """``(name, options)`` for :func:`kerasrnn.data.load_dataset`."""
-        options: dict[str, Any] = {}
-        if self.validation_fraction is not None:
-            options["validation_fraction"] = self.validation_fraction
-        if self.dataset == "mnist":
-            options.update(layout=self.layout, seed=self.seed)
-            if self.data_dir:
-                options["data_dir"] = self.data_dir
-            return "mnist", options
-        if self.dataset == "sunspots":
-            options.update(window=self.window)
-            return "sunspots", options
-        if self.dataset == "shakespeare":
-            options.update(seq_len=self.seq_len)
-            if self.max_chars:
-                options["max_chars"] = self.max_chars
-            return "shakespeare", options
-        options.update(label_col=self.label_col, seed=self.seed)
-        if self.task:
-            options["task"] = self.task
-        if self.test_file:
-            options["test_path"] = self.test_file
-        return str(self.data_file), options
-
-    def dataset_label(self) -> str:
-        """Short name of the data for a run directory's name."""
-        if self.dataset == FILE_DATASET and self.data_file:
-            from pathlib import Path
-
-            return Path(self.data_file).stem or "file"
-        return self.dataset
-
-    # ------------------------------------------------------------------ #
-
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
@@ -287,7 +304,7 @@ class RunConfig:
         return json.dumps(self.to_dict(), indent=2, sort_keys=True)
 
     @classmethod
-    def from_dict(cls, values: dict[str, Any]) -> "RunConfig":
+    def from_dict(cls, values: dict[str, Any]) -> RunConfig:
         """Inverse of :meth:`to_dict`.
 
         Raises:
@@ -303,7 +320,7 @@ class RunConfig:
         return cls(**values)
 
     @classmethod
-    def from_json(cls, text: str) -> "RunConfig":
+    def from_json(cls, text: str) -> RunConfig:
         try:
             values = json.loads(text)
         except json.JSONDecodeError as error:

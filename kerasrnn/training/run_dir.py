@@ -17,7 +17,7 @@ Layout::
                      ``kerasrnn fit --resume RUN``; removed once the run is
                      complete
 
-Every file is written atomically (:mod:`kerasrnn.training.atomic`), and an
+Every file is written atomically (:mod:`kerasrnn.storage.atomic`), and an
 existing non-empty directory is never reused except by a resume.
 """
 
@@ -32,8 +32,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from kerasrnn.training import atomic
-from kerasrnn.training.errors import RunDirError, RunDirExistsError
+from kerasrnn.storage import atomic
+from kerasrnn.errors import RunDirError, RunDirExistsError
 from kerasrnn.training.run_config import RunConfig
 
 CONFIG = "config.json"
@@ -45,16 +45,21 @@ SAMPLES = "samples.txt"
 CHECKPOINT = "checkpoint"
 
 
-def default_run_path(config: RunConfig, root: str | os.PathLike = "runs") -> Path:
-    """``runs/<YYYYmmdd-HHMMSS>-<arch>-<dataset>``, made unique with ``-2``, ``-3`` ..."""
+def default_run_path(label: str, root: str | os.PathLike = "runs") -> Path:
+    """``runs/<YYYYmmdd-HHMMSS>-<label>`` (label: ``<arch or preset>-<data>``), made unique with ``-2``, ``-3`` ..."""
     stamp = time.strftime("%Y%m%d-%H%M%S")
-    label = config.preset or config.arch
-    base = Path(root) / f"{stamp}-{label}-{config.dataset_label()}"
+    base = Path(root) / f"{stamp}-{label}"
     path, counter = base, 1
     while path.exists():
         counter += 1
         path = base.with_name(f"{base.name}-{counter}")
     return path
+
+
+def check_new_run_dir(path: Path) -> None:
+    """Fail early (before loading data) if ``path`` exists and is not an empty directory."""
+    if path.exists() and (not path.is_dir() or any(path.iterdir())):
+        RunDir.create(path)  # raises RunDirExistsError with the full message
 
 
 class RunDir:
@@ -123,6 +128,19 @@ class RunDir:
     @property
     def checkpoint_dir(self) -> Path:
         return self.path / CHECKPOINT
+
+    # -- model.keras ---------------------------------------------------- #
+
+    def save_model(self, model: Any) -> None:
+        """Save ``model.keras`` atomically (a temporary ``.keras`` file, then rename)."""
+        tmp = self.path / f".model-{os.getpid()}.tmp.keras"
+        try:
+            model.save(tmp)
+            os.replace(tmp, self.model_path)
+        except OSError as error:
+            raise RunDirError(f"cannot write {self.model_path}: {error.strerror or error}") from None
+        finally:
+            tmp.unlink(missing_ok=True)
 
     # -- config.json ---------------------------------------------------- #
 

@@ -1,138 +1,41 @@
-"""``fit(config) -> run directory``: data, model, ``model.fit``, evaluation, files.
+"""``fit(config) -> run directory`` and ``resume(path)``: train a :class:`~kerasrnn.training.run.Run`.
 
-The steps of :func:`fit`:
+The steps:
 
-1. resolve and check the options, and check that ``out`` may be created
-   (nothing is written before the data and the model are known to be good);
-2. seed everything (``keras.utils.set_random_seed``), load the data, build
-   the model with :func:`kerasrnn.build_model` and compile it (Adam, SGD or
-   RMSprop; learning rate; gradient clipping by norm);
-3. create the run directory and write ``config.json``;
-4. train with ``model.fit`` and the callbacks of
+1. :meth:`Run.start` / :meth:`Run.reopen` prepare the run (options, data,
+   compiled model, batches, directory, checkpoint);
+2. :func:`train` runs ``model.fit`` with the callbacks of
    :mod:`kerasrnn.training.callbacks` (learning-rate schedule, NaN guard,
    iteration limit, time budget, early stopping, per-epoch checkpoint);
-5. restore the best weights (when early stopping is on), save
-   ``model.keras``, evaluate on the validation and test splits, and write
-   ``metrics.json``, ``history.csv``, ``curves.png`` (and ``samples.txt``).
+3. :func:`finish` restores the best weights (when early stopping is on),
+   saves ``model.keras``, evaluates on the validation and test splits, and
+   writes ``metrics.json``, ``history.csv``, ``curves.png`` (and
+   ``samples.txt`` for language models).
 
-:func:`resume` continues a run from the checkpoint of its last completed
-epoch, after a crash, ``kill -9`` or Ctrl-C.
+Progress goes to the ``kerasrnn`` logger (the CLI prints it on stderr).
 """
 
 from __future__ import annotations
 
-import dataclasses
-import math
+import logging
 import os
 import sys
-import time
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
+import keras
+
+from kerasrnn.errors import NaNLossError
 from kerasrnn.training import inputs
 from kerasrnn.training.callbacks import Clock, EpochCheckpoint, EpochSetup, StopConditions
-from kerasrnn.training.checkpoint import Checkpoint, TrainingState
-from kerasrnn.training.errors import ConfigError, NaNLossError, RunDirError, RunDirExistsError
-from kerasrnn.training.run_config import JIT_COMPILE, RunConfig
-from kerasrnn.training.run_dir import RunDir, default_run_path
+from kerasrnn.training.evaluation import EVAL_BATCH_SIZE, model_metrics
+from kerasrnn.training.run import Run, now
+from kerasrnn.training.run_config import RunConfig
 
-Log = Callable[[str], None]
+logger = logging.getLogger("kerasrnn")
 
 SAMPLE_TEMPERATURES = (0.5, 0.8, 1.0)
-
-
-def _stderr_log(message: str) -> None:
-    print(f"kerasrnn: {message}", file=sys.stderr, flush=True)
-
-
-def _quiet(message: str) -> None:
-    pass
-
-
-def _now() -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%S%z")
-
-
-# --------------------------------------------------------------------------- #
-# Model
-# --------------------------------------------------------------------------- #
-
-
-def check_arch(config: RunConfig, task: str | None = None) -> None:
-    """Raise :class:`ConfigError` for an unknown architecture or one unfit for the task."""
-    from kerasrnn.models import ARCHITECTURES
-
-    if config.arch not in ARCHITECTURES:
-        raise ConfigError(f"unknown architecture {config.arch!r}; expected one of: {', '.join(ARCHITECTURES)}")
-    if task == "language_model" and config.arch.startswith("bi"):
-        raise ConfigError(
-            f"{config.arch} is bidirectional: as a language model it would read the characters it "
-            f"has to predict; use a unidirectional architecture such as {config.arch[2:]}"
-        )
-
-
-def make_optimizer(config: RunConfig):
-    import keras
-
-    classes = {"adam": keras.optimizers.Adam, "sgd": keras.optimizers.SGD, "rmsprop": keras.optimizers.RMSprop}
-    options: dict[str, Any] = {"learning_rate": float(config.lr)}
-    if config.clipnorm is not None:
-        options["clipnorm"] = float(config.clipnorm)
-    return classes[config.optimizer](**options)
-
-
-def build_and_compile(config: RunConfig, data):
-    """The compiled model of a resolved configuration for its data."""
-    import keras
-
-    import kerasrnn
-
-    model = kerasrnn.build_model(
-        config.arch,
-        data.task,
-        inputs.model_input_shape(data),
-        data.num_outputs,
-        units=config.units,
-        layers=config.layers,
-        dropout=config.dropout,
-        merge_mode=config.merge_mode,
-        variable_length=data.variable_length and data.task != "language_model",
-        embedding_dim=config.embedding_dim,
-        init=config.init,
-    )
-    if data.task == "regression":
-        loss = keras.losses.MeanSquaredError()
-        metrics = [keras.metrics.RootMeanSquaredError(name="rmse")]
-    else:
-        loss = keras.losses.SparseCategoricalCrossentropy(from_logits=data.task == "language_model")
-        metrics = [keras.metrics.SparseCategoricalAccuracy(name="accuracy")]
-    model.compile(
-        optimizer=make_optimizer(config), loss=loss, metrics=metrics, jit_compile=JIT_COMPILE[config.jit_compile]
-    )
-    return model
-
-
-def _save_model(model, run: RunDir) -> None:
-    """Save ``model.keras`` atomically (a temporary ``.keras`` file, then rename)."""
-    tmp = run.path / f".model-{os.getpid()}.tmp.keras"
-    try:
-        model.save(tmp)
-        os.replace(tmp, run.model_path)
-    except OSError as error:
-        raise RunDirError(f"cannot write {run.model_path}: {error.strerror or error}") from None
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
-# --------------------------------------------------------------------------- #
-# Public entry points
-# --------------------------------------------------------------------------- #
-
-
-def check_new_run_dir(path: Path) -> None:
-    """Fail early (before loading data) if ``path`` exists and is not an empty directory."""
-    if path.exists() and (not path.is_dir() or any(path.iterdir())):
-        RunDir.create(path)  # raises RunDirExistsError with the full message
 
 
 def fit(
@@ -140,8 +43,7 @@ def fit(
     out: str | os.PathLike | None = None,
     *,
     progress: bool = True,
-    log: Log | None = _stderr_log,
-    extra_callbacks: tuple = (),
+    extra_callbacks: Sequence[keras.callbacks.Callback] = (),
 ) -> Path:
     """Train a model as ``config`` says and write a run directory.
 
@@ -151,7 +53,6 @@ def fit(
             it must not exist or be empty.
         progress: Show Keras' progress bar (one line per epoch when stdout is
             not a terminal).
-        log: Where to send one-line progress messages (``None``: nowhere).
         extra_callbacks: More Keras callbacks for ``model.fit`` (they run
             after the run's own).
 
@@ -162,155 +63,65 @@ def fit(
         ConfigError: Invalid options (incl. an unknown architecture).
         RunDirExistsError: ``out`` exists and is not empty.
         RunDirError: ``out`` cannot be written.
-        kerasrnn.data.DataError: The data cannot be loaded or is invalid.
+        kerasrnn.errors.DataError: The data cannot be loaded or is invalid.
         NaNLossError: The loss became NaN; the last good checkpoint is kept.
     """
-    import keras
-
-    log = log or _quiet
-    config = config.resolve()
-    config = dataclasses.replace(config, backend=keras.backend.backend())
-    check_arch(config)
-    out_path = Path(out).expanduser() if out else default_run_path(config)
-    check_new_run_dir(out_path)
-
-    keras.utils.set_random_seed(config.seed)
-    data = inputs.load_run_data(config)
-    check_arch(config, data.task)
-    log(f"data: {data.summary()}")
-    model = build_and_compile(config, data)
-    train = inputs.train_batches(config, data, inputs.make_augmentation(config, data))
-    if config.iterations:
-        config = dataclasses.replace(config, epochs=math.ceil(config.iterations / len(train)))
-
-    run = RunDir.create(out_path)
-    from kerasrnn.training.environment import environment
-
-    record = {
-        "kerasrnn_run": 1,
-        "status": "running",
-        "started": _now(),
-        "command": sys.argv if sys.argv and sys.argv[0] else None,
-        "config": config.to_dict(),
-        "data": data.describe(),
-        "model": {"parameters": int(model.count_params()), "name": model.name},
-        "environment": environment(),
-    }
-    run.write_record(record)
-    return _train(run, record, config, data, model, train, TrainingState(), progress, log, extra_callbacks)
+    return train(Run.start(config, out), progress=progress, extra_callbacks=extra_callbacks)
 
 
 def resume(
     path: str | os.PathLike,
     *,
     progress: bool = True,
-    log: Log | None = _stderr_log,
-    extra_callbacks: tuple = (),
+    extra_callbacks: Sequence[keras.callbacks.Callback] = (),
 ) -> Path:
-    """Continue the run in ``path`` from its last completed epoch.
-
-    The options are those of its ``config.json``; the data is loaded again
-    (and must be the same); model and optimizer variables, history, early
-    stopping state and the time used come from its checkpoint.
-
-    Raises:
-        RunDirError: Not a run directory, or an unreadable checkpoint.
-        RunDirExistsError: The run is already complete.
-    """
-    import keras
-
-    log = log or _quiet
-    run = RunDir.open(path)
-    record = run.read_record()
-    if record.get("status") == "complete":
-        raise RunDirExistsError(
-            f"{run.path} is complete (see its metrics.json); nothing to resume -- start a new run with fit"
-        )
-    config = RunConfig.from_dict(record["config"]).resolve()
-    backend = keras.backend.backend()
-    if config.backend and config.backend != backend:
-        log(f"note: the run was trained on {config.backend}; resuming it on {backend}")
-
-    keras.utils.set_random_seed(config.seed)
-    data = inputs.load_run_data(config)
-    saved = record.get("data") or {}
-    if saved.get("sizes") and saved["sizes"] != data.describe()["sizes"]:
-        raise RunDirError(
-            f"the data of {run.path} changed since the run started: sizes {saved['sizes']} then, "
-            f"{data.describe()['sizes']} now ({data.source})"
-        )
-    model = build_and_compile(config, data)
-    train = inputs.train_batches(config, data, inputs.make_augmentation(config, data))
-
-    checkpoint = Checkpoint(run.checkpoint_dir)
-    if checkpoint.exists():
-        state = checkpoint.restore(model)
-        log(f"resuming {run.path} after epoch {state.epochs_done} ({state.train_seconds:.0f} s trained)")
-    else:
-        state = TrainingState()
-        log(f"{run.path} has no completed epoch; training it from the start")
-    record.setdefault("resumed", []).append(
-        {"at": _now(), "after_epoch": state.epochs_done, "backend": backend}
-    )
-    record["status"] = "running"
-    run.write_record(record)
-    return _train(run, record, config, data, model, train, state, progress, log, extra_callbacks,
-                  checkpoint.rng_state)
+    """Continue the run in ``path`` from its last completed epoch (see :meth:`Run.reopen`)."""
+    return train(Run.reopen(path), progress=progress, extra_callbacks=extra_callbacks)
 
 
-# --------------------------------------------------------------------------- #
-# Training and the run's files
-# --------------------------------------------------------------------------- #
-
-
-def _train(run, record, config, data, model, train, state, progress, log, extra_callbacks, rng_state=None) -> Path:
-    from kerasrnn.training.evaluation import EVAL_BATCH_SIZE
-
-    checkpoint = Checkpoint(run.checkpoint_dir)
+def train(run: Run, *, progress: bool = True, extra_callbacks: Sequence[keras.callbacks.Callback] = ()) -> Path:
+    """Train ``run`` up to its last epoch, then :func:`finish` it; returns its directory."""
+    config, state = run.config, run.state
     clock = Clock(state.train_seconds)
-    validation = inputs.eval_input(data, "val", EVAL_BATCH_SIZE)
+    validation = inputs.eval_input(run.data, "val", EVAL_BATCH_SIZE)
     monitor = "val_loss" if validation is not None else "loss"
-    setup = EpochSetup(config, state, clock, train, rng_state)
+    setup = EpochSetup(config, state, clock, run.train, run.rng_state)
     stops = StopConditions(config, state, clock, monitor)
-    saver = EpochCheckpoint(checkpoint, run, state, clock, setup, stops, data.task)
+    saver = EpochCheckpoint(run.checkpoint, run.directory, state, clock, setup, stops, run.data.task)
 
     if state.stop_reason is None and state.epochs_done < config.epochs:
         budget = f", time budget {config.time_budget:g} s" if config.time_budget else ""
-        log(
-            f"model: {config.arch} ({config.layers} x {config.units} units), "
-            f"{model.count_params():,} parameters, backend {config.backend}; training up to "
-            f"{config.epochs} epochs{budget} -> {run.path}"
+        logger.info(
+            "model: %s (%d x %d units), %s parameters, backend %s; training up to %d epochs%s -> %s",
+            config.arch, config.layers, config.units, f"{run.model.count_params():,}", config.backend,
+            config.epochs, budget, run.directory.path,
         )
+        fit_options = {"validation_batch_size": EVAL_BATCH_SIZE} if isinstance(validation, tuple) else {}
         try:
-            _fit(model, train, validation, config, state, progress, [setup, stops, saver, *extra_callbacks])
+            run.model.fit(
+                run.train,
+                validation_data=validation,
+                epochs=config.epochs,
+                initial_epoch=state.epochs_done,
+                shuffle=False,  # the batches shuffle themselves, by (seed, epoch): resumable
+                verbose=(1 if sys.stdout.isatty() else 2) if progress else 0,
+                callbacks=[setup, stops, saver, *extra_callbacks],
+                **fit_options,
+            )
         except KeyboardInterrupt:
-            log(f"interrupted after epoch {state.epochs_done}; continue with: kerasrnn fit --resume {run.path}")
+            logger.info(
+                "interrupted after epoch %d; continue with: kerasrnn fit --resume %s",
+                state.epochs_done, run.directory.path,
+            )
             raise
 
     if state.stop_reason == "nan":
-        return _fail_nan(run, record, state, checkpoint)
-    return _finish(run, record, config, data, model, state, checkpoint, log)
+        _fail_nan(run)
+    return finish(run)
 
 
-def _fit(model, train, validation, config, state, progress, callbacks) -> None:
-    from kerasrnn.training.evaluation import EVAL_BATCH_SIZE
-
-    fit_options = {}
-    if isinstance(validation, tuple):
-        fit_options["validation_batch_size"] = EVAL_BATCH_SIZE
-    model.fit(
-        train,
-        validation_data=validation,
-        epochs=config.epochs,
-        initial_epoch=state.epochs_done,
-        shuffle=False,  # the batches shuffle themselves, by (seed, epoch): resumable
-        verbose=(1 if sys.stdout.isatty() else 2) if progress else 0,
-        callbacks=callbacks,
-        **fit_options,
-    )
-
-
-def _fail_nan(run, record, state, checkpoint) -> Path:
+def _fail_nan(run: Run) -> None:
+    state, checkpoint = run.state, run.checkpoint
     where = state.nan_at or {}
     kept = (
         f"the last good checkpoint (epoch {state.epochs_done}) is kept in {checkpoint.directory}"
@@ -321,22 +132,22 @@ def _fail_nan(run, record, state, checkpoint) -> Path:
         f"training stopped: the loss became {where.get('loss', 'nan')} at epoch {where.get('epoch')}, "
         f"batch {where.get('batch')}; {kept}; try a lower --lr or --clipnorm"
     )
-    record.update(status="failed", failure=message, finished=_now())
-    run.write_record(record)
-    run.write_history(state.history)
+    run.record.update(status="failed", failure=message, finished=now())
+    run.directory.write_record(run.record)
+    run.directory.write_history(state.history)
     raise NaNLossError(message)
 
 
-def _finish(run, record, config, data, model, state, checkpoint, log) -> Path:
-    from kerasrnn.training.evaluation import model_metrics
-
+def finish(run: Run) -> Path:
+    """Save the model, evaluate it and write the run's result files; returns the directory."""
+    config, state, directory = run.config, run.state, run.directory
     restored = "last epoch"
-    if config.patience and checkpoint.exists() and state.best_epoch:
-        checkpoint.restore_best_weights(model)
-        restored = f"best epoch ({state.best_epoch}, lowest {'val_loss' if len(data.x_val) else 'loss'})"
-    _save_model(model, run)
+    if config.patience and run.checkpoint.exists() and state.best_epoch:
+        run.checkpoint.restore_best_weights(run.model)
+        restored = f"best epoch ({state.best_epoch}, lowest {'val_loss' if len(run.data.x_val) else 'loss'})"
+    directory.save_model(run.model)
 
-    metrics: dict[str, Any] = model_metrics(model, data)
+    metrics: dict[str, Any] = model_metrics(run.model, run.data, run.dataset)
     metrics.update(
         stopped_by=state.stop_reason or ("iterations" if config.iterations else "epochs"),
         epochs_completed=state.epochs_done,
@@ -345,36 +156,42 @@ def _finish(run, record, config, data, model, state, checkpoint, log) -> Path:
         weights=restored,
         train_seconds=round(state.train_seconds, 2),
         backend=config.backend,
-        data_source=data.source,
+        data_source=run.data.source,
     )
     if config.preset:
-        from kerasrnn.training.presets import PRESETS, REPORTED_ON
+        from kerasrnn.registry import preset
 
+        reported = preset(config.preset)
         metrics["preset"] = config.preset
-        metrics["reported_test_accuracy"] = PRESETS[config.preset]["reported_test_accuracy"]
-        metrics["reported_on"] = REPORTED_ON
+        metrics["reported_test_accuracy"] = reported["reported_test_accuracy"]
+        metrics["reported_on"] = reported["reported_on"]
+    if run.data.task == "language_model":
+        directory.write_samples(_samples(run))
 
-    if data.task == "language_model":
-        from kerasrnn.data.text import CharVocabulary
-        from kerasrnn.training.generation import sample_text
+    directory.write_metrics(metrics)
+    directory.write_history(state.history)
+    title = f"{config.preset or config.arch} on {run.dataset.label()} ({config.backend})"
+    directory.write_curves(state.history, title)
+    run.record.update(status="complete", finished=now(), metrics=_headline(metrics))
+    directory.write_record(run.record)
+    run.checkpoint.remove()
+    return directory.path
 
-        vocabulary = CharVocabulary.from_config(data.info["vocabulary"])
-        texts = []
-        for temperature in SAMPLE_TEMPERATURES:
-            sample = sample_text(
-                model, vocabulary, config.sample_length, temperature, "\n", config.seq_len, seed=config.seed
-            )[0]
-            texts.append(f"=== temperature {temperature} ===\n{sample}\n")
-        run.write_samples("\n".join(texts))
 
-    run.write_metrics(metrics)
-    run.write_history(state.history)
-    title = f"{config.preset or config.arch} on {config.dataset_label()} ({config.backend})"
-    run.write_curves(state.history, title)
-    record.update(status="complete", finished=_now(), metrics=_headline(metrics))
-    run.write_record(record)
-    checkpoint.remove()
-    return run.path
+def _samples(run: Run) -> str:
+    """``samples.txt`` of a language model: one sample per temperature."""
+    from kerasrnn.data.text import CharVocabulary
+    from kerasrnn.training.generation import sample_text
+
+    vocabulary = CharVocabulary.from_config(run.data.info["vocabulary"])
+    config = run.config
+    texts = []
+    for temperature in SAMPLE_TEMPERATURES:
+        sample = sample_text(
+            run.model, vocabulary, config.sample_length, temperature, "\n", config.seq_len, seed=config.seed
+        )[0]
+        texts.append(f"=== temperature {temperature} ===\n{sample}\n")
+    return "\n".join(texts)
 
 
 def _headline(metrics: dict[str, Any]) -> dict[str, Any]:

@@ -5,7 +5,7 @@ import pytest
 
 from kerasrnn.data import PAD_VALUE, DataError
 from kerasrnn.data.length_buckets import LengthBucketedSequence
-from kerasrnn.data.sequence_file import pad_sequences
+from kerasrnn.data.padding import pad_sequences
 
 
 def make_data(n=53, max_len=20, seed=0):

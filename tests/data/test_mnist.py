@@ -11,17 +11,15 @@ import time
 import numpy as np
 import pytest
 
-from kerasrnn.data import DataError
-from kerasrnn.data import mnist
-from kerasrnn.data.mnist import (
+from kerasrnn.data import DataError, mnist, mnist_sources
+from kerasrnn.data.formats.idx import read_idx
+from kerasrnn.data.mnist import load_mnist, mnist_10k_split
+from kerasrnn.data.mnist_sources import (
     BUNDLED_DIR,
     find_mnist_idx_files,
-    load_mnist,
     load_mnist_bundled,
     load_mnist_idx,
     load_mnist_tfds,
-    mnist_10k_split,
-    read_idx,
 )
 
 pytestmark = pytest.mark.backend_independent
@@ -305,7 +303,7 @@ def test_tfds_offline_is_fast_and_returns_none(tmp_path, monkeypatch):
     start = time.monotonic()
     assert load_mnist_tfds(data_dir=tmp_path, download=False) is None
     probes = []
-    monkeypatch.setattr(mnist, "_host_reachable", lambda *a, **k: probes.append(a) or False)
+    monkeypatch.setattr(mnist_sources, "_host_reachable", lambda *a, **k: probes.append(a) or False)
     assert load_mnist_tfds(data_dir=tmp_path, download=True) is None
     assert probes, "download=True must probe the network before downloading"
     assert time.monotonic() - start < 10

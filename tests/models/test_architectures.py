@@ -10,7 +10,7 @@ import kerasrnn
 from kerasrnn import layers
 from kerasrnn.models.architectures import TASKS
 
-RECURRENT_ARCHS = [arch for arch in kerasrnn.ARCHITECTURES if arch != "convlstm"]
+RECURRENT_ARCHS = [arch for arch in kerasrnn.ARCHITECTURES if arch != "conv-lstm"]
 
 
 def _input_shape(task):
@@ -95,24 +95,24 @@ def test_pytorch_initialized_model_round_trips(tmp_path):
         ({"arch": "lstn"}, "unknown architecture 'lstn'; expected one of: rnn"),
         ({"task": "translation"}, "unknown task 'translation'"),
         ({"init": "xavier"}, "unknown initialization 'xavier'; expected one of: keras, pytorch"),
-        ({"arch": "convlstm", "init": "pytorch"}, "not convlstm"),
+        ({"arch": "conv-lstm", "init": "pytorch"}, "not conv-lstm"),
         ({"layers": 0}, "layers must be an integer >= 1"),
-        ({"input_shape": (6, 3, 2, 1, 1)}, "convlstm expects"),
-        ({"arch": "lstm", "input_shape": (6, 4, 4, 1)}, "frame sequences need --arch convlstm"),
+        ({"input_shape": (6, 3, 2, 1, 1)}, "conv-lstm expects"),
+        ({"arch": "lstm", "input_shape": (6, 4, 4, 1)}, "frame sequences need --arch conv-lstm"),
     ],
 )
 def test_errors_name_what_is_accepted(kwargs, message):
-    options = {"arch": "convlstm" if "input_shape" in kwargs else "lstm", "task": "classification",
+    options = {"arch": "conv-lstm" if "input_shape" in kwargs else "lstm", "task": "classification",
                "input_shape": (6, 3), "num_outputs": 2, **kwargs}
     with pytest.raises(ValueError, match=message.replace("(", r"\(").replace(")", r"\)")):
         kerasrnn.build_model(**options)
 
 
 @pytest.mark.parametrize("task", ["classification", "labelling"])
-def test_convlstm_keeps_the_mask_of_padded_steps(task):
+def test_conv_lstm_keeps_the_mask_of_padded_steps(task):
     from kerasrnn.data import PAD_VALUE
 
-    model = kerasrnn.build_model("convlstm", task, (None, 4), 3, units=2, variable_length=True)
+    model = kerasrnn.build_model("conv-lstm", task, (None, 4), 3, units=2, variable_length=True)
     x = np.random.default_rng(0).normal(size=(1, 5, 4)).astype("float32")
     padded = np.concatenate([x, np.full((1, 3, 4), PAD_VALUE, "float32")], axis=1)
     got = keras.ops.convert_to_numpy(model(padded))
@@ -123,11 +123,11 @@ def test_convlstm_keeps_the_mask_of_padded_steps(task):
     np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
 
 
-def test_convlstm_on_2d_frames_and_the_frame_layers_round_trip(tmp_path):
-    model = kerasrnn.build_model("convlstm", "labelling", (3, 5, 5, 2), 4, units=2)
+def test_conv_lstm_on_2d_frames_and_the_frame_layers_round_trip(tmp_path):
+    model = kerasrnn.build_model("conv-lstm", "labelling", (3, 5, 5, 2), 4, units=2)
     x = np.random.default_rng(0).normal(size=(2, 3, 5, 5, 2)).astype("float32")
     assert tuple(model(x).shape) == (2, 3, 4)
-    sequence_model = kerasrnn.build_model("convlstm", "classification", (6, 3), 2, units=2)
+    sequence_model = kerasrnn.build_model("conv-lstm", "classification", (6, 3), 2, units=2)
     for m, inputs in ((model, x), (sequence_model, _inputs("classification"))):
         m.save(tmp_path / "m.keras")
         loaded = keras.saving.load_model(tmp_path / "m.keras")

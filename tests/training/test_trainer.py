@@ -28,10 +28,11 @@ from kerasrnn.training import (
     fit,
     resume,
 )
-from kerasrnn.training import atomic
+from kerasrnn.storage import atomic
 from kerasrnn.training.callbacks import scheduled_lr
 from kerasrnn.training.checkpoint import Checkpoint, TrainingState
-from kerasrnn.training.inputs import ShuffledBatches, shift_images
+from kerasrnn.data.mnist import shift_images
+from kerasrnn.training.inputs import ShuffledBatches
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -52,9 +53,12 @@ def test_config_resolves_dataset_defaults_and_round_trips_json():
     text = RunConfig(dataset="shakespeare").resolve()
     assert text.arch == "gru" and text.augment_shift == 0
     assert RunConfig(dataset="sunspots", units=7).resolve().units == 7
-    # convlstm's units are filters per frame position: its own default, still overridable.
-    assert RunConfig(arch="convlstm").resolve().units == 16
-    assert RunConfig(arch="convlstm", units=8).resolve().units == 8
+    # conv-lstm's units are filters per frame position: its own default, still overridable.
+    assert RunConfig(arch="conv-lstm").resolve().units == 16
+    assert RunConfig(arch="conv-lstm", units=8).resolve().units == 8
+    # Earlier spellings resolve to the canonical names (old run directories, old commands).
+    assert RunConfig(arch="convlstm").resolve().arch == "conv-lstm"
+    assert RunConfig(arch="bilayernorm-lstm").resolve().arch == "bilayer-norm-lstm"
     assert RunConfig(init="pytorch").resolve().init == "pytorch"
 
 
@@ -67,7 +71,7 @@ def test_config_resolves_dataset_defaults_and_round_trips_json():
         (dict(lr=-1.0), "lr must be a number"),
         (dict(dropout=1.0), "dropout must be a number"),
         (dict(dataset="file"), "needs a data file"),
-        (dict(dataset="sunspots", augment_shift=2), "augment_shift shifts MNIST"),
+        (dict(dataset="sunspots", augment_shift=2), "augment_shift = 2 does not apply to dataset 'sunspots'"),
         (dict(init="xavier"), "unknown weight initialization 'xavier'; expected one of: keras, pytorch"),
         (dict(jit_compile="yes"), "unknown jit_compile 'yes'; expected one of: auto, on, off"),
     ],
@@ -81,7 +85,7 @@ def test_config_errors_name_what_is_accepted(options, message):
 def test_jit_compile_reaches_model_compile(jit_compile, expected):
     from types import SimpleNamespace
 
-    from kerasrnn.training.trainer import build_and_compile
+    from kerasrnn.training.model import build_and_compile
 
     config = RunConfig(arch="mut1", units=4, jit_compile=jit_compile).resolve()
     data = SimpleNamespace(task="classification", num_outputs=3, variable_length=False, input_shape=(5, 2))
@@ -238,8 +242,8 @@ def _metrics(run):
 
 
 def test_fit_writes_every_file_and_a_rerun_is_identical(tmp_path):
-    first = fit(RunConfig(**TINY), out=tmp_path / "a", progress=False, log=None)
-    second = fit(RunConfig(**TINY), out=tmp_path / "b", progress=False, log=None)
+    first = fit(RunConfig(**TINY), out=tmp_path / "a", progress=False)
+    second = fit(RunConfig(**TINY), out=tmp_path / "b", progress=False)
     names = {p.name for p in first.iterdir()}
     assert {"model.keras", "config.json", "history.csv", "metrics.json", "curves.png"} <= names
     assert "checkpoint" not in names  # removed once complete
@@ -268,7 +272,7 @@ class _PoisonWeights(keras.callbacks.Callback):
 def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(tmp_path):
     config = RunConfig(**{**TINY, "epochs": 3})
     with pytest.raises(NaNLossError, match="loss became nan at epoch 2, batch 1.*epoch 1"):
-        fit(config, out=tmp_path / "run", progress=False, log=None, extra_callbacks=(_PoisonWeights(),))
+        fit(config, out=tmp_path / "run", progress=False, extra_callbacks=(_PoisonWeights(),))
     run = RunDir.open(tmp_path / "run")
     assert run.read_record()["status"] == "failed"
     assert not run.model_path.exists()
@@ -287,7 +291,7 @@ _KILL_SCRIPT = textwrap.dedent(
         def on_epoch_end(self, epoch, logs=None):
             time.sleep(1.0)  # room for the test to kill us after a checkpoint
 
-    fit(RunConfig(**{config}), out=sys.argv[1], progress=False, log=None, extra_callbacks=(Slow(),))
+    fit(RunConfig(**{config}), out=sys.argv[1], progress=False, extra_callbacks=(Slow(),))
     """
 )
 
@@ -318,17 +322,17 @@ def test_resume_after_kill_9_runs_every_epoch_exactly_once(tmp_path):
     assert 1 <= done < 4
     assert not (out / "model.keras").exists()
 
-    run = resume(out, progress=False, log=None)
+    run = resume(out, progress=False)
     history = RunDir(run).read_history()
     assert [row["epoch"] for row in history] == [1, 2, 3, 4]
     record = json.loads((out / "config.json").read_text())
     assert record["status"] == "complete" and record["resumed"][0]["after_epoch"] == done
     assert _metrics(run)["epochs_completed"] == 4
     with pytest.raises(RunDirExistsError, match="complete"):
-        resume(out, progress=False, log=None)
+        resume(out, progress=False)
 
     # Nothing was lost: the same run uninterrupted ends with the very same model
     # (data order, augmentation, dropout and optimizer state are all restored).
-    uninterrupted = fit(RunConfig(**config), out=tmp_path / "whole", progress=False, log=None)
+    uninterrupted = fit(RunConfig(**config), out=tmp_path / "whole", progress=False)
     for key in ("test_loss", "test_rmse", "val_loss"):
         assert _metrics(run)[key] == _metrics(uninterrupted)[key], key

@@ -1,0 +1,75 @@
+"""The data sets ``kerasrnn fit --dataset`` knows: one line each.
+
+Each entry names the module and :class:`~kerasrnn.data.dataset.Dataset`
+subclass that implements it, and a one-line description for ``kerasrnn
+datasets``.  The module is imported only when the data set is used, so this
+registry is read without NumPy work, Keras or TensorFlow.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, NamedTuple
+
+from kerasrnn.errors import ConfigError
+
+if TYPE_CHECKING:
+    from kerasrnn.data.dataset import Dataset
+
+
+class DatasetEntry(NamedTuple):
+    """Where a data set is implemented (``"module:Class"``) and what it is."""
+
+    target: str
+    description: str
+
+
+#: Name -> entry.  The user-file data set is ``FILE_DATASET``.
+DATASETS: dict[str, DatasetEntry] = {
+    "mnist": DatasetEntry(
+        "kerasrnn.data.mnist:MnistDataset",
+        "MNIST digits as sequences (layout rows 28x28, pixel 784x1 or permuted 784x1); "
+        "IDX files, tensorflow-datasets, or the bundled 10k test set (mnist-10k protocol)",
+    ),
+    "sunspots": DatasetEntry(
+        "kerasrnn.data.sunspots:SunspotsDataset",
+        "yearly sunspot numbers 1700-2008 (statsmodels), one-step forecasting from past "
+        "windows; test years 1989-2008, persistence and AR(9) baselines",
+    ),
+    "shakespeare": DatasetEntry(
+        "kerasrnn.data.text:CharCorpusDataset",
+        "bundled tiny-shakespeare (1.1M characters), character-level language model, "
+        "contiguous 90/5/5 split",
+    ),
+    "file": DatasetEntry(
+        "kerasrnn.data.sequence_file:SequenceFileDataset",
+        "your sequences (--data FILE): .npz (x, y) or delimited text, UCR convention (label first)",
+    ),
+}
+
+#: The data set of a run that names none.
+DEFAULT_DATASET = "mnist"
+#: The data set of ``--data FILE``.
+FILE_DATASET = "file"
+
+
+def dataset_class(name: str) -> type[Dataset]:
+    """The :class:`Dataset` subclass registered as ``name``.
+
+    Raises:
+        ConfigError: For an unknown name, listing the known ones.
+    """
+    entry = DATASETS.get(name)
+    if entry is None:
+        raise ConfigError(f"unknown dataset {name!r}; expected one of: {', '.join(DATASETS)}")
+    module_name, class_name = entry.target.split(":")
+    return getattr(importlib.import_module(module_name), class_name)
+
+
+def dataset_options() -> dict[str, set[str]]:
+    """Data-set-specific option -> the data sets that read it."""
+    readers: dict[str, set[str]] = {}
+    for name in DATASETS:
+        for option in dataset_class(name).options:
+            readers.setdefault(option, set()).add(name)
+    return readers

@@ -1,0 +1,58 @@
+"""The compiled model of a run: :func:`kerasrnn.build_model`, loss, metrics, optimizer."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import keras
+
+from kerasrnn.data import SequenceData
+from kerasrnn.registry import JIT_COMPILE
+from kerasrnn.training.run_config import RunConfig
+
+
+def model_input_shape(data: SequenceData) -> tuple:
+    """The shape ``build_model`` gets: free time axis for text and variable lengths."""
+    if data.task == "language_model":
+        return (None,)
+    if data.variable_length:
+        return (None, *data.input_shape[1:])
+    return data.input_shape
+
+
+def make_optimizer(config: RunConfig) -> keras.optimizers.Optimizer:
+    """Adam, SGD or RMSprop with the run's learning rate and gradient clipping."""
+    classes = {"adam": keras.optimizers.Adam, "sgd": keras.optimizers.SGD, "rmsprop": keras.optimizers.RMSprop}
+    options: dict[str, Any] = {"learning_rate": float(config.lr)}
+    if config.clipnorm is not None:
+        options["clipnorm"] = float(config.clipnorm)
+    return classes[config.optimizer](**options)
+
+
+def build_and_compile(config: RunConfig, data: SequenceData) -> keras.Model:
+    """The compiled model of a resolved configuration for its data."""
+    from kerasrnn.models.architectures import build_model
+
+    model = build_model(
+        config.arch,
+        data.task,
+        model_input_shape(data),
+        data.num_outputs,
+        units=config.units,
+        layers=config.layers,
+        dropout=config.dropout,
+        merge_mode=config.merge_mode,
+        variable_length=data.variable_length and data.task != "language_model",
+        embedding_dim=config.embedding_dim,
+        init=config.init,
+    )
+    if data.task == "regression":
+        loss = keras.losses.MeanSquaredError()
+        metrics = [keras.metrics.RootMeanSquaredError(name="rmse")]
+    else:
+        loss = keras.losses.SparseCategoricalCrossentropy(from_logits=data.task == "language_model")
+        metrics = [keras.metrics.SparseCategoricalAccuracy(name="accuracy")]
+    model.compile(
+        optimizer=make_optimizer(config), loss=loss, metrics=metrics, jit_compile=JIT_COMPILE[config.jit_compile]
+    )
+    return model
