@@ -23,7 +23,13 @@ import dataclasses
 from collections.abc import Mapping
 from typing import Any
 
-from kerasrnn.data.registry import DATASETS, DEFAULT_DATASET, FILE_DATASET, dataset_class, dataset_options
+from kerasrnn.data.registry import (
+    DATASETS,
+    DEFAULT_DATASET,
+    FILE_DATASET,
+    dataset_class,
+    dataset_options,
+)
 from kerasrnn.errors import ConfigError
 
 # --------------------------------------------------------------------------- #

@@ -18,6 +18,7 @@ from __future__ import annotations
 import inspect
 import os
 from pathlib import Path
+from typing import Any
 
 from kerasrnn.data.dataset import Dataset
 from kerasrnn.data.registry import DATASETS, FILE_DATASET, dataset_class
@@ -25,7 +26,7 @@ from kerasrnn.data.sequence_data import PAD_VALUE, TASKS, SequenceData
 from kerasrnn.errors import DataError
 
 
-def load_dataset(name: str | os.PathLike, **options) -> SequenceData:
+def load_dataset(name: str | os.PathLike, **options: Any) -> SequenceData:
     """Load a data set by name, or a user file by path.
 
     Args:

@@ -15,7 +15,7 @@ This module imports Keras; :mod:`kerasrnn.data` does not import it eagerly.
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Any, Sequence
 
 import keras
 import numpy as np
@@ -59,7 +59,7 @@ class LengthBucketedSequence(keras.utils.PyDataset):
         pad_to_multiple: int = 1,
         pad_value: float = PAD_VALUE,
         sequence_targets: bool = False,
-        **kwargs,
+        **kwargs: Any,
     ):
         super().__init__(**kwargs)
         if isinstance(x, np.ndarray):

@@ -9,6 +9,7 @@ only on the seed and the number of samples, on any machine and any NumPy.
 from __future__ import annotations
 
 import hashlib
+import os
 
 import numpy as np
 
@@ -138,7 +139,7 @@ def indices_digest(indices: np.ndarray) -> str:
     return hashlib.sha256(data).hexdigest()[:16]
 
 
-def file_md5(path) -> str:
+def file_md5(path: str | os.PathLike) -> str:
     """Hex MD5 of a file, read in chunks."""
     digest = hashlib.md5()
     with open(path, "rb") as handle:

@@ -31,14 +31,13 @@ import keras
 
 from kerasrnn.data.sequence_data import PAD_VALUE
 from kerasrnn.errors import ConfigError
-from kerasrnn.layers import ConvLSTM1D
-from kerasrnn.layers import ConvLSTM2D
-from kerasrnn.layers import Recurrent
-from kerasrnn.layers.frames import FeaturesAsFrames
-from kerasrnn.layers.frames import FlattenFrames
-from kerasrnn.models.initialization import INITIALIZATIONS
-from kerasrnn.models.initialization import dense_initializers
-from kerasrnn.models.initialization import recurrent_initializers
+from kerasrnn.layers import ConvLSTM1D, ConvLSTM2D, Recurrent
+from kerasrnn.layers.frames import FeaturesAsFrames, FlattenFrames
+from kerasrnn.models.initialization import (
+    INITIALIZATIONS,
+    dense_initializers,
+    recurrent_initializers,
+)
 from kerasrnn.registry import ARCHITECTURE_DESCRIPTIONS, Architecture
 from kerasrnn.registry import architecture as architecture_of
 

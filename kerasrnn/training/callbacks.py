@@ -17,9 +17,15 @@ import time
 from typing import Any
 
 import keras
+import numpy as np
 
-from kerasrnn.training.checkpoint import Checkpoint, TrainingState, set_backend_rng_state
+from kerasrnn.training.checkpoint import (
+    Checkpoint,
+    TrainingState,
+    set_backend_rng_state,
+)
 from kerasrnn.training.run_config import RunConfig
+from kerasrnn.training.run_dir import RunDir
 
 LN2 = math.log(2.0)
 
@@ -66,16 +72,23 @@ def _float(value: Any) -> float:
 
 
 class EpochSetup(keras.callbacks.Callback):
-    def __init__(self, config: RunConfig, state: TrainingState, clock: Clock, train_data, rng_state=None):
+    def __init__(
+        self,
+        config: RunConfig,
+        state: TrainingState,
+        clock: Clock,
+        train_data: keras.utils.PyDataset,
+        rng_state: np.ndarray | None = None,
+    ) -> None:
         super().__init__()
         self.config, self.state, self.clock, self.train_data = config, state, clock, train_data
         self.rng_state = rng_state  # a resumed run's backend RNG state, set as the epoch begins
         self.lr = float(config.lr)
 
-    def on_train_begin(self, logs=None):
+    def on_train_begin(self, logs: dict | None = None) -> None:
         self.clock.start()
 
-    def on_epoch_begin(self, epoch, logs=None):
+    def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
         if self.rng_state is not None:
             set_backend_rng_state(self.rng_state)
             self.rng_state = None
@@ -101,11 +114,11 @@ class StopConditions(keras.callbacks.Callback):
         self.epoch = 0
         self.best_improved = False
 
-    def on_epoch_begin(self, epoch, logs=None):
+    def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
         self.epoch = epoch
         self.best_improved = False
 
-    def on_train_batch_end(self, batch, logs=None):
+    def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
         self.state.global_step += 1
         loss = _float((logs or {}).get("loss"))
         if not math.isfinite(loss):
@@ -119,7 +132,7 @@ class StopConditions(keras.callbacks.Callback):
             self.state.stop_reason = "time_budget"
             self.model.stop_training = True
 
-    def on_epoch_end(self, epoch, logs=None):
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
         if self.state.stop_reason == "nan":
             return
         logs = logs or {}
@@ -148,13 +161,21 @@ class StopConditions(keras.callbacks.Callback):
 class EpochCheckpoint(keras.callbacks.Callback):
     """Records the epoch and commits the checkpoint (skipped after a NaN loss)."""
 
-    def __init__(self, checkpoint: Checkpoint, run_dir, state: TrainingState, clock: Clock,
-                 setup: EpochSetup, stops: StopConditions, task: str):
+    def __init__(
+        self,
+        checkpoint: Checkpoint,
+        run_dir: RunDir,
+        state: TrainingState,
+        clock: Clock,
+        setup: EpochSetup,
+        stops: StopConditions,
+        task: str,
+    ) -> None:
         super().__init__()
         self.checkpoint, self.run_dir, self.state, self.clock = checkpoint, run_dir, state, clock
         self.setup, self.stops, self.task = setup, stops, task
 
-    def on_epoch_end(self, epoch, logs=None):
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
         seconds = time.perf_counter() - (self.clock.epoch_started or time.perf_counter())
         if self.state.stop_reason == "nan":
             return

@@ -29,13 +29,17 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from kerasrnn.training import atomic
-from kerasrnn.training.errors import RunDirError
+from kerasrnn.errors import RunDirError
+from kerasrnn.storage import atomic
+
+if TYPE_CHECKING:
+    import keras
 
 STATE = "state.json"
 FORMAT = 1
@@ -64,12 +68,13 @@ class TrainingState:
         return cls(**{key: value for key, value in values.items() if key in names})
 
 
-def model_arrays(model) -> list[np.ndarray]:
+def model_arrays(model: keras.Model) -> list[np.ndarray]:
     """Values of every model variable, seed-generator states included."""
     return [np.asarray(variable.numpy()) for variable in model.variables]
 
 
-def optimizer_arrays(model) -> list[np.ndarray]:
+def optimizer_arrays(model: keras.Model) -> list[np.ndarray]:
+    """Values of every optimizer variable (step count, moments)."""
     return [np.asarray(variable.numpy()) for variable in model.optimizer.variables]
 
 
@@ -94,7 +99,7 @@ def set_backend_rng_state(state: np.ndarray | None) -> None:
     torch.random.set_rng_state(torch.from_numpy(np.asarray(state, dtype=np.uint8).copy()))
 
 
-def assign_arrays(variables, arrays, what: str) -> None:
+def assign_arrays(variables: Iterable[keras.Variable], arrays: Sequence[np.ndarray], what: str) -> None:
     variables = list(variables)
     if len(variables) != len(arrays):
         raise RunDirError(
@@ -127,7 +132,7 @@ class Checkpoint:
 
     # -- saving ----------------------------------------------------------- #
 
-    def save(self, model, state: TrainingState, best_improved: bool) -> None:
+    def save(self, model: keras.Model, state: TrainingState, best_improved: bool) -> None:
         """Commit the state after ``state.epochs_done`` epochs."""
         self.directory.mkdir(parents=True, exist_ok=True)
         name = f"epoch-{state.epochs_done:04d}.npz"
@@ -179,7 +184,7 @@ class Checkpoint:
             raise RunDirError(f"checkpoint file {path} is unreadable: {error}") from None
         return model, optimizer, rng_state
 
-    def restore(self, model) -> TrainingState:
+    def restore(self, model: keras.Model) -> TrainingState:
         """Load the latest variables into ``model`` (and its built optimizer)."""
         state = self.state()
         model_values, optimizer_values, rng_state = self._load("latest")
@@ -190,12 +195,12 @@ class Checkpoint:
         self.rng_state = rng_state  # applied when the next epoch begins (EpochSetup)
         return state
 
-    def restore_best_weights(self, model) -> None:
+    def restore_best_weights(self, model: keras.Model) -> None:
         """Load the best epoch's model variables (not the optimizer's)."""
         model_values, _, _ = self._load("best")
         assign_arrays(model.variables, model_values, "model")
 
-    def restore_latest_weights(self, model) -> None:
+    def restore_latest_weights(self, model: keras.Model) -> None:
         model_values, _, _ = self._load("latest")
         assign_arrays(model.variables, model_values, "model")
 

@@ -14,8 +14,10 @@ Per task:
 from __future__ import annotations
 
 import math
-from typing import Any
+import os
+from typing import TYPE_CHECKING, Any
 
+import numpy as np
 
 from kerasrnn.data import Dataset, SequenceData
 from kerasrnn.errors import RunDirError, TrainingError
@@ -24,11 +26,14 @@ from kerasrnn.training.batched_prediction import PREDICT_BATCH_SIZE, predict_in_
 from kerasrnn.training.run_config import RunConfig
 from kerasrnn.training.run_dir import RunDir
 
+if TYPE_CHECKING:
+    import keras
+
 LN2 = math.log(2.0)
 EVAL_BATCH_SIZE = PREDICT_BATCH_SIZE
 
 
-def split_metrics(model, data: SequenceData, split: str, dataset: Dataset) -> dict[str, Any]:
+def split_metrics(model: keras.Model, data: SequenceData, split: str, dataset: Dataset) -> dict[str, Any]:
     """Metrics of ``model`` on one split (``{}`` for an empty split), unprefixed."""
     given = inputs.eval_input(data, split, EVAL_BATCH_SIZE)
     if given is None:
@@ -43,13 +48,13 @@ def split_metrics(model, data: SequenceData, split: str, dataset: Dataset) -> di
     if data.task == "regression":
         metrics.setdefault("rmse", math.sqrt(max(metrics["loss"], 0.0)))
 
-    def predict():
+    def predict() -> np.ndarray | list[np.ndarray]:
         return predict_in_batches(model, getattr(data, f"x_{split}"), getattr(data, f"lengths_{split}"))
 
     return dataset.split_metrics(metrics, data, split, predict)
 
 
-def model_metrics(model, data: SequenceData, dataset: Dataset) -> dict[str, Any]:
+def model_metrics(model: keras.Model, data: SequenceData, dataset: Dataset) -> dict[str, Any]:
     """Validation and test metrics, prefixed ``val_`` / ``test_``, plus baselines."""
     result: dict[str, Any] = {}
     for split in ("val", "test"):
@@ -61,7 +66,7 @@ def model_metrics(model, data: SequenceData, dataset: Dataset) -> dict[str, Any]
     return result
 
 
-def load_run_model(run: RunDir):
+def load_run_model(run: RunDir) -> keras.Model:
     """The ``model.keras`` of a run (kerasrnn's layers registered)."""
     import keras
 
@@ -78,7 +83,7 @@ def load_run_model(run: RunDir):
         raise RunDirError(f"cannot load {run.model_path}: {type(error).__name__}: {error}") from None
 
 
-def evaluate_run(path, split: str = "test") -> dict[str, Any]:
+def evaluate_run(path: str | os.PathLike, split: str = "test") -> dict[str, Any]:
     """Reload a run's model and data and compute its metrics on ``split``.
 
     Args:

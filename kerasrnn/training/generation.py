@@ -11,12 +11,17 @@ character when the vocabulary has no newline.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from kerasrnn.data.text import CharVocabulary
 from kerasrnn.errors import ConfigError, TrainingError
+
+if TYPE_CHECKING:
+    import keras
 
 
 def _fill_char(vocabulary: CharVocabulary, prime: str) -> str:
@@ -27,7 +32,7 @@ def _fill_char(vocabulary: CharVocabulary, prime: str) -> str:
 
 
 def sample_text(
-    model,
+    model: keras.Model,
     vocabulary: CharVocabulary,
     length: int,
     temperature: float = 1.0,
@@ -107,7 +112,7 @@ def sample_text(
 
 
 def generate_from_run(
-    path,
+    path: str | os.PathLike,
     length: int = 300,
     temperature: float = 0.8,
     prime: str = "\n",

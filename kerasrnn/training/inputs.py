@@ -77,7 +77,9 @@ class ShuffledBatches(keras.utils.PyDataset):
     training steps; with fewer samples than ``batch_size``, one batch of all.
     """
 
-    def __init__(self, x, y, batch_size: int, seed: int = 0, augment=None):
+    def __init__(
+        self, x: np.ndarray, y: np.ndarray, batch_size: int, seed: int = 0, augment: Augmentation | None = None
+    ) -> None:
         super().__init__()
         self.x, self.y = x, y
         self.batch_size = min(int(batch_size), len(x))
@@ -147,7 +149,7 @@ def train_batches(config: RunConfig, data: SequenceData, augment: Augmentation |
     return ShuffledBatches(data.x_train, data.y_train, config.batch_size, config.seed, augment)
 
 
-def eval_input(data: SequenceData, split: str, batch_size: int):
+def eval_input(data: SequenceData, split: str, batch_size: int) -> tuple[np.ndarray, np.ndarray] | BucketedBatches | None:
     """``(x, y)`` arrays, or a :class:`BucketedBatches`, for evaluating a split; ``None`` if empty."""
     x, y = getattr(data, f"x_{split}"), getattr(data, f"y_{split}")
     if len(x) == 0:

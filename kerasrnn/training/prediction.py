@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import csv
 import io
+import os
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -38,11 +39,6 @@ from kerasrnn.data.formats.delimited import read_delimited
 from kerasrnn.data.formats.npz import read_input_array
 from kerasrnn.errors import ConfigError, DataError
 from kerasrnn.training.batched_prediction import predict_in_batches
-
-
-
-
-
 
 
 def _as_model_input(
@@ -94,7 +90,7 @@ def _as_model_input(
 
 
 def predict_file(
-    run_path, input_path, label_col: int | None = None
+    run_path: str | os.PathLike, input_path: str | os.PathLike, label_col: int | None = None
 ) -> tuple[list[str], list[dict[str, Any]], dict[str, Any]]:
     """Predict every sequence of ``input_path`` with the model of ``run_path``.
 

@@ -28,7 +28,12 @@ import keras
 
 from kerasrnn.errors import NaNLossError
 from kerasrnn.training import inputs
-from kerasrnn.training.callbacks import Clock, EpochCheckpoint, EpochSetup, StopConditions
+from kerasrnn.training.callbacks import (
+    Clock,
+    EpochCheckpoint,
+    EpochSetup,
+    StopConditions,
+)
 from kerasrnn.training.evaluation import EVAL_BATCH_SIZE, model_metrics
 from kerasrnn.training.run import Run, now
 from kerasrnn.training.run_config import RunConfig
