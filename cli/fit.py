@@ -1,0 +1,174 @@
+"""``kerasrnn fit``: train a model and write a run directory; ``fit --resume RUN`` continues one.
+
+The options are generated from :class:`~kerasrnn.training.run_config.RunConfig`
+(:func:`kerasrnn.cli.options.config_options`), except those that set a field
+their own way: ``--dataset`` (a name, or the path of a data file), ``--pixel``
+/ ``--permuted`` (``layout``), ``--preset`` and ``--backend``; ``--out``,
+``--resume`` and ``--quiet`` are no fields.  The values are checked by
+:meth:`RunConfig.resolve` before Keras is imported, so a wrong option costs no
+start-up time; the command line itself checks only that input files exist
+and that ``--out`` can be written.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from typing import TYPE_CHECKING, Any
+
+import click
+from kerasrnn.cli.backend import use_backend
+from kerasrnn.cli.checks import check_input_file, check_new_run_dir, check_run_dir
+from kerasrnn.cli.options import (
+    CONTEXT_SETTINGS,
+    backend_option,
+    cli_fields,
+    config_options,
+    debug_option,
+    quiet_option,
+)
+from kerasrnn.cli.output import echo_final_line
+
+from kerasrnn.errors import ConfigError
+
+if TYPE_CHECKING:
+    from kerasrnn.training.run_config import RunConfig
+
+logger = logging.getLogger("kerasrnn")
+
+#: The options ``--resume`` accepts: the run's own config.json gives the rest.
+RESUME_OPTIONS = frozenset({"resume", "quiet", "backend", "debug"})
+
+_dataset_option = click.option(
+    "--dataset", metavar="NAME|FILE", help="mnist (default), sunspots, shakespeare (see 'kerasrnn datasets'), "
+    "or the path of a data file (as --data)."
+)
+_pixel_option = click.option("--pixel", is_flag=True, help="MNIST pixel by pixel (784 x 1) instead of row by row.")
+_permuted_option = click.option("--permuted", is_flag=True, help="MNIST pixel by pixel in a fixed seeded random order.")
+_preset_option = click.option(
+    "--preset", metavar="NAME", help="Run a course lab as configured (see 'kerasrnn presets'); other options override it."
+)
+
+
+@click.command(context_settings=CONTEXT_SETTINGS)
+@config_options(
+    stand_ins={
+        "dataset": [_dataset_option],
+        "layout": [_pixel_option, _permuted_option],
+        "preset": [_preset_option],
+        "backend": [backend_option],
+    }
+)
+@click.option("--out", metavar="DIR", help="New run directory (default runs/<time>-<arch>-<dataset>); must not exist or be empty.")
+@click.option("--resume", metavar="RUN", help="Continue an interrupted run from its last completed epoch.")
+@quiet_option
+@debug_option
+@click.pass_context
+def fit(ctx: click.Context, **options: Any) -> None:
+    """Train a model and write a run directory.
+
+    The run directory holds model.keras, config.json (every resolved option, the data source,
+    backend and versions), history.csv, metrics.json, curves.png, and samples.txt for text.
+    A run stopped in any way (Ctrl-C, kill -9, a crash) continues with --resume RUN.
+
+    \b
+    Examples:
+      kerasrnn fit --arch bigru
+      kerasrnn fit --arch lstm --layers 2 --units 128 --optimizer adam --lr 0.01 --epochs 5
+      kerasrnn fit --preset lstm-2x128-adam --backend jax
+      kerasrnn fit --dataset sunspots --arch lstm --units 32
+      kerasrnn fit --dataset shakespeare --arch gru --units 256 --out runs/char-gru
+      kerasrnn fit --data ECG200_TRAIN.tsv --arch bilstm
+      kerasrnn fit --resume runs/20260101-120000-bigru-mnist
+    """
+    if options["resume"]:
+        _resume(ctx, options)
+        return
+    config = config_from_options(options)
+    if options["out"]:
+        check_new_run_dir(options["out"])
+    use_backend(options["backend"])
+    from kerasrnn.registry import preset
+    from kerasrnn.training import fit as fit_run
+
+    if config.preset:
+        logger.info("preset %s: %s", config.preset, preset(config.preset)["description"])
+    run = fit_run(config, out=options["out"], progress=not options["quiet"])
+    echo_final_line(run)
+
+
+def _resume(ctx: click.Context, options: dict[str, Any]) -> None:
+    extra = sorted(given_options(ctx) - RESUME_OPTIONS)
+    if extra:
+        flags = {param.name: param.opts[0] for param in ctx.command.params}
+        raise ConfigError(
+            "--resume continues a run with the options in its config.json; drop "
+            + ", ".join(flags.get(name, name) for name in extra)
+        )
+    check_run_dir(options["resume"])
+    use_backend(options["backend"])
+    from kerasrnn.training import resume
+
+    run = resume(options["resume"], progress=not options["quiet"])
+    echo_final_line(run)
+
+
+def given_options(ctx: click.Context) -> set[str]:
+    """The parameters the user gave (on the command line or in the environment)."""
+    sources = (click.core.ParameterSource.COMMANDLINE, click.core.ParameterSource.ENVIRONMENT)
+    return {param.name for param in ctx.command.params if ctx.get_parameter_source(param.name) in sources}
+
+
+def config_from_options(options: dict[str, Any]) -> RunConfig:
+    """The :class:`RunConfig` of ``fit``'s options (a preset, overridden by the options given).
+
+    The result is validated with :meth:`RunConfig.resolve` (which imports no
+    Keras) and returned unresolved: :func:`kerasrnn.training.fit` resolves it.
+
+    Raises:
+        ConfigError: An unknown preset, architecture or data set, a missing
+            input file, conflicting or invalid options.
+    """
+    from kerasrnn import registry
+    from kerasrnn.training.run_config import RunConfig
+
+    values: dict[str, Any] = {}
+    if options.get("preset") is not None:
+        values.update(registry.preset(options["preset"])["options"])
+        values["preset"] = options["preset"]
+    for field in cli_fields(RunConfig):
+        if options.get(field.name) is not None:
+            values[field.name] = options[field.name]
+    _set_dataset(values, options)
+    if options.get("pixel") and options.get("permuted"):
+        raise ConfigError("give --pixel or --permuted, not both")
+    if options.get("pixel") or options.get("permuted"):
+        values["layout"] = "pixel" if options["pixel"] else "permuted"
+    config = RunConfig.from_dict(values)
+    config.resolve()
+    return config
+
+
+def _set_dataset(values: dict[str, Any], options: dict[str, Any]) -> None:
+    """``--dataset`` (a name or a file), ``--data``, ``--test-data``, ``--text`` -> ``dataset`` and files."""
+    from kerasrnn.registry import DATASETS, FILE_DATASET, dataset_options
+
+    dataset, data_file = options.get("dataset"), options.get("data_file")
+    if data_file:
+        if dataset not in (None, FILE_DATASET):
+            raise ConfigError(f"give either --dataset {dataset} or --data {data_file}, not both")
+        dataset = FILE_DATASET
+    elif dataset is not None and dataset not in DATASETS and os.path.exists(dataset):
+        dataset, values["data_file"] = FILE_DATASET, dataset
+    if options.get("text_file") and dataset is None and "dataset" not in values:
+        readers = dataset_options().get("text_file", set())
+        if len(readers) == 1:  # --text FILE alone: the data set that reads it (shakespeare)
+            dataset = next(iter(readers))
+    if dataset is not None:
+        values["dataset"] = dataset  # an unknown name is refused by RunConfig.resolve
+    if values.get("data_file"):
+        check_input_file(values["data_file"], "data file", directory_ok=True)
+    if values.get("test_file"):
+        check_input_file(values["test_file"], "test file")
+    if values.get("text_file"):
+        check_input_file(values["text_file"], "text file")
