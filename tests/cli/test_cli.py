@@ -465,3 +465,20 @@ def test_debug_shows_the_traceback(tmp_path):
     result = CliRunner().invoke(main, ["--debug", "fit", "--data", str(malformed), *TINY, "--out", str(tmp_path / "r")])
     assert result.exit_code == 1
     assert "Traceback" in result.output and "DataError" in result.output
+
+
+def test_interrupt_exits_130_with_one_line(monkeypatch):
+    from kerasrnn.cli import listings
+
+    def interrupted():
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(listings.archs, "callback", interrupted)
+    result = run_cli("archs")
+    assert result.exit_code == 130 and result.stderr.strip() == "Interrupted."
+
+
+def test_debug_after_the_command_shows_the_traceback_too():
+    result = CliRunner().invoke(main, ["fit", "--arch", "nope", "--debug"])
+    assert result.exit_code == 2
+    assert "Traceback" in result.output and "ConfigError" in result.output
