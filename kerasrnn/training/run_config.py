@@ -123,7 +123,9 @@ class RunConfig:
         backend: The Keras backend the run trains on (filled in by ``fit``).
     """
 
-    arch: str | None = option(None, "Architecture (see 'kerasrnn archs'). Default: bigru (gru for text).", type=str)
+    arch: str | None = option(
+        None, "Architecture (see 'kerasrnn archs'). Default: bigru (gru for text).", type=str, metavar="NAME"
+    )
     dataset: str = option(registry.DEFAULT_DATASET, "Data set (see 'kerasrnn datasets').", cli=False)
     data_file: str | None = option(
         None, "Your sequences: .npz (x, y) or delimited text (UCR: label first).", type=str, flag="--data",

@@ -1,0 +1,1 @@
+"""One parser per file format kerasrnn reads: delimited text, .npz archives, IDX."""
