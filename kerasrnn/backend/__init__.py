@@ -12,9 +12,18 @@ Only backend modules that exist are imported, and only when first called,
 so ``import kerasrnn`` never imports a framework it does not use.
 """
 
+from __future__ import annotations
+
 import importlib
+from collections.abc import Sequence
+from types import ModuleType
+from typing import TYPE_CHECKING
+from typing import Any
 
 import keras
+
+if TYPE_CHECKING:
+    from kerasrnn.layers.tensor_types import Tensor
 
 # Keras backend name -> {kind of fast path: module holding it}.
 _FAST_PATH_MODULES = {
@@ -22,28 +31,28 @@ _FAST_PATH_MODULES = {
 }
 
 
-def _fast_paths(kind):
+def _fast_paths(kind: str) -> ModuleType:
     name = _FAST_PATH_MODULES.get(keras.backend.backend(), {}).get(kind)
     if name is None:
         raise NotImplementedError
     return importlib.import_module(name)
 
 
-def lstm(*args, **kwargs):
+def lstm(*args: Any, **kwargs: Any) -> tuple[Tensor, Tensor, list[Tensor]]:
     """A fused LSTM over a whole sequence; see ``kerasrnn.backend.torch.rnn.lstm``."""
     return _fast_paths("rnn").lstm(*args, **kwargs)
 
 
-def gru(*args, **kwargs):
+def gru(*args: Any, **kwargs: Any) -> tuple[Tensor, Tensor, list[Tensor]]:
     """A fused GRU over a whole sequence; see ``kerasrnn.backend.torch.rnn.gru``."""
     return _fast_paths("rnn").gru(*args, **kwargs)
 
 
-def rnn(*args, **kwargs):
+def rnn(*args: Any, **kwargs: Any) -> tuple[Tensor, Tensor, Sequence[Tensor]]:
     """Keras' ``backend.rnn`` loop, leaner; see ``kerasrnn.backend.torch.rnn.rnn``."""
     return _fast_paths("rnn").rnn(*args, **kwargs)
 
 
-def layer_norm(x, gamma, beta, epsilon):
+def layer_norm(x: Tensor, gamma: Tensor, beta: Tensor, epsilon: float) -> Tensor:
     """A fused layer normalization over the last axis; see ``kerasrnn.backend.torch.nn``."""
     return _fast_paths("nn").layer_norm(x, gamma, beta, epsilon)

@@ -20,7 +20,11 @@ output's shape and keeps its time index in a tensor; this one does neither.
 ``keras.layers.RNN``: outputs, states and gradients.
 """
 
+from __future__ import annotations
+
 import inspect
+from collections.abc import Sequence
+from typing import Any
 
 import keras
 from keras import tree
@@ -29,6 +33,9 @@ from keras.layers import InputSpec
 from kerasrnn import backend as fast_paths
 from kerasrnn.keras_private import backend_rnn
 from kerasrnn.layers.recurrent_cell import RecurrentCell
+from kerasrnn.layers.tensor_types import Identifier
+from kerasrnn.layers.tensor_types import Shape
+from kerasrnn.layers.tensor_types import Tensor
 
 # Keyword arguments that belong to ``keras.layers.RNN`` rather than the cell.
 _RNN_ARGS = (
@@ -45,7 +52,7 @@ _SHARED_ARGS = ("dtype", "trainable")
 _LAYER_ONLY_CONFIG = ("name", "trainable", "dtype")
 
 
-def cell_argument_names(cell_class):
+def cell_argument_names(cell_class: type[RecurrentCell]) -> list[str]:
     """The constructor arguments of ``cell_class`` and its kerasrnn bases."""
     names = []
     for klass in cell_class.__mro__:
@@ -74,7 +81,7 @@ class CellRNN(keras.layers.RNN):
     HOIST_INPUT_PROJECTION = {"jax": False, "tensorflow": False, "torch": True}
     hoist_input_projection = None  # None: HOIST_INPUT_PROJECTION for the backend
 
-    def __init__(self, *cell_args, activity_regularizer=None, **kwargs):
+    def __init__(self, *cell_args: Any, activity_regularizer: Identifier = None, **kwargs: Any) -> None:
         cell_names = self.cell_argument_names()
         unknown = set(kwargs) - set(cell_names) - set(_RNN_ARGS) - {"name", *_SHARED_ARGS}
         if unknown:
@@ -95,17 +102,23 @@ class CellRNN(keras.layers.RNN):
         self.input_spec = InputSpec(ndim=self.sequence_ndim)
 
     @classmethod
-    def cell_argument_names(cls):
+    def cell_argument_names(cls) -> list[str]:
         return cell_argument_names(cls.cell_class)
 
-    def make_cell(self, *args, **kwargs):
+    def make_cell(self, *args: Any, **kwargs: Any) -> RecurrentCell:
         return self.cell_class(*args, **kwargs)
 
     @property
-    def units(self):
+    def units(self) -> int:
         return self.cell.units
 
-    def inner_loop(self, sequences, initial_state, mask, training=False):
+    def inner_loop(
+        self,
+        sequences: Tensor,
+        initial_state: Sequence[Tensor],
+        mask: Tensor | None,
+        training: bool = False,
+    ) -> tuple[Tensor, Tensor, Sequence[Tensor]]:
         cell = self.cell
         backend = keras.backend.backend()
         hoist = self.hoist_input_projection
@@ -118,7 +131,7 @@ class CellRNN(keras.layers.RNN):
             inputs, cell_step = sequences, cell.call
         copy_states = backend == "torch" and self.stateful
 
-        def step(inputs_t, states):
+        def step(inputs_t: Tensor, states: Sequence[Tensor]) -> tuple[Tensor, Sequence[Tensor]]:
             if copy_states:  # as keras.layers.RNN: keep torch autograd off in-place state updates
                 states = tree.map_structure(keras.ops.copy, states)
             return cell_step(inputs_t, states, training=training)
@@ -136,7 +149,7 @@ class CellRNN(keras.layers.RNN):
         except NotImplementedError:
             return backend_rnn(step, inputs, list(initial_state), **loop_arguments)
 
-    def build(self, sequences_shape, initial_state_shape=None):
+    def build(self, sequences_shape: Shape, initial_state_shape: Sequence[Shape] | None = None) -> None:
         super().build(sequences_shape, initial_state_shape)
         # Once built, a different feature width is a clear error naming the
         # layer instead of a shape mismatch deep inside a matmul.
@@ -144,7 +157,7 @@ class CellRNN(keras.layers.RNN):
             ndim=self.sequence_ndim, axes={-1: sequences_shape[-1]}
         )
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         config = super().get_config()
         config.pop("cell")
         cell_config = self.cell.get_config()
@@ -156,5 +169,5 @@ class CellRNN(keras.layers.RNN):
         return {**config, **cell_config}
 
     @classmethod
-    def from_config(cls, config):
+    def from_config(cls, config: dict[str, Any]) -> CellRNN:
         return cls(**config)

@@ -5,7 +5,11 @@ The generic base of :class:`~kerasrnn.layers.ConvLSTM1D` and
 for its ``ConvLSTM{1,2,3}D``.
 """
 
+from __future__ import annotations
+
 import math
+from collections.abc import Sequence
+from typing import Any
 
 import keras
 from keras import constraints
@@ -15,9 +19,12 @@ from keras import regularizers
 
 from kerasrnn.layers.cell_rnn import CellRNN
 from kerasrnn.layers.recurrent_cell import RecurrentCell
+from kerasrnn.layers.tensor_types import Identifier
+from kerasrnn.layers.tensor_types import Shape
+from kerasrnn.layers.tensor_types import Tensor
 
 
-def _as_tuple(value, rank, name):
+def _as_tuple(value: int | Sequence[int], rank: int, name: str) -> tuple[int, ...]:
     if isinstance(value, int):
         return (value,) * rank
     value = tuple(int(v) for v in value)
@@ -26,7 +33,7 @@ def _as_tuple(value, rank, name):
     return value
 
 
-def conv_output_length(length, kernel_size, stride, padding, dilation):
+def conv_output_length(length: int, kernel_size: int, stride: int, padding: str, dilation: int) -> int:
     """Length of one spatial axis after a convolution."""
     if padding == "same":
         return math.ceil(length / stride)
@@ -85,20 +92,20 @@ class ConvLSTMCell(RecurrentCell):
 
     def __init__(
         self,
-        rank,
-        filters,
-        kernel_size,
-        strides=1,
-        padding="valid",
-        data_format=None,
-        dilation_rate=1,
-        peephole=True,
-        unit_forget_bias=True,
-        peephole_initializer="zeros",
-        peephole_regularizer=None,
-        peephole_constraint=None,
-        **kwargs,
-    ):
+        rank: int,
+        filters: int,
+        kernel_size: int | Sequence[int],
+        strides: int | Sequence[int] = 1,
+        padding: str = "valid",
+        data_format: str | None = None,
+        dilation_rate: int | Sequence[int] = 1,
+        peephole: bool = True,
+        unit_forget_bias: bool = True,
+        peephole_initializer: Identifier = "zeros",
+        peephole_regularizer: Identifier = None,
+        peephole_constraint: Identifier = None,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(filters, **kwargs)
         if rank not in (1, 2, 3):
             raise ValueError(f"ConvLSTMCell supports rank 1, 2 or 3; received rank={rank}.")
@@ -131,10 +138,10 @@ class ConvLSTMCell(RecurrentCell):
         self.state_size = [filters, filters]
 
     @property
-    def channel_axis(self):
+    def channel_axis(self) -> int:
         return -1 if self.data_format == "channels_last" else 1
 
-    def state_shape(self, batch_size):
+    def state_shape(self, batch_size: int | None) -> tuple[int | None, ...]:
         """The shape of ``H`` and ``C`` for a batch (after the input convolution)."""
         spatial = tuple(
             conv_output_length(n, k, s, self.padding, d)
@@ -146,7 +153,7 @@ class ConvLSTMCell(RecurrentCell):
             return (batch_size, *spatial, self.filters)
         return (batch_size, self.filters, *spatial)
 
-    def build(self, input_shape):
+    def build(self, input_shape: Shape) -> None:
         expected_ndim = self.rank + 2
         if len(input_shape) != expected_ndim:
             raise ValueError(
@@ -199,11 +206,11 @@ class ConvLSTMCell(RecurrentCell):
                 for name in ("input_gate_peephole", "forget_gate_peephole", "output_gate_peephole")
             )
 
-    def get_initial_state(self, batch_size=None):
+    def get_initial_state(self, batch_size: int | Tensor | None = None) -> list[Tensor]:
         shape = self.state_shape(batch_size)
         return [ops.zeros(shape, dtype=self.compute_dtype) for _ in range(2)]
 
-    def project_inputs(self, inputs):
+    def project_inputs(self, inputs: Tensor) -> Tensor:
         # The input convolution (+ bias) for frames with any leading axes.
         frame_rank = self.rank + 1
         leading = ops.shape(inputs)[: len(inputs.shape) - frame_rank]
@@ -225,7 +232,9 @@ class ConvLSTMCell(RecurrentCell):
             z = z + ops.reshape(self.bias, bias_shape)
         return ops.reshape(z, tuple(leading) + tuple(z.shape[1:]))
 
-    def recurrent_step(self, projected, states, training=False):
+    def recurrent_step(
+        self, projected: Tensor, states: Sequence[Tensor], training: bool = False
+    ) -> tuple[Tensor, list[Tensor]]:
         h_tm1, c_tm1 = states
         h = self.dropped_state(h_tm1, training)
         z = projected + ops.conv(
@@ -244,7 +253,7 @@ class ConvLSTMCell(RecurrentCell):
         h = o * self.activation(c)
         return h, [h, c]
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         config = super().get_config()
         config.pop("units")
         config.update(
@@ -277,21 +286,27 @@ class ConvLSTM(CellRNN):
     rank = None  # set by each subclass
 
     @classmethod
-    def cell_argument_names(cls):
+    def cell_argument_names(cls) -> list[str]:
         return [name for name in super().cell_argument_names() if name != "rank"]
 
     @property
-    def sequence_ndim(self):
+    def sequence_ndim(self) -> int:
         return self.rank + 3
 
-    def make_cell(self, *args, **kwargs):
+    def make_cell(self, *args: Any, **kwargs: Any) -> ConvLSTMCell:
         return self.cell_class(self.rank, *args, **kwargs)
 
     @property
-    def filters(self):
+    def filters(self) -> int:
         return self.cell.filters
 
-    def call(self, sequences, initial_state=None, mask=None, training=False):
+    def call(
+        self,
+        sequences: Tensor,
+        initial_state: Sequence[Tensor] | None = None,
+        mask: Tensor | None = None,
+        training: bool = False,
+    ) -> Tensor | tuple[Tensor, ...]:
         if mask is not None and len(mask.shape) == 2:
             # Give the (batch, time) mask the states' rank. Keras' JAX loop
             # broadcasts a (batch, 1) step mask against (batch, *spatial,
@@ -300,13 +315,15 @@ class ConvLSTM(CellRNN):
             mask = ops.reshape(mask, tuple(ops.shape(mask)) + (1,) * (self.rank + 1))
         return super().call(sequences, initial_state=initial_state, mask=mask, training=training)
 
-    def build(self, sequences_shape, initial_state_shape=None):
+    def build(self, sequences_shape: Shape, initial_state_shape: Sequence[Shape] | None = None) -> None:
         super().build(sequences_shape, initial_state_shape)
         self.input_spec = keras.layers.InputSpec(
             ndim=self.sequence_ndim, shape=(None, None) + tuple(sequences_shape[2:])
         )
 
-    def compute_output_shape(self, sequences_shape, initial_state_shape=None):
+    def compute_output_shape(
+        self, sequences_shape: Shape, initial_state_shape: Sequence[Shape] | None = None
+    ) -> tuple[int | None, ...] | tuple[tuple[int | None, ...], ...]:
         batch_size, steps = sequences_shape[0], sequences_shape[1]
         if self.cell.spatial_dims is None:
             frame = (batch_size,) + tuple(sequences_shape[2:])
@@ -321,14 +338,14 @@ class ConvLSTM(CellRNN):
             return output_shape, state_shape, state_shape
         return output_shape
 
-    def compute_mask(self, _, mask):
+    def compute_mask(self, _: Tensor, mask: Tensor | Sequence[Tensor | None] | None) -> Tensor | list[Tensor | None] | None:
         mask = keras.tree.flatten(mask)[0] if mask is not None else None
         output_mask = mask if self.return_sequences else None
         if self.return_state:
             return [output_mask, None, None]
         return output_mask
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         config = super().get_config()
         config.pop("rank", None)
         return config

@@ -8,31 +8,37 @@ known time length on TensorFlow; these two layers do the reshaping with the
 mask passed through unchanged.
 """
 
+from __future__ import annotations
+
 import math
+from typing import Any
 
 import keras
 from keras import ops
+
+from kerasrnn.layers.tensor_types import Shape
+from kerasrnn.layers.tensor_types import Tensor
 
 
 @keras.saving.register_keras_serializable(package="kerasrnn")
 class FeaturesAsFrames(keras.layers.Layer):
     """``(batch, time, features)`` -> ``(batch, time, features, 1)``: 1-D one-channel frames."""
 
-    def __init__(self, **kwargs):
+    def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.supports_masking = True
 
-    def call(self, sequences):
+    def call(self, sequences: Tensor) -> Tensor:
         if len(sequences.shape) != 3:
             raise ValueError(
                 f"{type(self).__name__} expects (batch, time, features); received shape {tuple(sequences.shape)}."
             )
         return ops.expand_dims(sequences, -1)
 
-    def compute_output_shape(self, input_shape):
+    def compute_output_shape(self, input_shape: Shape) -> tuple[int | None, ...]:
         return tuple(input_shape) + (1,)
 
-    def compute_mask(self, inputs, mask=None):
+    def compute_mask(self, inputs: Tensor, mask: Tensor | None = None) -> Tensor | None:
         return mask
 
 
@@ -45,14 +51,14 @@ class FlattenFrames(keras.layers.Layer):
             and channels: 2 for ConvLSTM1D outputs, 3 for ConvLSTM2D).
     """
 
-    def __init__(self, frame_rank, **kwargs):
+    def __init__(self, frame_rank: int, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         if not isinstance(frame_rank, int) or frame_rank < 1:
             raise ValueError(f"`frame_rank` must be a positive integer; received {frame_rank!r}.")
         self.frame_rank = frame_rank
         self.supports_masking = True
 
-    def _frame_size(self, shape):
+    def _frame_size(self, shape: Shape) -> int:
         frame = tuple(shape[-self.frame_rank :])
         if len(shape) < self.frame_rank + 1 or any(d is None for d in frame):
             raise ValueError(
@@ -61,16 +67,16 @@ class FlattenFrames(keras.layers.Layer):
             )
         return math.prod(frame)
 
-    def call(self, frames):
+    def call(self, frames: Tensor) -> Tensor:
         size = self._frame_size(frames.shape)
         leading = ops.shape(frames)[: len(frames.shape) - self.frame_rank]
         return ops.reshape(frames, tuple(leading) + (size,))
 
-    def compute_output_shape(self, input_shape):
+    def compute_output_shape(self, input_shape: Shape) -> tuple[int | None, ...]:
         return tuple(input_shape[: len(input_shape) - self.frame_rank]) + (self._frame_size(input_shape),)
 
-    def compute_mask(self, inputs, mask=None):
+    def compute_mask(self, inputs: Tensor, mask: Tensor | None = None) -> Tensor | None:
         return mask
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "frame_rank": self.frame_rank}

@@ -10,11 +10,17 @@ mask, tanh/sigmoid, ...). On the torch backend that is PyTorch's own
 ``nn.LSTM``/``nn.GRU`` kernel on CPU as well as CUDA.
 """
 
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
 import keras
 from keras import ops
 from keras import tree
 
 from kerasrnn import backend as fast_paths
+from kerasrnn.layers.tensor_types import Tensor
 
 
 class FusedKernelLoop:
@@ -25,11 +31,13 @@ class FusedKernelLoop:
     the cell's mask (one per sequence, as Keras' loop does at every step).
     """
 
-    def fused_kernel(self, sequences, initial_state, mask):
+    def fused_kernel(
+        self, sequences: Tensor, initial_state: list[Tensor], mask: Tensor | None
+    ) -> tuple[Tensor, Tensor, list[Tensor]]:
         """The backend function for this layer; raises ``NotImplementedError`` to fall back."""
         raise NotImplementedError
 
-    def fused_kernel_arguments(self):
+    def fused_kernel_arguments(self) -> dict[str, Any]:
         """The weights and options every ``kerasrnn.backend`` recurrence takes."""
         cell = self.cell
         return dict(
@@ -43,7 +51,13 @@ class FusedKernelLoop:
             unroll=self.unroll,
         )
 
-    def inner_loop(self, sequences, initial_state, mask, training=False):
+    def inner_loop(
+        self,
+        sequences: Tensor,
+        initial_state: Tensor | Sequence[Tensor],
+        mask: Tensor | Sequence[Tensor] | None,
+        training: bool = False,
+    ) -> tuple[Tensor, Tensor, Sequence[Tensor]]:
         if self.use_cudnn in ("auto", True) and not self.recurrent_dropout:
             if training and self.dropout:
                 dropout_mask = self.cell.get_dropout_mask(sequences[:, 0, :])
@@ -79,7 +93,9 @@ class LSTM(FusedKernelLoop, keras.layers.LSTM):
     Hochreiter & Schmidhuber (1997), with the forget gate of Gers et al. (2000).
     """
 
-    def fused_kernel(self, sequences, initial_state, mask):
+    def fused_kernel(
+        self, sequences: Tensor, initial_state: list[Tensor], mask: Tensor | None
+    ) -> tuple[Tensor, Tensor, list[Tensor]]:
         h, c = initial_state
         return fast_paths.lstm(sequences, h, c, mask, **self.fused_kernel_arguments())
 
@@ -103,7 +119,9 @@ class GRU(FusedKernelLoop, keras.layers.GRU):
     :math:`\\tilde h_t = \\tanh(x_t W_h + (r_t \\odot h_{t-1}) U_h + b_h)`.
     """
 
-    def fused_kernel(self, sequences, initial_state, mask):
+    def fused_kernel(
+        self, sequences: Tensor, initial_state: list[Tensor], mask: Tensor | None
+    ) -> tuple[Tensor, Tensor, list[Tensor]]:
         return fast_paths.gru(
             sequences, initial_state[0], mask, reset_after=self.cell.reset_after, **self.fused_kernel_arguments()
         )

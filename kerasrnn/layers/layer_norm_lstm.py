@@ -1,5 +1,10 @@
 """Layer-normalized LSTM (Ba, Kiros & Hinton, 2016), as tensorflow-addons had it."""
 
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
 import keras
 from keras import initializers
 from keras import ops
@@ -7,9 +12,12 @@ from keras import ops
 from kerasrnn import backend as fast_paths
 from kerasrnn.layers.cell_rnn import CellRNN
 from kerasrnn.layers.recurrent_cell import RecurrentCell
+from kerasrnn.layers.tensor_types import Identifier
+from kerasrnn.layers.tensor_types import Shape
+from kerasrnn.layers.tensor_types import Tensor
 
 
-def layer_norm(x, gamma, beta, epsilon):
+def layer_norm(x: Tensor, gamma: Tensor, beta: Tensor, epsilon: float) -> Tensor:
     """Layer normalization over the last axis: the backend's fused kernel, else :func:`reference_layer_norm`."""
     try:
         return fast_paths.layer_norm(x, gamma, beta, epsilon)
@@ -17,7 +25,7 @@ def layer_norm(x, gamma, beta, epsilon):
         return reference_layer_norm(x, gamma, beta, epsilon)
 
 
-def reference_layer_norm(x, gamma, beta, epsilon):
+def reference_layer_norm(x: Tensor, gamma: Tensor, beta: Tensor, epsilon: float) -> Tensor:
     """Layer normalization over the last axis, computed in at least float32."""
     dtype = x.dtype
     low_precision = keras.backend.standardize_dtype(dtype) in ("float16", "bfloat16")
@@ -79,13 +87,13 @@ class LayerNormLSTMCell(RecurrentCell):
 
     def __init__(
         self,
-        units,
-        unit_forget_bias=True,
-        norm_gamma_initializer="ones",
-        norm_beta_initializer="zeros",
-        norm_epsilon=1e-3,
-        **kwargs,
-    ):
+        units: int,
+        unit_forget_bias: bool = True,
+        norm_gamma_initializer: Identifier = "ones",
+        norm_beta_initializer: Identifier = "zeros",
+        norm_epsilon: float = 1e-3,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(units, **kwargs)
         self.unit_forget_bias = unit_forget_bias
         self.norm_gamma_initializer = initializers.get(norm_gamma_initializer)
@@ -93,7 +101,7 @@ class LayerNormLSTMCell(RecurrentCell):
         self.norm_epsilon = float(norm_epsilon)
         self.state_size = [units, units]
 
-    def build(self, input_shape):
+    def build(self, input_shape: Shape) -> None:
         input_dim = self.input_dim_of(input_shape)
         units = self.units
         self.kernel = self.add_kernel(input_dim, 4 * units)
@@ -107,13 +115,15 @@ class LayerNormLSTMCell(RecurrentCell):
                 shape=(width,), name=f"{norm}_beta", initializer=self.norm_beta_initializer
             ))
 
-    def project_inputs(self, inputs):
+    def project_inputs(self, inputs: Tensor) -> Tensor:
         z = layer_norm(
             ops.matmul(inputs, self.kernel), self.kernel_norm_gamma, self.kernel_norm_beta, self.norm_epsilon
         )
         return z + self.bias if self.use_bias else z
 
-    def recurrent_step(self, projected, states, training=False):
+    def recurrent_step(
+        self, projected: Tensor, states: Sequence[Tensor], training: bool = False
+    ) -> tuple[Tensor, list[Tensor]]:
         h_tm1, c_tm1 = states
         h = self.dropped_state(h_tm1, training)
         eps = self.norm_epsilon
@@ -129,7 +139,7 @@ class LayerNormLSTMCell(RecurrentCell):
         h = o * self.activation(c)
         return h, [h, c]
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         config = {
             "unit_forget_bias": self.unit_forget_bias,
             "norm_gamma_initializer": initializers.serialize(self.norm_gamma_initializer),

@@ -1,10 +1,16 @@
 """MUT2, the second evolved GRU variant of Jozefowicz, Zaremba & Sutskever (2015)."""
 
+from __future__ import annotations
+
+from collections.abc import Sequence
+
 import keras
 from keras import ops
 
 from kerasrnn.layers.cell_rnn import CellRNN
 from kerasrnn.layers.mut_cell import ProjectedMUTCell
+from kerasrnn.layers.tensor_types import Shape
+from kerasrnn.layers.tensor_types import Tensor
 
 
 @keras.saving.register_keras_serializable(package="kerasrnn")
@@ -43,20 +49,22 @@ class MUT2Cell(ProjectedMUTCell):
         y = keras.layers.RNN(kerasrnn.layers.MUT2Cell(32))(x)
     """
 
-    def build(self, input_shape):
+    def build(self, input_shape: Shape) -> None:
         input_dim = self.input_dim_of(input_shape)
         self.kernel = self.add_kernel(input_dim, 2 * self.units)
         self.recurrent_kernel = self.add_recurrent_kernel(3 * self.units)
         self.bias = self.add_bias(3 * self.units)
         self.build_input_projection(input_dim)
 
-    def project_inputs(self, inputs):
+    def project_inputs(self, inputs: Tensor) -> Tensor:
         # [W_xz x + b_z, x + b_r, W_xh x + b_h]
         x_z, x_h = ops.split(ops.matmul(inputs, self.kernel), 2, axis=-1)
         projected = ops.concatenate([x_z, self.project(inputs), x_h], axis=-1)
         return projected + self.bias if self.use_bias else projected
 
-    def recurrent_step(self, projected, states, training=False):
+    def recurrent_step(
+        self, projected: Tensor, states: Sequence[Tensor], training: bool = False
+    ) -> tuple[Tensor, list[Tensor]]:
         h_tm1 = states[0]
         h = self.dropped_state(h_tm1, training)
         u = self.units

@@ -1,10 +1,16 @@
 """MUT3, the third evolved GRU variant of Jozefowicz, Zaremba & Sutskever (2015)."""
 
+from __future__ import annotations
+
+from collections.abc import Sequence
+
 import keras
 from keras import ops
 
 from kerasrnn.layers.cell_rnn import CellRNN
 from kerasrnn.layers.mut_cell import MUTCell
+from kerasrnn.layers.tensor_types import Shape
+from kerasrnn.layers.tensor_types import Tensor
 
 
 @keras.saving.register_keras_serializable(package="kerasrnn")
@@ -38,17 +44,19 @@ class MUT3Cell(MUTCell):
         y = keras.layers.RNN(kerasrnn.layers.MUT3Cell(32))(x)
     """
 
-    def build(self, input_shape):
+    def build(self, input_shape: Shape) -> None:
         input_dim = self.input_dim_of(input_shape)
         self.kernel = self.add_kernel(input_dim, 3 * self.units)
         self.recurrent_kernel = self.add_recurrent_kernel(3 * self.units)
         self.bias = self.add_bias(3 * self.units)
 
-    def project_inputs(self, inputs):
+    def project_inputs(self, inputs: Tensor) -> Tensor:
         z = ops.matmul(inputs, self.kernel)
         return z + self.bias if self.use_bias else z
 
-    def recurrent_step(self, projected, states, training=False):
+    def recurrent_step(
+        self, projected: Tensor, states: Sequence[Tensor], training: bool = False
+    ) -> tuple[Tensor, list[Tensor]]:
         h_tm1 = states[0]
         h = self.dropped_state(h_tm1, training)
         u = self.units

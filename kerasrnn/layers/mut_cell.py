@@ -8,15 +8,20 @@ in what feeds the gates. Two of them use the input without a weight matrix
 the input width equals ``units``; :class:`ProjectedMUTCell` handles that.
 """
 
+from __future__ import annotations
+
+from typing import Any
+
 from keras import ops
 
 from kerasrnn.layers.recurrent_cell import RecurrentCell
+from kerasrnn.layers.tensor_types import Tensor
 
 
 class MUTCell(RecurrentCell):
     """A single-state GRU-like cell; the output is the state ``h``."""
 
-    def interpolate(self, candidate, z, h_tm1):
+    def interpolate(self, candidate: Tensor, z: Tensor, h_tm1: Tensor) -> Tensor:
         """The MUT (and Cho GRU) update ``candidate * z + h * (1 - z)``."""
         return candidate * z + h_tm1 * (1.0 - z)
 
@@ -32,7 +37,7 @@ class ProjectedMUTCell(MUTCell):
             exact form (a ``ValueError`` when the widths differ).
     """
 
-    def __init__(self, units, input_projection=None, **kwargs):
+    def __init__(self, units: int, input_projection: bool | None = None, **kwargs: Any) -> None:
         if input_projection not in (None, True, False):
             raise ValueError(
                 f"{type(self).__name__}: `input_projection` must be None "
@@ -42,7 +47,7 @@ class ProjectedMUTCell(MUTCell):
         self.input_projection = input_projection
         self.projection = None
 
-    def build_input_projection(self, input_dim):
+    def build_input_projection(self, input_dim: int) -> None:
         """Creates the projection weight when this input width needs it."""
         project = self.input_projection
         if project is None:
@@ -58,11 +63,11 @@ class ProjectedMUTCell(MUTCell):
         if project:
             self.projection = self.add_kernel(input_dim, self.units, name="input_projection")
 
-    def project(self, x):
+    def project(self, x: Tensor) -> Tensor:
         """``x`` itself in the exact form, ``x @ input_projection`` otherwise."""
         if self.projection is None:
             return x
         return ops.matmul(x, self.projection)
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "input_projection": self.input_projection}

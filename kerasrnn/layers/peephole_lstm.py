@@ -1,5 +1,10 @@
 """Peephole LSTM (Gers & Schmidhuber, 2000)."""
 
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
 import keras
 from keras import constraints
 from keras import initializers
@@ -8,6 +13,9 @@ from keras import regularizers
 
 from kerasrnn.layers.cell_rnn import CellRNN
 from kerasrnn.layers.recurrent_cell import RecurrentCell
+from kerasrnn.layers.tensor_types import Identifier
+from kerasrnn.layers.tensor_types import Shape
+from kerasrnn.layers.tensor_types import Tensor
 
 
 @keras.saving.register_keras_serializable(package="kerasrnn")
@@ -56,13 +64,13 @@ class PeepholeLSTMCell(RecurrentCell):
 
     def __init__(
         self,
-        units,
-        unit_forget_bias=True,
-        peephole_initializer="glorot_uniform",
-        peephole_regularizer=None,
-        peephole_constraint=None,
-        **kwargs,
-    ):
+        units: int,
+        unit_forget_bias: bool = True,
+        peephole_initializer: Identifier = "glorot_uniform",
+        peephole_regularizer: Identifier = None,
+        peephole_constraint: Identifier = None,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(units, **kwargs)
         self.unit_forget_bias = unit_forget_bias
         self.peephole_initializer = initializers.get(peephole_initializer)
@@ -70,7 +78,7 @@ class PeepholeLSTMCell(RecurrentCell):
         self.peephole_constraint = constraints.get(peephole_constraint)
         self.state_size = [units, units]
 
-    def build(self, input_shape):
+    def build(self, input_shape: Shape) -> None:
         input_dim = self.input_dim_of(input_shape)
         units = self.units
         self.kernel = self.add_kernel(input_dim, 4 * units)
@@ -91,11 +99,13 @@ class PeepholeLSTMCell(RecurrentCell):
             )
         )
 
-    def project_inputs(self, inputs):
+    def project_inputs(self, inputs: Tensor) -> Tensor:
         z = ops.matmul(inputs, self.kernel)
         return z + self.bias if self.use_bias else z
 
-    def recurrent_step(self, projected, states, training=False):
+    def recurrent_step(
+        self, projected: Tensor, states: Sequence[Tensor], training: bool = False
+    ) -> tuple[Tensor, list[Tensor]]:
         h_tm1, c_tm1 = states
         h = self.dropped_state(h_tm1, training)
         z = projected + ops.matmul(h, self.recurrent_kernel)
@@ -107,7 +117,7 @@ class PeepholeLSTMCell(RecurrentCell):
         h = o * self.activation(c)
         return h, [h, c]
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         config = {
             "unit_forget_bias": self.unit_forget_bias,
             "peephole_initializer": initializers.serialize(self.peephole_initializer),

@@ -1,5 +1,11 @@
 """``Recurrent``: PyTorch's ``nn.RNN``/``nn.LSTM``/``nn.GRU`` parameter set as one Keras layer."""
 
+from __future__ import annotations
+
+from collections.abc import Callable
+from collections.abc import Sequence
+from typing import Any
+
 import keras
 
 from kerasrnn.layers.fused_rnn import GRU
@@ -9,17 +15,19 @@ from kerasrnn.layers.mut1 import MUT1
 from kerasrnn.layers.mut2 import MUT2
 from kerasrnn.layers.mut3 import MUT3
 from kerasrnn.layers.peephole_lstm import PeepholeLSTM
+from kerasrnn.layers.tensor_types import Shape
+from kerasrnn.layers.tensor_types import Tensor
 
 
-def _simple_rnn(activation):
-    def make(units, **kwargs):
+def _simple_rnn(activation: str) -> Callable[..., keras.layers.RNN]:
+    def make(units: int, **kwargs: Any) -> keras.layers.RNN:
         return keras.layers.SimpleRNN(units, activation=activation, **kwargs)
 
     return make
 
 
-def _gru(reset_after):
-    def make(units, **kwargs):
+def _gru(reset_after: bool) -> Callable[..., keras.layers.RNN]:
+    def make(units: int, **kwargs: Any) -> keras.layers.RNN:
         return GRU(units, reset_after=reset_after, **kwargs)
 
     return make
@@ -34,7 +42,7 @@ def _gru(reset_after):
 # parameter set; ``gru_cudnn`` names the reset-after form. They come through
 # Keras' own layers (LSTM and GRU through our subclasses, which add the
 # backends' fused kernels Keras lacks), so every fast path applies.
-CELL_LAYERS = {
+CELL_LAYERS: dict[str, Callable[..., keras.layers.RNN]] = {
     "rnn_tanh": _simple_rnn("tanh"),
     "rnn_relu": _simple_rnn("relu"),
     "lstm": LSTM,
@@ -49,7 +57,7 @@ CELL_LAYERS = {
 
 # Former spelling -> cell name. ``Recurrent`` accepts both and stores (and
 # saves) the cell name, so ``.keras`` files written before the rename load.
-CELL_ALIASES = {
+CELL_ALIASES: dict[str, str] = {
     "layernorm_lstm": "layer_norm_lstm",
 }
 
@@ -110,18 +118,18 @@ class Recurrent(keras.layers.Layer):
 
     def __init__(
         self,
-        cell="lstm",
-        units=None,
-        num_layers=1,
-        dropout=0.0,
-        bidirectional=False,
-        merge_mode="concat",
-        return_sequences=False,
-        return_state=False,
-        stateful=False,
-        cell_kwargs=None,
-        **kwargs,
-    ):
+        cell: str | keras.layers.Layer | dict[str, Any] = "lstm",
+        units: int | None = None,
+        num_layers: int = 1,
+        dropout: float = 0.0,
+        bidirectional: bool = False,
+        merge_mode: str = "concat",
+        return_sequences: bool = False,
+        return_state: bool = False,
+        stateful: bool = False,
+        cell_kwargs: dict[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(**kwargs)
         if isinstance(cell, dict):  # a serialized cell, as get_config stores it
             cell = keras.saving.deserialize_keras_object(cell)
@@ -167,7 +175,7 @@ class Recurrent(keras.layers.Layer):
         self.rnn_layers = [self._make_layer(index) for index in range(num_layers)]
         self.dropout_layer = keras.layers.Dropout(self.dropout, dtype=self.dtype_policy) if self.dropout > 0 else None
 
-    def _make_layer(self, index):
+    def _make_layer(self, index: int) -> keras.layers.RNN | keras.layers.Bidirectional:
         last = index == self.num_layers - 1
         options = dict(
             return_sequences=self.return_sequences if last else True,
@@ -188,7 +196,7 @@ class Recurrent(keras.layers.Layer):
             dtype=self.dtype_policy,
         )
 
-    def _make_rnn(self, **options):
+    def _make_rnn(self, **options: Any) -> keras.layers.RNN:
         if isinstance(self.cell, str):
             return CELL_LAYERS[self.cell](self.units, **self.cell_kwargs, **options)
         cell = keras.saving.deserialize_keras_object(self.cell)
@@ -196,7 +204,7 @@ class Recurrent(keras.layers.Layer):
         return keras.layers.RNN(cell, **options)
 
     @property
-    def states_per_cell(self):
+    def states_per_cell(self) -> int:
         state_size = (
             self.rnn_layers[0].forward_layer.cell.state_size
             if self.bidirectional
@@ -205,15 +213,15 @@ class Recurrent(keras.layers.Layer):
         return len(state_size) if isinstance(state_size, (list, tuple)) else 1
 
     @property
-    def num_directions(self):
+    def num_directions(self) -> int:
         return 2 if self.bidirectional else 1
 
-    def _output_width(self):
+    def _output_width(self) -> int:
         if self.bidirectional and self.merge_mode == "concat":
             return 2 * self.units
         return self.units
 
-    def build(self, sequences_shape, initial_state_shape=None):
+    def build(self, sequences_shape: Shape, initial_state_shape: Sequence[Shape] | None = None) -> None:
         if len(sequences_shape) != 3:
             raise ValueError(
                 f"Recurrent '{self.name}' expects inputs of shape (batch, time, "
@@ -225,7 +233,13 @@ class Recurrent(keras.layers.Layer):
             shape = (shape[0], shape[1], self._output_width())
         self.input_spec = keras.layers.InputSpec(ndim=3, axes={-1: sequences_shape[-1]})
 
-    def call(self, sequences, initial_state=None, mask=None, training=None):
+    def call(
+        self,
+        sequences: Tensor,
+        initial_state: Sequence[Tensor] | None = None,
+        mask: Tensor | None = None,
+        training: bool | None = None,
+    ) -> Tensor | list[Tensor]:
         per_layer = self.num_directions * self.states_per_cell
         if initial_state is not None:
             initial_state = list(initial_state)
@@ -255,14 +269,16 @@ class Recurrent(keras.layers.Layer):
             return [x, *final_states]
         return x
 
-    def compute_mask(self, sequences, mask=None):
+    def compute_mask(self, sequences: Tensor, mask: Tensor | None = None) -> Tensor | list[Tensor | None] | None:
         output_mask = mask if self.return_sequences else None
         if self.return_state:
             n_states = self.num_layers * self.num_directions * self.states_per_cell
             return [output_mask] + [None] * n_states
         return output_mask
 
-    def compute_output_shape(self, sequences_shape, initial_state_shape=None):
+    def compute_output_shape(
+        self, sequences_shape: Shape, initial_state_shape: Sequence[Shape] | None = None
+    ) -> tuple[int | None, ...] | list[tuple[int | None, ...]]:
         batch = sequences_shape[0]
         output_shape = (
             (batch, sequences_shape[1], self._output_width())
@@ -274,7 +290,7 @@ class Recurrent(keras.layers.Layer):
         n_states = self.num_layers * self.num_directions * self.states_per_cell
         return [output_shape] + [(batch, self.units)] * n_states
 
-    def reset_state(self):
+    def reset_state(self) -> None:
         for layer in self.rnn_layers:
             if self.bidirectional:
                 layer.forward_layer.reset_state()
@@ -282,7 +298,7 @@ class Recurrent(keras.layers.Layer):
             else:
                 layer.reset_state()
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         config = {
             "cell": self.cell,
             "units": self.units,

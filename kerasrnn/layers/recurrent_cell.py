@@ -19,6 +19,12 @@ are right on every backend (the JAX and NumPy loops carry ``states[0]``
 forward as the output of a masked step).
 """
 
+from __future__ import annotations
+
+from collections.abc import Callable
+from collections.abc import Sequence
+from typing import Any
+
 import keras
 from keras import constraints
 from keras import initializers
@@ -28,6 +34,9 @@ from keras import regularizers
 # Keras' RNN layer draws the dropout masks *before* its time loop only for cells
 # that are instances of this private mixin; see kerasrnn.keras_private.
 from kerasrnn.keras_private import DropoutRNNCell
+from kerasrnn.layers.tensor_types import Identifier
+from kerasrnn.layers.tensor_types import Shape
+from kerasrnn.layers.tensor_types import Tensor
 
 
 class RecurrentCell(keras.layers.Layer, DropoutRNNCell):
@@ -59,24 +68,24 @@ class RecurrentCell(keras.layers.Layer, DropoutRNNCell):
 
     def __init__(
         self,
-        units,
-        activation="tanh",
-        recurrent_activation="sigmoid",
-        use_bias=True,
-        kernel_initializer="glorot_uniform",
-        recurrent_initializer="orthogonal",
-        bias_initializer="zeros",
-        kernel_regularizer=None,
-        recurrent_regularizer=None,
-        bias_regularizer=None,
-        kernel_constraint=None,
-        recurrent_constraint=None,
-        bias_constraint=None,
-        dropout=0.0,
-        recurrent_dropout=0.0,
-        seed=None,
-        **kwargs,
-    ):
+        units: int,
+        activation: Identifier = "tanh",
+        recurrent_activation: Identifier = "sigmoid",
+        use_bias: bool = True,
+        kernel_initializer: Identifier = "glorot_uniform",
+        recurrent_initializer: Identifier = "orthogonal",
+        bias_initializer: Identifier = "zeros",
+        kernel_regularizer: Identifier = None,
+        recurrent_regularizer: Identifier = None,
+        bias_regularizer: Identifier = None,
+        kernel_constraint: Identifier = None,
+        recurrent_constraint: Identifier = None,
+        bias_constraint: Identifier = None,
+        dropout: float = 0.0,
+        recurrent_dropout: float = 0.0,
+        seed: int | None = None,
+        **kwargs: Any,
+    ) -> None:
         if not isinstance(units, int) or isinstance(units, bool) or units <= 0:
             raise ValueError(
                 f"{type(self).__name__}: `units` must be a positive integer, "
@@ -111,7 +120,7 @@ class RecurrentCell(keras.layers.Layer, DropoutRNNCell):
 
     # -- weights -----------------------------------------------------------
 
-    def add_kernel(self, input_dim, width, name="kernel"):
+    def add_kernel(self, input_dim: int, width: int, name: str = "kernel") -> keras.Variable:
         return self.add_weight(
             shape=(input_dim, width),
             name=name,
@@ -120,7 +129,7 @@ class RecurrentCell(keras.layers.Layer, DropoutRNNCell):
             constraint=self.kernel_constraint,
         )
 
-    def add_recurrent_kernel(self, width, name="recurrent_kernel"):
+    def add_recurrent_kernel(self, width: int, name: str = "recurrent_kernel") -> keras.Variable:
         return self.add_weight(
             shape=(self.units, width),
             name=name,
@@ -129,7 +138,7 @@ class RecurrentCell(keras.layers.Layer, DropoutRNNCell):
             constraint=self.recurrent_constraint,
         )
 
-    def add_bias(self, width, name="bias", initializer=None):
+    def add_bias(self, width: int, name: str = "bias", initializer: Identifier = None) -> keras.Variable | None:
         if not self.use_bias:
             return None
         return self.add_weight(
@@ -140,14 +149,14 @@ class RecurrentCell(keras.layers.Layer, DropoutRNNCell):
             constraint=self.bias_constraint,
         )
 
-    def add_lstm_bias(self, unit_forget_bias):
+    def add_lstm_bias(self, unit_forget_bias: bool) -> keras.Variable | None:
         """The fused ``(4 * units,)`` bias of gates i, f, c, o; forget part 1 if asked."""
         initializer = (
             forget_bias_initializer(self.bias_initializer, self.units, 4) if unit_forget_bias else None
         )
         return self.add_bias(4 * self.units, initializer=initializer)
 
-    def input_dim_of(self, input_shape):
+    def input_dim_of(self, input_shape: Shape) -> int:
         """Validates a step input shape ``(batch, features)``; returns features."""
         if len(input_shape) != 2 or input_shape[-1] is None:
             raise ValueError(
@@ -160,7 +169,7 @@ class RecurrentCell(keras.layers.Layer, DropoutRNNCell):
 
     # -- one step = input projection + recurrent step -----------------------------
 
-    def project_inputs(self, inputs):
+    def project_inputs(self, inputs: Tensor) -> Tensor:
         """The input-only part of a step, for inputs of shape ``(..., features)``.
 
         Must work on any number of leading axes, so that it can be applied to
@@ -168,17 +177,21 @@ class RecurrentCell(keras.layers.Layer, DropoutRNNCell):
         """
         raise NotImplementedError
 
-    def recurrent_step(self, projected, states, training=False):
+    def recurrent_step(
+        self, projected: Tensor, states: Sequence[Tensor], training: bool = False
+    ) -> tuple[Tensor, list[Tensor]]:
         """The rest of the step: ``(projected input, states) -> (output, new states)``."""
         raise NotImplementedError
 
-    def call(self, inputs, states, training=False):
+    def call(
+        self, inputs: Tensor, states: Sequence[Tensor], training: bool = False
+    ) -> tuple[Tensor, list[Tensor]]:
         projected = self.project_inputs(self.dropped_inputs(inputs, training))
         return self.recurrent_step(projected, states, training=training)
 
     # -- dropout -------------------------------------------------------------
 
-    def dropped_inputs(self, inputs, training):
+    def dropped_inputs(self, inputs: Tensor, training: bool) -> Tensor:
         """Applies the sequence's input dropout mask to one step or a whole sequence."""
         if training and self.dropout > 0.0:
             mask = self.get_dropout_mask(inputs)
@@ -187,20 +200,20 @@ class RecurrentCell(keras.layers.Layer, DropoutRNNCell):
             return inputs * mask
         return inputs
 
-    def dropped_state(self, h, training):
+    def dropped_state(self, h: Tensor, training: bool) -> Tensor:
         if training and self.recurrent_dropout > 0.0:
             return h * self.get_recurrent_dropout_mask(h)
         return h
 
     # -- the cell contract -------------------------------------------------------
 
-    def get_initial_state(self, batch_size=None):
+    def get_initial_state(self, batch_size: int | Tensor | None = None) -> list[Tensor]:
         return [
             ops.zeros((batch_size, size), dtype=self.compute_dtype)
             for size in self.state_size
         ]
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         config = {
             "units": self.units,
             "activation": keras.activations.serialize(self.activation),
@@ -230,10 +243,12 @@ class RecurrentCell(keras.layers.Layer, DropoutRNNCell):
         return {**super().get_config(), **config}
 
 
-def forget_bias_initializer(bias_initializer, units, gates):
+def forget_bias_initializer(
+    bias_initializer: Callable[..., Tensor], units: int, gates: int
+) -> Callable[..., Tensor]:
     """Bias initializer for ``gates`` fused gates, the 2nd (forget) set to one."""
 
-    def initializer(shape, dtype=None):
+    def initializer(shape: Shape, dtype: str | None = None) -> Tensor:
         parts = [bias_initializer((units,), dtype=dtype) for _ in range(gates)]
         parts[1] = ops.ones((units,), dtype=dtype)
         return ops.concatenate(parts)

@@ -14,18 +14,21 @@ left: PyTorch's RNNs add two biases (``b_ih + b_hh``), Keras' SimpleRNN and
 LSTM have one, so their bias is a single draw (half PyTorch's variance).
 """
 
+from __future__ import annotations
+
 import math
+from typing import Any
 
 import keras
 
 INITIALIZATIONS = ("keras", "pytorch")
 
 
-def _uniform(bound):
+def _uniform(bound: float) -> keras.initializers.RandomUniform:
     return keras.initializers.RandomUniform(-bound, bound)
 
 
-def recurrent_initializers(init, units, cell):
+def recurrent_initializers(init: str, units: int, cell: str) -> dict[str, Any]:
     """Extra cell arguments that give ``cell`` (a ``Recurrent`` cell name) the ``init`` scheme."""
     if init == "keras":
         return {}
@@ -40,7 +43,7 @@ def recurrent_initializers(init, units, cell):
     return kwargs
 
 
-def dense_initializers(init, fan_in):
+def dense_initializers(init: str, fan_in: int) -> dict[str, Any]:
     """Keyword arguments for a ``Dense`` head of ``fan_in`` inputs under ``init``."""
     if init == "keras":
         return {}

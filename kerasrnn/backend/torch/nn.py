@@ -8,15 +8,22 @@ backend) each op costs a dispatch per time step. The math is the cell's
 low precision computed in float32).
 """
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
 import torch
 import torch.nn.functional as F
 
 from keras import ops
 
+if TYPE_CHECKING:
+    from kerasrnn.layers.tensor_types import Tensor
+
 _LOW_PRECISION = (torch.float16, torch.bfloat16)
 
 
-def layer_norm(x, gamma, beta, epsilon):
+def layer_norm(x: Tensor, gamma: Tensor, beta: Tensor, epsilon: float) -> torch.Tensor:
     """Layer normalization over the last axis; see ``kerasrnn.layers.layer_norm_lstm.layer_norm``."""
     x = ops.convert_to_tensor(x)
     dtype = x.dtype

@@ -18,6 +18,13 @@ dtype the CPU kernel lacks) raises ``NotImplementedError`` so the layer falls
 back to its generic loop.
 """
 
+from __future__ import annotations
+
+from collections.abc import Callable
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+from typing import Any
+
 import torch
 import torch.compiler
 
@@ -25,13 +32,22 @@ from keras import activations
 from keras import ops
 from keras import tree
 
+if TYPE_CHECKING:
+    from kerasrnn.layers.tensor_types import Tensor
+
 _TANH = (activations.tanh, ops.tanh, torch.tanh)
 _SIGMOID = (activations.sigmoid, ops.sigmoid, torch.sigmoid)
 # Floating dtypes torch's CPU RNN kernels implement (CUDA takes the half types too).
 _CPU_DTYPES = (torch.float32, torch.float64)
 
 
-def _check_supported(inputs, mask, activation, recurrent_activation, unroll):
+def _check_supported(
+    inputs: torch.Tensor,
+    mask: Tensor | None,
+    activation: Callable[..., Any],
+    recurrent_activation: Callable[..., Any],
+    unroll: bool,
+) -> None:
     if mask is not None or unroll:
         raise NotImplementedError
     if activation not in _TANH or recurrent_activation not in _SIGMOID:
@@ -42,7 +58,7 @@ def _check_supported(inputs, mask, activation, recurrent_activation, unroll):
         raise NotImplementedError  # keep traces and exports on plain ops
 
 
-def _as(tensor, like):
+def _as(tensor: Tensor, like: torch.Tensor) -> torch.Tensor:
     return ops.convert_to_tensor(tensor).to(device=like.device, dtype=like.dtype)
 
 
@@ -51,7 +67,14 @@ def _as(tensor, like):
 # NotImplementedError in _check_supported first; this covers a caller that
 # torch.compile left running eagerly (past its recompile limit).
 @torch.compiler.disable
-def _run(function, inputs, hx, weights, go_backwards, return_sequences):
+def _run(
+    function: Callable[..., tuple[torch.Tensor, ...]],
+    inputs: torch.Tensor,
+    hx: torch.Tensor | tuple[torch.Tensor, torch.Tensor],
+    weights: list[torch.Tensor],
+    go_backwards: bool,
+    return_sequences: bool,
+) -> tuple[torch.Tensor, torch.Tensor, list[torch.Tensor]]:
     if go_backwards:  # as Keras' loop: process reversed, outputs in processing order
         inputs = torch.flip(inputs, dims=[1])
     if inputs.is_cuda:  # cuDNN views its weights as one flat buffer: no transposed views
@@ -76,19 +99,19 @@ def _run(function, inputs, hx, weights, go_backwards, return_sequences):
 
 
 def lstm(
-    inputs,
-    initial_state_h,
-    initial_state_c,
-    mask,
-    kernel,
-    recurrent_kernel,
-    bias,
-    activation,
-    recurrent_activation,
-    return_sequences=False,
-    go_backwards=False,
-    unroll=False,
-):
+    inputs: Tensor,
+    initial_state_h: Tensor,
+    initial_state_c: Tensor,
+    mask: Tensor | None,
+    kernel: Tensor,
+    recurrent_kernel: Tensor,
+    bias: Tensor | None,
+    activation: Callable[..., Any],
+    recurrent_activation: Callable[..., Any],
+    return_sequences: bool = False,
+    go_backwards: bool = False,
+    unroll: bool = False,
+) -> tuple[torch.Tensor, torch.Tensor, list[torch.Tensor]]:
     """Keras' ``backend.lstm`` contract on ``torch._VF.lstm``.
 
     Returns ``(last_output, outputs, [h, c])`` as Keras' generic loop does.
@@ -104,26 +127,26 @@ def lstm(
     return _run(torch._VF.lstm, inputs, hx, weights, go_backwards, return_sequences)
 
 
-def _keras_to_torch_gates(weight):
+def _keras_to_torch_gates(weight: torch.Tensor) -> torch.Tensor:
     """Columns (or entries) in Keras' GRU gate order z, r, h -> PyTorch's r, z, n."""
     z, r, h = torch.chunk(weight, 3, dim=-1)
     return torch.cat([r, z, h], dim=-1)
 
 
 def gru(
-    inputs,
-    initial_state,
-    mask,
-    kernel,
-    recurrent_kernel,
-    bias,
-    activation,
-    recurrent_activation,
-    return_sequences=False,
-    go_backwards=False,
-    unroll=False,
-    reset_after=True,
-):
+    inputs: Tensor,
+    initial_state: Tensor,
+    mask: Tensor | None,
+    kernel: Tensor,
+    recurrent_kernel: Tensor,
+    bias: Tensor | None,
+    activation: Callable[..., Any],
+    recurrent_activation: Callable[..., Any],
+    return_sequences: bool = False,
+    go_backwards: bool = False,
+    unroll: bool = False,
+    reset_after: bool = True,
+) -> tuple[torch.Tensor, torch.Tensor, list[torch.Tensor]]:
     """Keras' ``backend.gru`` contract on ``torch._VF.gru`` (``reset_after=True`` only).
 
     Returns ``(last_output, outputs, [h])`` as Keras' generic loop does.
@@ -149,18 +172,18 @@ def gru(
 
 
 def rnn(
-    step_function,
-    inputs,
-    initial_states,
-    go_backwards=False,
-    mask=None,
-    constants=None,
-    unroll=False,
-    input_length=None,
-    time_major=False,
-    zero_output_for_mask=False,
-    return_all_outputs=True,
-):
+    step_function: Callable[[torch.Tensor, tuple[torch.Tensor, ...]], tuple[torch.Tensor, Sequence[torch.Tensor]]],
+    inputs: Tensor,
+    initial_states: Sequence[torch.Tensor],
+    go_backwards: bool = False,
+    mask: Tensor | None = None,
+    constants: Sequence[Tensor] | None = None,
+    unroll: bool = False,
+    input_length: int | None = None,
+    time_major: bool = False,
+    zero_output_for_mask: bool = False,
+    return_all_outputs: bool = True,
+) -> tuple[torch.Tensor, torch.Tensor, tuple[torch.Tensor, ...]]:
     """Keras' ``backend.rnn`` contract as a plain Python loop over the time steps.
 
     Keras' torch ``rnn`` (3.15) runs one extra step before the loop only to
