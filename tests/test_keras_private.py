@@ -80,8 +80,7 @@ def test_package_imports_keras_src_only_in_keras_private():
             with open(path, encoding="utf-8") as handle:
                 if "keras.src" in handle.read():
                     offenders.append(os.path.relpath(path, root))
-    # kerasrnn/export/tf_export.py is switching to keras_private.patch_tf2onnx.
-    assert set(offenders) <= {os.path.join("export", "tf_export.py")}, offenders
+    assert offenders == [], offenders
 
 
 # -- backend_rnn -----------------------------------------------------------------
