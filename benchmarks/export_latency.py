@@ -125,8 +125,8 @@ def _tf2onnx_proto(model, loop_only, opset=17):
     import tensorflow as tf
     import tf2onnx.tfonnx as tfonnx
 
-    from kerasrnn.export.tf_export import tf2onnx_proto
-    from kerasrnn.export.tf_export import traced
+    from kerasrnn.export.writers import tf2onnx_proto
+    from kerasrnn.export.writers import traced
 
     signature = [tf.TensorSpec((None, None, FEATURES), tf.float32, name="sequences")]
     function = traced(lambda x: {"outputs": model(x, training=False)}, signature)
@@ -145,7 +145,7 @@ def _tf2onnx_proto(model, loop_only, opset=17):
 
 def onnx_forms(args):
     from kerasrnn.export.native_onnx import build_native_onnx
-    from kerasrnn.export.tf_export import recurrent_ops
+    from kerasrnn.export.writers import recurrent_ops
 
     rows = []
     rng = np.random.default_rng(1)

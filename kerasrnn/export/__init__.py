@@ -11,9 +11,23 @@ single-step model (``x_t`` + states -> ``y_t`` + new states).
 Models trained on JAX or torch are exported by a TensorFlow worker process
 from their ``.keras`` file. See ``docs/export.md``.
 
+Modules: :mod:`~kerasrnn.export.api` (the entry points),
+:mod:`~kerasrnn.export.job` (:class:`ExportJob`, one export as a typed
+value), :mod:`~kerasrnn.export.tf_export` (one export on TensorFlow),
+:mod:`~kerasrnn.export.writers` (SavedModel, ONNX),
+:mod:`~kerasrnn.export.checks` (reload and parity figures),
+:mod:`~kerasrnn.export.staging` (the output directory, via
+:mod:`kerasrnn.storage`), :mod:`~kerasrnn.export.worker` (the TensorFlow
+worker process). Progress and figures are logged on the ``kerasrnn.export``
+logger; nothing is printed.
+
 Importing this package imports neither TensorFlow nor ONNX; they are loaded
 by the functions that use them.
 """
+
+from __future__ import annotations
+
+from typing import Any
 
 from kerasrnn.export.errors import ExportError
 from kerasrnn.export.errors import ParityError
@@ -24,6 +38,7 @@ _LAZY = {
     "export_run": "kerasrnn.export.api",
     "read_run": "kerasrnn.export.api",
     "FORMATS": "kerasrnn.export.api",
+    "ExportJob": "kerasrnn.export.job",
     "build_streaming_model": "kerasrnn.export.streaming",
     "initial_states": "kerasrnn.export.streaming",
     "build_native_onnx": "kerasrnn.export.native_onnx",
@@ -33,7 +48,7 @@ _LAZY = {
 __all__ = ["ExportError", "ParityError", *_LAZY]
 
 
-def __getattr__(name):
+def __getattr__(name: str) -> Any:
     if name in _LAZY:
         import importlib
 

@@ -28,52 +28,62 @@ renamed into place only when every parity figure is within the tolerance)::
       parity.json                 the parity figures
 """
 
+from __future__ import annotations
+
 import json
+import logging
 import os
-import shutil
 import subprocess
 import sys
 import tempfile
+from collections.abc import Iterable
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 from kerasrnn.export.errors import ExportError
 from kerasrnn.export.errors import ParityError
+from kerasrnn.export.errors import one_line
+from kerasrnn.export.job import DEFAULT_BATCH_SIZES
+from kerasrnn.export.job import DEFAULT_TOLERANCE
+from kerasrnn.export.job import FORMATS
+from kerasrnn.export.job import ExportJob
+from kerasrnn.export.job import load_model
+from kerasrnn.export.job import resolve_formats
+from kerasrnn.export.staging import check_destination
 
-FORMATS = ("savedmodel", "onnx", "all")
+__all__ = ["FORMATS", "export_model", "export_models", "export_run", "read_run", "resolve_formats"]
+
 WORKER_MODULE = "kerasrnn.export.worker"
+logger = logging.getLogger(__name__)
+
+#: A request of :func:`export_models`: an :class:`ExportJob`, a ``(model, path)`` pair or a dict.
+JobRequest = ExportJob | tuple | list | Mapping[str, Any]
 
 
-def resolve_formats(format):
-    """``"all"`` -> both; ExportError for an unknown format."""
-    if format not in FORMATS:
-        raise ExportError(f"unknown format {format!r}; expected one of: {', '.join(FORMATS)}")
-    return ["savedmodel", "onnx"] if format == "all" else [format]
-
-
-def _log_function(verbose):
-    if verbose:
-        return lambda message: print(message, flush=True)
-    return lambda message: None
+def _level(verbose: bool) -> int:
+    """The level of progress messages: INFO, or DEBUG when not ``verbose``."""
+    return logging.INFO if verbose else logging.DEBUG
 
 
 def export_model(
-    model,
-    path,
-    format="all",
+    model: Any,
+    path: str | os.PathLike,
+    format: str = "all",
     *,
-    metadata=None,
-    opset=None,
-    streaming=False,
-    overwrite=False,
-    tolerance=1e-5,
-    onnx_ops="auto",
-    batch_sizes=(1, 5),
-    lengths=None,
-    max_seen_length=None,
-    seed=0,
-    check_trained_backend=True,
-    verbose=True,
-):
+    metadata: Mapping[str, Any] | None = None,
+    opset: int | None = None,
+    streaming: bool = False,
+    overwrite: bool = False,
+    tolerance: float = DEFAULT_TOLERANCE,
+    onnx_ops: str = "auto",
+    batch_sizes: Iterable[int] = DEFAULT_BATCH_SIZES,
+    lengths: Iterable[int] | None = None,
+    max_seen_length: int | None = None,
+    seed: int = 0,
+    check_trained_backend: bool = True,
+    verbose: bool = True,
+) -> dict[str, Any]:
     """Exports a Keras model to SavedModel and/or ONNX with verified parity.
 
     Args:
@@ -101,7 +111,9 @@ def export_model(
         check_trained_backend: On JAX/torch, also compare the artifacts with
             the model run on this backend (as trained), not only with its
             reload under TensorFlow. Costs one model call per parity case.
-        verbose: Print the figures.
+        verbose: Log the progress and the figures at INFO on the
+            ``kerasrnn.export`` logger (else at DEBUG). Nothing is printed
+            unless logging is configured (``kerasrnn export`` does).
 
     Returns:
         The parity report (also written to ``path/parity.json``).
@@ -126,167 +138,187 @@ def export_model(
 
 
 def export_models(
-    jobs,
-    format="all",
+    jobs: Iterable[JobRequest],
+    format: str = "all",
     *,
-    opset=None,
-    streaming=False,
-    overwrite=False,
-    tolerance=1e-5,
-    onnx_ops="auto",
-    batch_sizes=(1, 5),
-    lengths=None,
-    seed=0,
-    check_trained_backend=True,
-    verbose=True,
-    raise_errors=True,
-):
+    opset: int | None = None,
+    streaming: bool = False,
+    overwrite: bool = False,
+    tolerance: float = DEFAULT_TOLERANCE,
+    onnx_ops: str = "auto",
+    batch_sizes: Iterable[int] = DEFAULT_BATCH_SIZES,
+    lengths: Iterable[int] | None = None,
+    seed: int = 0,
+    check_trained_backend: bool = True,
+    verbose: bool = True,
+    raise_errors: bool = True,
+) -> list[dict[str, Any]]:
     """:func:`export_model` for several models, sharing one TensorFlow worker off TensorFlow.
 
     Args:
-        jobs: ``(model, path)`` pairs or dicts with ``model`` (or
-            ``model_path``, a ``.keras`` file), ``path`` and optionally
-            ``metadata``, ``streaming``, ``format``, ``max_seen_length``,
-            ``trained_backend``.
+        jobs: :class:`~kerasrnn.export.job.ExportJob`\ s (taken as they
+            are), ``(model, path)`` pairs, or dicts with ``model`` (or
+            ``model_path``, a ``.keras`` file), ``path`` and optionally any
+            other :class:`ExportJob` field (``metadata``, ``streaming``,
+            ``format``, ``max_seen_length``, ``trained_backend``,
+            ``tolerance``, ...), which win over the arguments here.
         raise_errors: Raise the first failure (after all jobs ran); with
             False a failed job's result is ``{"passed": False, "error":
             message, "path": path}``.
 
     Returns:
         One report per job, in order.
+
+    Raises:
+        ExportError: a job or an option is invalid (before anything runs);
+            with ``raise_errors``, the first failed export.
     """
     import keras
 
     common = dict(
-        opset=opset, overwrite=overwrite, tolerance=tolerance, onnx_ops=onnx_ops,
-        batch_sizes=list(batch_sizes), lengths=list(lengths) if lengths else None, seed=seed,
+        formats=format, opset=opset, streaming=streaming, overwrite=overwrite, tolerance=tolerance,
+        onnx_ops=onnx_ops, batch_sizes=tuple(batch_sizes), lengths=tuple(lengths) if lengths else None, seed=seed,
     )
-    specs = []
-    for job in jobs:
-        if isinstance(job, (tuple, list)):
-            job = {"model": job[0], "path": job[1]}
-        job = dict(job)
-        if "path" not in job or ("model" not in job and "model_path" not in job):
-            raise ExportError("each export job needs a path and a model (or model_path)")
-        spec = {**common, **{k: v for k, v in job.items() if v is not None}}
-        spec["formats"] = resolve_formats(job.get("format") or format)
-        spec["streaming"] = bool(job.get("streaming", streaming))
-        spec["path"] = str(Path(job["path"]).expanduser().absolute())
-        specs.append(spec)
-    log = _log_function(verbose)
+    specs = [_as_job(job, common) for job in jobs]
+    level = _level(verbose)
     backend = keras.backend.backend()
     if backend == "tensorflow":
-        results = _run_in_process(specs, log)
+        results = _run_in_process(specs, level)
     else:
-        results = _run_in_worker(specs, backend, verbose, check_trained_backend)
+        results = _run_in_worker(specs, backend, level, check_trained_backend)
     if raise_errors:
         for result in results:
             if isinstance(result, ExportError):
                 raise result
     return [
-        result if not isinstance(result, ExportError)
-        else {"passed": False, "error": str(result), "path": spec["path"], **({"report": result.report} if getattr(result, "report", None) else {})}
+        result if not isinstance(result, ExportError) else _failure(result, spec)
         for result, spec in zip(results, specs)
     ]
 
 
-def _run_in_process(specs, log):
+def _as_job(job: JobRequest, common: dict[str, Any]) -> ExportJob:
+    """One request of :func:`export_models` as an :class:`ExportJob` (its own values win)."""
+    if isinstance(job, ExportJob):
+        return job
+    if isinstance(job, (tuple, list)):
+        job = {"model": job[0], "path": job[1]}
+    values = {key: value for key, value in dict(job).items() if value is not None}
+    if "path" not in values or ("model" not in values and "model_path" not in values):
+        raise ExportError("each export job needs a path and a model (or model_path)")
+    if "format" in values or "formats" in values:
+        values["formats"] = values.pop("format", None) or values["formats"]
+    return ExportJob.from_dict({**common, **values})
+
+
+def _failure(error: ExportError, job: ExportJob) -> dict[str, Any]:
+    result = {"passed": False, "error": str(error), "path": str(job.path)}
+    if getattr(error, "report", None):
+        result["report"] = error.report
+    return result
+
+
+def _run_in_process(jobs: list[ExportJob], level: int) -> list[dict[str, Any] | ExportError]:
     from kerasrnn.export.tf_export import export_one
 
     results = []
-    for spec in specs:
-        spec.setdefault("trained_backend", "tensorflow")
+    for job in jobs:
+        job = job.replace(trained_backend=job.trained_backend or "tensorflow")
         try:
-            results.append(export_one(spec, log=log))
+            results.append(export_one(job, level=level))
         except ExportError as error:
-            log(f"  export failed: {error}")
+            logger.log(level, f"  export failed: {error}")
             results.append(error)
     return results
 
 
-def _run_in_worker(specs, backend, verbose, check_trained_backend=True):
+def _run_in_worker(
+    jobs: list[ExportJob], backend: str, level: int, check_trained_backend: bool = True
+) -> list[dict[str, Any] | ExportError]:
     """Saves each model as .keras, computes its outputs here, and exports in a TF worker."""
+    results: list[dict[str, Any] | ExportError | None] = [None] * len(jobs)
+    with tempfile.TemporaryDirectory(prefix="kerasrnn-export-") as workspace:
+        workspace = Path(workspace)
+        worker_jobs, positions = [], []
+        for index, job in enumerate(jobs):
+            try:
+                worker_jobs.append(_for_worker(job, index, workspace, backend, check_trained_backend))
+                positions.append(index)
+            except Exception as error:  # noqa: BLE001 - reported per job
+                if not isinstance(error, ExportError):
+                    error = ExportError(f"export failed: {type(error).__name__}: {one_line(error)}")
+                logger.log(level, f"  export failed: {error}")
+                results[index] = error
+        if worker_jobs:
+            for index, result in zip(positions, _call_worker(workspace, worker_jobs, level)):
+                results[index] = result
+    return results
+
+
+def _for_worker(job: ExportJob, index: int, workspace: Path, backend: str, check_trained_backend: bool) -> ExportJob:
+    """The job as the worker gets it: the model saved as ``.keras``, and (with
+    ``check_trained_backend``) its outputs here, as trained, on the parity inputs."""
+    check_destination(job.path, job.overwrite)
+    model = job.model
+    if model is None:
+        return job
+    if job.streaming:
+        from kerasrnn.export.streaming import build_streaming_model
+
+        build_streaming_model(model)  # a bidirectional model fails here, before the worker
+    changes: dict[str, Any] = {"model": None, "trained_backend": job.trained_backend or backend}
+    if job.model_path is None:
+        changes["model_path"] = workspace / f"model_{index}.keras"
+        try:
+            model.save(changes["model_path"])
+        except Exception as error:  # noqa: BLE001
+            raise ExportError(
+                f"cannot save {model.name} as .keras for the TensorFlow export: {type(error).__name__}: {error}"
+            ) from None
+    if check_trained_backend:
+        changes["cases_path"] = workspace / f"cases_{index}.npz"
+        _save_trained_outputs(model, job, changes["cases_path"])
+    return job.replace(**changes)
+
+
+def _save_trained_outputs(model: Any, job: ExportJob, path: Path) -> None:
     import keras
 
     from kerasrnn.export import parity as parity_lib
     from kerasrnn.export.graph import dynamic_time_twin
     from kerasrnn.export.graph import input_description
-    from kerasrnn.export.tf_export import check_destination
 
-    results = [None] * len(specs)
-    with tempfile.TemporaryDirectory(prefix="kerasrnn-export-") as workspace:
-        workspace = Path(workspace)
-        worker_jobs, positions = [], []
-        for index, spec in enumerate(specs):
-            try:
-                check_destination(spec["path"], spec.get("overwrite", False))
-                model = spec.pop("model", None)
-                if model is not None and spec.get("streaming"):
-                    from kerasrnn.export.streaming import build_streaming_model
-
-                    build_streaming_model(model)  # a bidirectional model fails here, before the worker
-                if model is not None:
-                    # Run the model here, as trained: the worker checks the
-                    # artifacts against these outputs too.
-                    if not spec.get("model_path"):
-                        spec["model_path"] = str(workspace / f"model_{index}.keras")
-                        try:
-                            model.save(spec["model_path"])
-                        except Exception as error:  # noqa: BLE001
-                            raise ExportError(
-                                f"cannot save {model.name} as .keras for the TensorFlow export: "
-                                f"{type(error).__name__}: {error}"
-                            ) from None
-                    spec.setdefault("trained_backend", backend)
-                if model is not None and check_trained_backend:
-                    description = input_description(model)
-                    twin = dynamic_time_twin(model)
-                    cases = parity_lib.make_cases(
-                        description, batch_sizes=spec["batch_sizes"], lengths=spec.get("lengths"),
-                        max_seen_length=spec.get("max_seen_length"), seed=int(spec.get("seed", 0)),
-                    )
-                    outputs = [keras.ops.convert_to_numpy(twin(case["x"], training=False)) for case in cases]
-                    spec["cases_path"] = str(workspace / f"cases_{index}.npz")
-                    parity_lib.save_cases(spec["cases_path"], cases, outputs)
-                worker_jobs.append(spec)
-                positions.append(index)
-            except Exception as error:  # noqa: BLE001 - reported per job
-                if not isinstance(error, ExportError):
-                    error = ExportError(f"export failed: {type(error).__name__}: {str(error).strip()[:300]}")
-                if verbose:
-                    print(f"  export failed: {error}", flush=True)
-                results[index] = error
-        if worker_jobs:
-            for index, result in zip(positions, _call_worker(workspace, worker_jobs, verbose)):
-                results[index] = result
-    return results
+    description = input_description(model)
+    twin = dynamic_time_twin(model)
+    cases = parity_lib.make_cases(
+        description, batch_sizes=job.batch_sizes, lengths=job.lengths, max_seen_length=job.max_seen_length,
+        seed=job.seed,
+    )
+    outputs = [keras.ops.convert_to_numpy(twin(case["x"], training=False)) for case in cases]
+    parity_lib.save_cases(path, cases, outputs)
 
 
-def _call_worker(workspace, jobs, verbose):
+def _call_worker(workspace: Path, jobs: list[ExportJob], level: int) -> list[dict[str, Any] | ExportError]:
+    """Runs the worker on ``jobs``; its messages are logged here, line by line, at ``level``."""
+    from kerasrnn.export.staging import remove_new_staging
+    from kerasrnn.storage.atomic import staging_directories
+
     jobs_file = workspace / "jobs.json"
     results_file = workspace / "results.json"
-    jobs_file.write_text(json.dumps(jobs, default=str), encoding="utf-8")
-    env = dict(os.environ)
-    env["KERAS_BACKEND"] = "tensorflow"
-    env.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    command = [sys.executable, "-m", WORKER_MODULE, str(jobs_file), str(results_file)]
-    before = {job["path"]: _staging_dirs(job["path"]) for job in jobs}
-    process = subprocess.run(
-        command, env=env, stdout=None if verbose else subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-    )
+    jobs_file.write_text(json.dumps([job.to_dict() for job in jobs], default=str), encoding="utf-8")
+    before = {job.path: staging_directories(job.path) for job in jobs}
+    returncode, stderr = _run_worker_process(workspace, jobs_file, results_file, level)
     if not results_file.is_file():
         # A worker that died (killed, out of memory) cannot clean up after itself.
         for job in jobs:
-            for leftover in _staging_dirs(job["path"]) - before[job["path"]]:
-                shutil.rmtree(leftover, ignore_errors=True)
-        tail = [line for line in (process.stderr or "").strip().splitlines() if line.strip()][-5:]
+            remove_new_staging(job.path, before[job.path])
+        tail = [line for line in stderr.strip().splitlines() if line.strip()][-5:]
         message = (
-            f"the TensorFlow export worker failed (exit {process.returncode})"
+            f"the TensorFlow export worker failed (exit {returncode})"
             + (": " + " | ".join(tail) if tail else "")
         )
         return [ExportError(message) for _ in jobs]
     outcomes = json.loads(results_file.read_text(encoding="utf-8"))
-    results = []
+    results: list[dict[str, Any] | ExportError] = []
     for outcome in outcomes:
         if outcome.get("ok"):
             results.append(outcome["report"])
@@ -297,27 +329,29 @@ def _call_worker(workspace, jobs, verbose):
     return results
 
 
-def _staging_dirs(path):
-    """The temporary directories of exports to ``path`` that exist now."""
-    path = Path(path)
-    try:
-        return {p for p in path.parent.iterdir() if p.name.startswith(f".{path.name}.tmp-")}
-    except OSError:
-        return set()
-
-
-def _load_model(path):
-    import keras
-
-    import kerasrnn  # noqa: F401  (registers the layers)
-
-    try:
-        return keras.saving.load_model(str(path), compile=False)
-    except Exception as error:  # noqa: BLE001 - any loader failure is the same user error
-        lines = str(error).strip().splitlines()
-        raise ExportError(
-            f"cannot load the model {path}: {type(error).__name__}: {lines[0][:300] if lines else ''}"
-        ) from None
+def _run_worker_process(workspace: Path, jobs_file: Path, results_file: Path, level: int) -> tuple[int, str]:
+    """``(exit status, stderr)`` of ``python -m kerasrnn.export.worker``; its stdout lines are logged."""
+    env = dict(os.environ)
+    env["KERAS_BACKEND"] = "tensorflow"
+    env["PYTHONIOENCODING"] = "utf-8"
+    env.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    command = [sys.executable, "-m", WORKER_MODULE, str(jobs_file), str(results_file)]
+    stderr_file = workspace / "worker.stderr"
+    with open(stderr_file, "w", encoding="utf-8") as stderr:
+        process = subprocess.Popen(
+            command, env=env, stdout=subprocess.PIPE, stderr=stderr, text=True, encoding="utf-8", errors="replace",
+        )
+        try:
+            for line in process.stdout:
+                logger.log(level, line.rstrip("\n"))
+            returncode = process.wait()
+        except BaseException:
+            process.kill()
+            process.wait()
+            raise
+        finally:
+            process.stdout.close()
+    return returncode, stderr_file.read_text(encoding="utf-8", errors="replace")
 
 
 # --------------------------------------------------------------------------- #
@@ -325,7 +359,7 @@ def _load_model(path):
 # --------------------------------------------------------------------------- #
 
 
-def _first(record, *paths):
+def _first(record: Any, *paths: str) -> Any:
     """The first non-empty value at one of the dotted ``paths`` of ``record``."""
     for path in paths:
         value = record
@@ -336,7 +370,7 @@ def _first(record, *paths):
     return None
 
 
-def read_run(run_dir):
+def read_run(run_dir: str | os.PathLike) -> tuple[Path, dict[str, Any], int | None, str | None]:
     """``(model_path, metadata, max_seen_length, trained_backend)`` of a run directory.
 
     Reads ``config.json`` tolerantly: the training record (``config``,
@@ -393,18 +427,18 @@ def read_run(run_dir):
 
 
 def export_run(
-    run_dir,
-    format="all",
-    out=None,
+    run_dir: str | os.PathLike,
+    format: str = "all",
+    out: str | os.PathLike | None = None,
     *,
-    opset=None,
-    streaming=False,
-    overwrite=False,
-    tolerance=1e-5,
-    onnx_ops="auto",
-    seed=0,
-    verbose=True,
-):
+    opset: int | None = None,
+    streaming: bool = False,
+    overwrite: bool = False,
+    tolerance: float = DEFAULT_TOLERANCE,
+    onnx_ops: str = "auto",
+    seed: int = 0,
+    verbose: bool = True,
+) -> dict[str, Any]:
     """Exports the model of a ``kerasrnn fit`` run directory.
 
     The output defaults to ``RUN_DIR/export``. The metadata (architecture,
@@ -420,19 +454,19 @@ def export_run(
     formats = resolve_formats(format)  # unknown format: fail before anything else
     model_path, metadata, max_seen, trained_backend = read_run(run_dir)
     out = Path(out).expanduser() if out else Path(run_dir).expanduser() / "export"
-    from kerasrnn.export.tf_export import check_destination
-
     check_destination(out, overwrite)
-    job = {"path": out, "metadata": metadata, "max_seen_length": max_seen, "trained_backend": trained_backend}
+    job: dict[str, Any] = {
+        "path": out, "metadata": metadata, "max_seen_length": max_seen, "trained_backend": trained_backend
+    }
     current = keras.backend.backend()
     if current == "tensorflow":
-        job["model"] = _load_model(model_path)
+        job["model"] = load_model(model_path)
     elif trained_backend in (None, current):
         # Run here as trained; the TensorFlow worker checks against it too.
-        job["model"] = _load_model(model_path)
-        job["model_path"] = str(model_path)
+        job["model"] = load_model(model_path)
+        job["model_path"] = model_path
     else:
-        job["model_path"] = str(model_path)
+        job["model_path"] = model_path
     return export_models(
         [job], format=formats[0] if len(formats) == 1 else "all", opset=opset, streaming=streaming,
         overwrite=overwrite, tolerance=tolerance, onnx_ops=onnx_ops, seed=seed, verbose=verbose,

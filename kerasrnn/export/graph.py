@@ -10,16 +10,21 @@
   twin takes any length, which the exported artifacts must do too.
 """
 
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
 from kerasrnn.export.errors import ExportError
 
 
-def _keras():
+def _keras() -> Any:
     import keras
 
     return keras
 
 
-def single_input_output(model):
+def single_input_output(model: Any) -> tuple[Any, Any]:
     """``(input KerasTensor, output KerasTensor)``; ExportError otherwise."""
     inputs = getattr(model, "inputs", None)
     outputs = getattr(model, "outputs", None)
@@ -36,7 +41,7 @@ def single_input_output(model):
     return inputs[0], outputs[0]
 
 
-def layer_chain(model):
+def layer_chain(model: Any) -> list[Any] | None:
     """The model's layers (InputLayer excluded) if they form one chain, else None."""
     keras = _keras()
     if isinstance(model, keras.Sequential):
@@ -72,7 +77,7 @@ def layer_chain(model):
     return layers
 
 
-def find_masking(layers):
+def find_masking(layers: Sequence[Any]) -> Any:
     keras = _keras()
     for layer in layers or ():
         if isinstance(layer, keras.layers.Masking):
@@ -80,7 +85,7 @@ def find_masking(layers):
     return None
 
 
-def find_embedding(layers):
+def find_embedding(layers: Sequence[Any]) -> Any:
     keras = _keras()
     for layer in layers or ():
         if isinstance(layer, keras.layers.Embedding):
@@ -88,7 +93,7 @@ def find_embedding(layers):
     return None
 
 
-def input_description(model):
+def input_description(model: Any) -> dict[str, Any]:
     """A JSON-able description of the model input, used for test data and metadata.
 
     Returns a dict with ``name``, ``shape`` (the model's, batch as None),
@@ -129,7 +134,7 @@ def input_description(model):
     return description
 
 
-def _signature_name(name):
+def _signature_name(name: str) -> str:
     """The input's name if it can name a signature argument, else ``sequences``."""
     import re
 
@@ -138,7 +143,7 @@ def _signature_name(name):
     return "sequences"
 
 
-def _flat_time_distributed_class():
+def _flat_time_distributed_class() -> type:
     import keras
     from keras import ops
 
@@ -171,7 +176,7 @@ def _flat_time_distributed_class():
     return FlatTimeDistributed
 
 
-def dynamic_time_twin(model, for_tracing=False):
+def dynamic_time_twin(model: Any, for_tracing: bool = False) -> Any:
     """The same layers behind an input with a free time axis (or ``model`` itself).
 
     With ``for_tracing``, ``TimeDistributed`` layers that get no mask are

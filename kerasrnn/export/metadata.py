@@ -6,8 +6,12 @@ its main fields as their own keys) and into the SavedModel (a ``metadata``
 signature returning it, and ``assets/kerasrnn_metadata.json``).
 """
 
+from __future__ import annotations
+
 import json
 import re
+from collections.abc import Mapping
+from typing import Any
 
 FORMAT_VERSION = 1
 
@@ -15,7 +19,7 @@ FORMAT_VERSION = 1
 ONNX_KEYS = ("architecture", "task", "class_names", "input_spec", "kerasrnn_version")
 
 
-def _guess_from_name(model_name):
+def _guess_from_name(model_name: str | None) -> tuple[str | None, str | None]:
     """``(arch, task)`` from a :func:`kerasrnn.build_model` name ``<arch>_<task>``."""
     from kerasrnn.models import ARCHITECTURES
     from kerasrnn.models import TASKS
@@ -26,7 +30,7 @@ def _guess_from_name(model_name):
     return None, None
 
 
-def describe(model, description, extra=None):
+def describe(model: Any, description: dict[str, Any], extra: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """The metadata object of ``model``; ``extra`` (user/run metadata) wins over guesses."""
     import keras
 
@@ -56,7 +60,7 @@ def describe(model, description, extra=None):
     return json.loads(json.dumps(metadata, default=_jsonable))
 
 
-def _jsonable(value):
+def _jsonable(value: Any) -> Any:
     try:
         import numpy as np
 
@@ -69,7 +73,7 @@ def _jsonable(value):
     return str(value)
 
 
-def onnx_props(metadata):
+def onnx_props(metadata: dict[str, Any]) -> dict[str, str]:
     """``{key: string}`` for ONNX ``metadata_props``."""
     props = {"kerasrnn": json.dumps(metadata, sort_keys=True)}
     values = {

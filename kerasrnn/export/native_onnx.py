@@ -32,6 +32,10 @@ here goes through the same parity check as any other artifact.
 Uses numpy and onnx only (no TensorFlow).
 """
 
+from __future__ import annotations
+
+from typing import Any
+
 import numpy as np
 
 from kerasrnn.export.graph import input_description
@@ -271,7 +275,7 @@ class _Builder:
         raise NativeUnsupported(f"merge mode {merge_mode!r}")
 
 
-def prefers_native(model):
+def prefers_native(model: Any) -> tuple[bool, str]:
     """``(True, "")`` or ``(False, reason)``: does ``onnx_ops="auto"`` ship the native form?
 
     Measured with onnxruntime on 2 CPU cores (benchmarks/export_latency.py,
@@ -292,7 +296,7 @@ def prefers_native(model):
     return True, ""
 
 
-def supports_native(model):
+def supports_native(model: Any) -> tuple[bool, str]:
     """``(True, "")`` or ``(False, reason)``: can :func:`build_native_onnx` write this model?"""
     try:
         _plan(model)
@@ -352,7 +356,9 @@ def _cells(layer):
     return []
 
 
-def build_native_onnx(model, opset=17, input_name=None, output_name="outputs"):
+def build_native_onnx(
+    model: Any, opset: int = 17, input_name: str | None = None, output_name: str = "outputs"
+) -> Any:
     """An ``onnx.ModelProto`` of ``model`` on native recurrent operators.
 
     Dynamic ``batch`` and ``time`` axes. Raises :class:`NativeUnsupported`

@@ -7,13 +7,21 @@ samples of random lengths (the first sample is always full length), language
 models random token ids.
 """
 
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from typing import Any
+
 import numpy as np
 
 DEFAULT_TOLERANCE = 1e-5
 DEFAULT_BATCH_SIZES = (1, 5)
 
 
-def parity_lengths(description, lengths=None, max_seen_length=None):
+def parity_lengths(
+    description: dict[str, Any], lengths: Sequence[int] | None = None, max_seen_length: int | None = None
+) -> list[tuple[int, bool]]:
     """``[(length, seen_in_training), ...]``: at least two, one of them never seen."""
     if lengths:
         lengths = [int(n) for n in lengths]
@@ -35,7 +43,7 @@ def parity_lengths(description, lengths=None, max_seen_length=None):
     return [(11, False), (23, False)]
 
 
-def make_inputs(description, batch, length, rng):
+def make_inputs(description: dict[str, Any], batch: int, length: int, rng: np.random.Generator) -> np.ndarray:
     """Random inputs of shape ``(batch, length, *step_shape)`` for the model described."""
     dtype = np.dtype(description.get("dtype", "float32"))
     step_shape = tuple(description["step_shape"])
@@ -53,7 +61,13 @@ def make_inputs(description, batch, length, rng):
     return x
 
 
-def make_cases(description, batch_sizes=DEFAULT_BATCH_SIZES, lengths=None, max_seen_length=None, seed=0):
+def make_cases(
+    description: dict[str, Any],
+    batch_sizes: Sequence[int] = DEFAULT_BATCH_SIZES,
+    lengths: Sequence[int] | None = None,
+    max_seen_length: int | None = None,
+    seed: int = 0,
+) -> list[dict[str, Any]]:
     """The parity grid: a list of ``{"batch", "length", "seen_in_training", "x"}``."""
     batch_sizes = [int(b) for b in batch_sizes]
     if len(set(batch_sizes)) < 2:
@@ -69,7 +83,8 @@ def make_cases(description, batch_sizes=DEFAULT_BATCH_SIZES, lengths=None, max_s
     return cases
 
 
-def max_abs_error(reference, output):
+def max_abs_error(reference: Any, output: Any) -> float:
+    """The largest absolute difference (inf where ``output`` is not finite and ``reference`` is)."""
     reference = np.asarray(reference, dtype=np.float64)
     output = np.asarray(output, dtype=np.float64)
     if reference.shape != output.shape:
@@ -81,7 +96,9 @@ def max_abs_error(reference, output):
     return float(np.max(np.abs(reference - output)))
 
 
-def save_cases(path, cases, references=None):
+def save_cases(
+    path: str | os.PathLike, cases: Sequence[dict[str, Any]], references: Sequence[np.ndarray] | None = None
+) -> None:
     """Store cases (and optional reference outputs) in an ``.npz``."""
     arrays = {}
     for index, case in enumerate(cases):
@@ -92,7 +109,7 @@ def save_cases(path, cases, references=None):
     np.savez(path, **arrays)
 
 
-def load_cases(path):
+def load_cases(path: str | os.PathLike) -> tuple[list[dict[str, Any]], list[np.ndarray] | None]:
     """``(cases, references or None)`` from :func:`save_cases`'s file."""
     with np.load(path) as data:
         count = len([key for key in data.files if key.startswith("x_")])

@@ -29,6 +29,10 @@ the end of the sequence first.
 Backend-agnostic (keras only).
 """
 
+from __future__ import annotations
+
+from typing import Any
+
 from kerasrnn.export.errors import ExportError
 from kerasrnn.export.graph import layer_chain
 from kerasrnn.export.graph import single_input_output
@@ -206,7 +210,7 @@ def _streaming_class():
     return StreamingModel
 
 
-def build_streaming_model(model, name=None):
+def build_streaming_model(model: Any, name: str | None = None) -> tuple[Any, dict[str, Any]]:
     """The single-step Keras model of ``model`` (a unidirectional recurrent model).
 
     Returns:
@@ -246,7 +250,7 @@ def build_streaming_model(model, name=None):
     return step_model, info
 
 
-def initial_states(info, batch_size):
+def initial_states(info: dict[str, Any], batch_size: int) -> list[Any]:
     """Zero states (numpy float32) for a streaming model described by ``info``."""
     import numpy as np
 
