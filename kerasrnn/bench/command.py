@@ -8,7 +8,13 @@ lazily if ``kerasrnn --help`` must stay fast.)
 Exit codes: 0 every row ran; 1 some row failed (the table and the JSON are
 still written, each failure in its row); 2 a usage error (unknown
 architecture, backend or shape, bad numbers, an unwritable ``--out``).
+
+The runner logs one line per finished row on the ``kerasrnn.bench`` logger;
+until the CLI configures the ``kerasrnn`` logger itself, this command prints
+them to stderr, as bare lines, as it always has.
 """
+
+from __future__ import annotations
 
 import click
 
@@ -43,8 +49,23 @@ CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 @click.option("--jit-compile", type=click.Choice(["auto", "on", "off"]), default="auto", show_default=True,
               help="model.compile(jit_compile=...) of every Keras row: auto is Keras' default (XLA on JAX, "
               "on TensorFlow only with a GPU; torch eager), on is XLA / torch.compile everywhere.")
-def bench_command(archs, backends, shape, repeats, warmup, batches, out, no_reference, references, tiny, seed,
-                  timeout, torch_threads, units, jit_compile):
+def bench_command(
+    archs: str,
+    backends: str,
+    shape: str,
+    repeats: int | None,
+    warmup: int | None,
+    batches: int | None,
+    out: str | None,
+    no_reference: bool,
+    references: str | None,
+    tiny: bool,
+    seed: int,
+    timeout: int | None,
+    torch_threads: int | None,
+    units: int | None,
+    jit_compile: str,
+) -> None:
     """Training and predict samples/s and peak memory, beside keras.layers.LSTM and torch.nn.LSTM.
 
     Every row (an architecture on a backend, or a reference) runs in a process
@@ -61,19 +82,17 @@ def bench_command(archs, backends, shape, repeats, warmup, batches, out, no_refe
     from kerasrnn.bench.report import format_table
     from kerasrnn.bench.runner import BenchError
     from kerasrnn.bench.runner import run_bench
+    from kerasrnn.export.command import print_log
 
     if no_reference and references:
         raise click.UsageError("--no-reference and --references exclude each other")
-    def progress(line):
-        click.echo(line, err=True)
-
     try:
-        result = run_bench(
-            archs=archs, backends=backends, shape=shape, repeats=repeats, warmup=warmup, batches=batches,
-            references=False if no_reference else (references or True), tiny=tiny, seed=seed,
-            timeout=timeout, torch_threads=torch_threads, units=units, jit_compile=jit_compile, out=out,
-            progress=progress,
-        )
+        with print_log("kerasrnn.bench", err=True):
+            result = run_bench(
+                archs=archs, backends=backends, shape=shape, repeats=repeats, warmup=warmup, batches=batches,
+                references=False if no_reference else (references or True), tiny=tiny, seed=seed,
+                timeout=timeout, torch_threads=torch_threads, units=units, jit_compile=jit_compile, out=out,
+            )
     except BenchError as error:
         raise click.UsageError(str(error)) from None
     click.echo(format_table(result))

@@ -1,5 +1,9 @@
 """The text table of a benchmark result: throughputs with their ratios side by side."""
 
+from __future__ import annotations
+
+from typing import Any
+
 from kerasrnn.bench.runner import KERAS_BASELINE
 from kerasrnn.bench.runner import KERAS_BI_BASELINE
 from kerasrnn.bench.runner import TORCH_BASELINE
@@ -14,19 +18,19 @@ COLUMNS = (
 GPU_COLUMNS = (("GPU MB", ">"), ("x keras", ">"))
 
 
-def _rate(value):
+def _rate(value: float | None) -> str:
     return f"{value:,.0f}" if value is not None else "-"
 
 
-def _ratio(value):
+def _ratio(value: float | None) -> str:
     return f"{value:.2f}" if value is not None else "-"
 
 
-def _mb(value):
+def _mb(value: float | None) -> str:
     return f"{value:,.0f}" if value is not None else "-"
 
 
-def _cells(row, gpu=False):
+def _cells(row: dict[str, Any], gpu: bool = False) -> tuple[list[str], str | None]:
     name = row.get("name") or row.get("id") or "?"
     backend = row.get("backend") or "?"
     if row.get("status") != "ok":
@@ -35,7 +39,7 @@ def _cells(row, gpu=False):
     memory = row.get("memory", {})
     device = (row.get("device") or {}).get("type") or "?"
 
-    def ratio(key):
+    def ratio(key: str) -> str:
         # A bidirectional row against the bidirectional reference (marked *)
         # where that row ran, else against the one-way one.
         bi_key = key.replace("_lstm", "_bilstm")
@@ -56,7 +60,7 @@ def _cells(row, gpu=False):
     ] if gpu else []), None
 
 
-def format_table(result):
+def format_table(result: dict[str, Any]) -> str:
     """The result of :func:`run_bench` as a text table (one line per row)."""
     config, machine = result["config"], result["machine"]
     before, after = machine.get("loadavg_before"), machine.get("loadavg_after")
@@ -86,7 +90,7 @@ def format_table(result):
         for column, cell in enumerate(cells):
             widths[column] = max(widths[column], len(cell))
 
-    def render(cells, strip=True):
+    def render(cells: list[str], strip: bool = True) -> str:
         parts = []
         for column, cell in enumerate(cells):
             align = columns[column][1]

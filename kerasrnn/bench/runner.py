@@ -4,9 +4,14 @@ Nothing here imports Keras, a backend or PyTorch: every row runs
 ``worker.py`` in its own process (``KERAS_BACKEND`` set before Keras is
 imported there), so rows never share a backend, a compiled function cache or a
 memory peak.
+
+Each finished row is logged as one line on the ``kerasrnn.bench`` logger.
 """
 
+from __future__ import annotations
+
 import json
+import logging
 import os
 import platform
 import shlex
@@ -19,9 +24,13 @@ from datetime import datetime
 from datetime import timezone
 from importlib import metadata
 from pathlib import Path
+from typing import Any, Callable, Iterable
 
-from kerasrnn.training.run_config import ARCH_DEFAULTS
-from kerasrnn.training.run_config import JIT_COMPILE
+from kerasrnn.storage import atomic
+from kerasrnn.storage.destinations import DestinationError
+from kerasrnn.storage.destinations import check_new_file
+from kerasrnn import registry
+from kerasrnn.registry import JIT_COMPILE
 
 SCHEMA = "kerasrnn-bench/1"
 BACKENDS = ("tensorflow", "jax", "torch")
@@ -70,6 +79,10 @@ MEMORY_NOTE = (
     "(torch.cuda.max_memory_allocated, JAX memory_stats peak_bytes_in_use, TF get_memory_info peak)."
 )
 _WORKER = Path(__file__).resolve().with_name("worker.py")
+logger = logging.getLogger(__name__)
+
+#: Names as a comma list or a sequence of strings.
+Names = str | Iterable[str]
 
 
 class BenchError(ValueError):
@@ -81,14 +94,12 @@ class BenchError(ValueError):
 # --------------------------------------------------------------------------- #
 
 
-def architecture_names():
-    """Every kerasrnn architecture name, in registry order."""
-    from kerasrnn.models.architectures import ARCHITECTURES
-
-    return list(ARCHITECTURES)
+def architecture_names() -> list[str]:
+    """Every kerasrnn architecture name (canonical), in registry order."""
+    return list(registry.ARCHITECTURES)
 
 
-def _as_list(value, what):
+def _as_list(value: Names | None, what: str) -> list[str]:
     if value is None:
         return []
     if isinstance(value, str):
@@ -102,7 +113,7 @@ def _as_list(value, what):
     return items
 
 
-def _check(kind, values, accepted):
+def _check(kind: str, values: list[str], accepted: Iterable[str]) -> None:
     unknown = [value for value in values if value not in accepted]
     if unknown:
         raise BenchError(
@@ -110,7 +121,7 @@ def _check(kind, values, accepted):
         )
 
 
-def resolve_archs(archs):
+def resolve_archs(archs: Names) -> list[str]:
     """``"all"``, ``"none"``, a comma list or a sequence of names -> checked list of names."""
     names = architecture_names()
     items = _as_list(archs, "architecture")
@@ -120,17 +131,19 @@ def resolve_archs(archs):
         return []
     if "all" in items or "none" in items:
         raise BenchError("--archs: 'all' and 'none' cannot be combined with other names")
+    # Earlier spellings (convlstm, layernorm-lstm) name the canonical rows.
+    items = [registry.ARCHITECTURE_ALIASES.get(item, item) for item in items]
     _check("architecture", items, names)
-    return items
+    return _as_list(items, "architecture")  # an alias beside its canonical name is named twice
 
 
-def resolve_backends(backends):
+def resolve_backends(backends: Names) -> list[str]:
     items = _as_list(backends, "backend")
     _check("backend", items, BACKENDS)
     return items
 
 
-def resolve_references(references):
+def resolve_references(references: bool | Names | None) -> list[str]:
     """True (all six), False/None (none), or names -> checked list of names."""
     if references is True:
         return list(REFERENCES)
@@ -145,7 +158,7 @@ def resolve_references(references):
     return items
 
 
-def _positive(name, value, minimum):
+def _positive(name: str, value: Any, minimum: int) -> None:
     if value is None:
         return
     if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
@@ -153,21 +166,21 @@ def _positive(name, value, minimum):
 
 
 def make_config(
-    archs="all",
-    backends=BACKENDS,
-    shape="default",
-    repeats=None,
-    warmup=None,
-    batches=None,
-    references=True,
-    tiny=False,
-    seed=0,
-    units=None,
-    batch_size=None,
-    timeout=None,
-    torch_threads=None,
-    jit_compile="auto",
-):
+    archs: Names = "all",
+    backends: Names = BACKENDS,
+    shape: str = "default",
+    repeats: int | None = None,
+    warmup: int | None = None,
+    batches: int | None = None,
+    references: bool | Names | None = True,
+    tiny: bool = False,
+    seed: int = 0,
+    units: int | None = None,
+    batch_size: int | None = None,
+    timeout: int | None = None,
+    torch_threads: int | None = None,
+    jit_compile: str = "auto",
+) -> dict[str, Any]:
     """Checks a benchmark request and resolves every default; returns a dict."""
     if shape not in SHAPES:
         raise BenchError(f"unknown shape {shape!r}; expected one of: {', '.join(SHAPES)}")
@@ -205,7 +218,7 @@ def make_config(
     # 128 LSTM units; 128 filters would take minutes per row), unless units
     # were given.
     arch_units = {} if units is not None or tiny else {
-        arch: defaults["units"] for arch, defaults in ARCH_DEFAULTS.items() if "units" in defaults
+        name: arch.defaults["units"] for name, arch in registry.ARCHITECTURES.items() if "units" in arch.defaults
     }
     return {
         "shape": shape,
@@ -228,7 +241,7 @@ def make_config(
     }
 
 
-def row_specs(config):
+def row_specs(config: dict[str, Any]) -> list[dict[str, Any]]:
     """The rows of a run, in the order they run: native torch, then per backend."""
     common = {
         key: config[key]
@@ -259,21 +272,21 @@ def row_specs(config):
 # --------------------------------------------------------------------------- #
 
 
-def _usable_cpus():
+def _usable_cpus() -> int:
     try:
         return len(os.sched_getaffinity(0))
     except (AttributeError, OSError):
         return os.cpu_count() or 1
 
 
-def _loadavg():
+def _loadavg() -> list[float] | None:
     try:
         return [round(value, 2) for value in os.getloadavg()]
     except OSError:
         return None
 
 
-def _read_first(path, prefix=None):
+def _read_first(path: str, prefix: str | None = None) -> str | None:
     try:
         with open(path) as handle:
             for line in handle:
@@ -286,7 +299,8 @@ def _read_first(path, prefix=None):
     return None
 
 
-def machine_info():
+def machine_info() -> dict[str, Any]:
+    """The machine the rows run on: CPUs, memory, platform, Python, thread settings."""
     memory = _read_first("/proc/meminfo", "MemTotal")
     return {
         "cpu_count": os.cpu_count(),
@@ -309,7 +323,8 @@ def machine_info():
     }
 
 
-def package_versions():
+def package_versions() -> dict[str, str | None]:
+    """Installed versions of kerasrnn, Keras, the backends, numpy and click (None: absent)."""
     versions = {}
     for name in ("kerasrnn", "keras", "tensorflow", "jax", "jaxlib", "torch", "numpy", "click"):
         try:
@@ -319,7 +334,7 @@ def package_versions():
     return versions
 
 
-def _git_state():
+def _git_state() -> dict[str, Any] | None:
     root = Path(__file__).resolve().parents[2]
     if not (root / ".git").exists():
         return None
@@ -341,12 +356,12 @@ def _git_state():
 # --------------------------------------------------------------------------- #
 
 
-def _tail(text, limit=3000):
+def _tail(text: str | None, limit: int = 3000) -> str:
     text = text or ""
     return text[-limit:]
 
 
-def _last_error_line(text):
+def _last_error_line(text: str | None) -> str:
     lines = [line.strip() for line in (text or "").splitlines() if line.strip()]
     for line in reversed(lines):
         if "Error" in line or "error" in line or "Killed" in line:
@@ -354,7 +369,7 @@ def _last_error_line(text):
     return lines[-1][:300] if lines else ""
 
 
-def run_row(spec, timeout=DEFAULT_TIMEOUT, python=None):
+def run_row(spec: dict[str, Any], timeout: float = DEFAULT_TIMEOUT, python: str | None = None) -> dict[str, Any]:
     """Runs one row in a subprocess; always returns a row dict (never raises)."""
     row = {
         "id": spec.get("id"),
@@ -416,12 +431,14 @@ def run_row(spec, timeout=DEFAULT_TIMEOUT, python=None):
     return row
 
 
-def is_bidirectional(name):
+def is_bidirectional(name: str) -> bool:
     """Whether an architecture or reference row runs both directions."""
     return name in BIDIRECTIONAL_REFERENCES or (name.startswith("bi") and name in architecture_names())
 
 
-def _ratios_against(row, torch_row, keras_row, suffix):
+def _ratios_against(
+    row: dict[str, Any], torch_row: dict[str, Any] | None, keras_row: dict[str, Any] | None, suffix: str
+) -> dict[str, float]:
     ratios = {}
     for phase in ("train", "predict"):
         value = row[phase]["samples_per_s"]
@@ -437,7 +454,7 @@ def _ratios_against(row, torch_row, keras_row, suffix):
     return ratios
 
 
-def add_ratios(rows):
+def add_ratios(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Adds each row's throughput and memory ratios to torch.nn.LSTM and keras.layers.LSTM.
 
     Bidirectional rows also get ratios to the bidirectional references
@@ -457,7 +474,7 @@ def add_ratios(rows):
     return rows
 
 
-def _progress_line(index, total, row):
+def _progress_line(index: int, total: int, row: dict[str, Any]) -> str:
     head = f"[{index}/{total}] {row['id']}"
     if row.get("status") != "ok":
         return f"{head}: ERROR {row.get('error')} ({row['wall_s']:.0f} s)"
@@ -468,49 +485,46 @@ def _progress_line(index, total, row):
     )
 
 
-def check_out_path(out):
-    """Fails early (before a long run) when ``out`` cannot be written."""
+def check_out_path(out: str | os.PathLike | None) -> None:
+    """Fails early (before a long run) when ``out`` cannot be written (an existing file is replaced).
+
+    Raises:
+        BenchError: ``out`` is a directory, its directory does not exist or
+            is not writable.
+    """
     if out is None:
         return
-    path = Path(out)
-    if path.is_dir():
-        raise BenchError(f"--out {out} is a directory")
-    parent = path.parent if str(path.parent) else Path(".")
-    if not parent.is_dir():
-        raise BenchError(f"--out {out}: directory {parent} does not exist")
-    if not os.access(parent, os.W_OK):
-        raise BenchError(f"--out {out}: directory {parent} is not writable")
+    try:
+        check_new_file(out, "--out", overwrite=True)
+    except DestinationError as error:
+        raise BenchError(str(error)) from None
 
 
-def write_json(result, out):
-    path = Path(out)
-    partial = path.with_name(path.name + ".partial")
-    with open(partial, "w") as handle:
-        json.dump(result, handle, indent=1)
-        handle.write("\n")
-    os.replace(partial, path)
+def write_json(result: dict[str, Any], out: str | os.PathLike) -> None:
+    """Writes the result document atomically (a reader sees the previous one or this one)."""
+    atomic.write_text(out, json.dumps(result, indent=1) + "\n")
 
 
 def run_bench(
-    archs="all",
-    backends=BACKENDS,
-    shape="default",
-    repeats=None,
-    warmup=None,
-    batches=None,
-    references=True,
-    tiny=False,
-    seed=0,
-    units=None,
-    batch_size=None,
-    timeout=None,
-    torch_threads=None,
-    jit_compile="auto",
-    out=None,
-    progress=None,
-    argv=None,
-    python=None,
-):
+    archs: Names = "all",
+    backends: Names = BACKENDS,
+    shape: str = "default",
+    repeats: int | None = None,
+    warmup: int | None = None,
+    batches: int | None = None,
+    references: bool | Names | None = True,
+    tiny: bool = False,
+    seed: int = 0,
+    units: int | None = None,
+    batch_size: int | None = None,
+    timeout: int | None = None,
+    torch_threads: int | None = None,
+    jit_compile: str = "auto",
+    out: str | os.PathLike | None = None,
+    progress: Callable[[str], Any] | None = None,
+    argv: list[str] | None = None,
+    python: str | None = None,
+) -> dict[str, Any]:
     """Runs the benchmark; returns the result (the JSON document) as a dict.
 
     Args:
@@ -533,8 +547,10 @@ def run_bench(
             with a GPU; eager torch), ``"on"`` (XLA on TensorFlow and JAX,
             ``torch.compile`` on torch) or ``"off"`` (none; JAX then runs
             op by op). Native torch rows run as they are either way.
-        out: Path of the JSON to write (also returned).
-        progress: Called with one line of text as each row finishes.
+        out: Path of the JSON to write (also returned); rewritten after
+            every row, so a stopped run leaves the rows that finished.
+        progress: Called with one line of text as each row finishes (the
+            same line is logged at INFO on the ``kerasrnn.bench`` logger).
         argv: The command line to record (default ``sys.argv``).
         python: The interpreter for the rows (default this one).
 
@@ -556,7 +572,7 @@ def run_bench(
     versions, git = package_versions(), _git_state()
     rows = []
 
-    def document(complete):
+    def document(complete: bool) -> dict[str, Any]:
         machine["loadavg_after"] = _loadavg()
         before = machine["loadavg_before"]
         machine["busy_before_run"] = bool(before and before[0] > BUSY_LOAD_PER_CPU * machine["usable_cpus"])
@@ -586,8 +602,10 @@ def run_bench(
         rows.append(row)
         if out is not None and index < len(specs):
             write_json(document(complete=False), out)
+        line = _progress_line(index, len(specs), row)
+        logger.info(line)
         if progress is not None:
-            progress(_progress_line(index, len(specs), row))
+            progress(line)
     result = document(complete=True)
     if out is not None:
         write_json(result, out)

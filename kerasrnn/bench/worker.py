@@ -16,7 +16,12 @@ reports the parent's peak, not its own.  The script therefore starts the
 measuring process itself, from this small stdlib-only process, whose peak is
 what a fresh child inherits: the measured process's ru_maxrss is its own.
 ``/proc/self/status`` VmHWM is recorded beside it as a cross-check.
+
+Standard library only at import time (this process's own peak is what the
+measuring child inherits); the row imports its frameworks itself.
 """
+
+from __future__ import annotations
 
 import hashlib
 import json
@@ -29,6 +34,7 @@ import sys
 import time
 import traceback
 from pathlib import Path
+from typing import Any
 
 INNER_FLAG = "--measure"
 # Native torch row -> (torch.nn module, bidirectional).
@@ -44,7 +50,7 @@ TORCH_MODULES = {
 # --------------------------------------------------------------------------- #
 
 
-def _proc_status_mb(field):
+def _proc_status_mb(field: str) -> float | None:
     """``VmRSS`` / ``VmHWM`` of this process in MiB (Linux), else None."""
     try:
         with open("/proc/self/status") as status:
@@ -56,18 +62,18 @@ def _proc_status_mb(field):
     return None
 
 
-def _maxrss_mb():
+def _maxrss_mb() -> float:
     """``ru_maxrss`` of this process in MiB (kilobytes on Linux, bytes on macOS)."""
     value = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return value / 2**20 if sys.platform == "darwin" else value / 1024
 
 
-def _rss_now_mb():
+def _rss_now_mb() -> float:
     current = _proc_status_mb("VmRSS")
     return current if current is not None else _maxrss_mb()
 
 
-def _round(value, digits=1):
+def _round(value: float | None, digits: int = 1) -> float | None:
     return None if value is None else round(value, digits)
 
 
@@ -76,7 +82,7 @@ def _round(value, digits=1):
 # --------------------------------------------------------------------------- #
 
 
-def make_data(spec):
+def make_data(spec: dict[str, Any]) -> tuple[Any, Any, str]:
     """The synthetic data set every row trains and predicts on (fixed seed)."""
     import numpy as np
 
@@ -88,7 +94,7 @@ def make_data(spec):
     return x, y, digest
 
 
-def summarize(seconds, warmup_seconds, samples):
+def summarize(seconds: list[float], warmup_seconds: list[float], samples: int) -> dict[str, Any]:
     """Median throughput of the timed repeats (warm-up repeats excluded)."""
     rates = [samples / s for s in seconds]
     median = statistics.median(rates)
@@ -102,7 +108,7 @@ def summarize(seconds, warmup_seconds, samples):
     }
 
 
-def _loadavg():
+def _loadavg() -> list[float] | None:
     try:
         return list(os.getloadavg())
     except OSError:
@@ -114,7 +120,7 @@ def _loadavg():
 # --------------------------------------------------------------------------- #
 
 
-def _keras_device(backend, model):
+def _keras_device(backend: str, model: Any) -> dict[str, Any]:
     """Where the model's weights live, and the GPU name if any (best effort)."""
     info = {}
     variable = model.trainable_variables[0].value
@@ -148,7 +154,7 @@ def _keras_device(backend, model):
     return info
 
 
-def _reset_gpu_peak(backend, device):
+def _reset_gpu_peak(backend: str, device: dict[str, Any]) -> None:
     if device.get("type") != "gpu":
         return
     try:
@@ -164,7 +170,7 @@ def _reset_gpu_peak(backend, device):
         pass
 
 
-def _gpu_peak_mb(backend, device):
+def _gpu_peak_mb(backend: str, device: dict[str, Any]) -> float | None:
     """Peak accelerator memory in use (allocator figures), when on a GPU."""
     if device.get("type") != "gpu":
         return None
@@ -188,7 +194,7 @@ def _gpu_peak_mb(backend, device):
     return None
 
 
-def _backend_version(backend):
+def _backend_version(backend: str) -> dict[str, str]:
     if backend == "tensorflow":
         import tensorflow as tf
 
@@ -203,7 +209,7 @@ def _backend_version(backend):
     return {"torch": torch.__version__}
 
 
-def _seed_keras(backend, seed):
+def _seed_keras(backend: str, seed: int) -> None:
     """Seeds the weight initialization without ``keras.utils.set_random_seed``.
 
     That function imports TensorFlow whatever the backend (about 600 MB of
@@ -227,7 +233,8 @@ def _seed_keras(backend, seed):
         torch.manual_seed(seed)
 
 
-def build_keras_model(spec):
+def build_keras_model(spec: dict[str, Any]) -> Any:
+    """The row's Keras model: a kerasrnn architecture, or a keras.layers reference with the same head."""
     import keras
 
     shape = (spec["time_steps"], spec["features"])
@@ -253,7 +260,8 @@ def build_keras_model(spec):
     return keras.Model(inputs, outputs, name=model_name)
 
 
-def run_keras_row(spec, result):
+def run_keras_row(spec: dict[str, Any], result: dict[str, Any]) -> None:
+    """Measures a Keras row (``fit`` and ``predict``) into ``result``."""
     backend = spec["backend"]
     if os.environ.get("KERAS_BACKEND") != backend:
         raise RuntimeError(f"KERAS_BACKEND is {os.environ.get('KERAS_BACKEND')!r}, expected {backend!r}")
@@ -362,7 +370,8 @@ def run_keras_row(spec, result):
 # --------------------------------------------------------------------------- #
 
 
-def run_torch_row(spec, result):
+def run_torch_row(spec: dict[str, Any], result: dict[str, Any]) -> None:
+    """Measures a native PyTorch row (a training loop and inference) into ``result``."""
     start = time.perf_counter()
     import numpy as np  # noqa: F401
     import torch
@@ -481,7 +490,7 @@ def run_torch_row(spec, result):
 # --------------------------------------------------------------------------- #
 
 
-def measure(spec):
+def measure(spec: dict[str, Any]) -> dict[str, Any]:
     """Runs one row; returns its result (``status`` ``ok`` or ``error``)."""
     result = {
         "status": "error",
@@ -520,7 +529,8 @@ def measure(spec):
     return result
 
 
-def main(argv):
+def main(argv: list[str]) -> int:
+    """``worker.py SPEC.json RESULT.json``: measures in a fresh child (``--measure``); returns the exit status."""
     if len(argv) >= 1 and argv[0] == INNER_FLAG:
         spec_path, result_path = argv[1], argv[2]
         with open(spec_path) as handle:

@@ -324,9 +324,10 @@ def test_config_defaults_and_row_order():
 
 
 def test_convlstm_rows_keep_its_default_filters_unless_units_are_given():
+    # "convlstm", the name before the registry's spelling rule, names the conv-lstm row.
     units = {spec["id"]: spec["units"] for spec in row_specs(make_config(archs="lstm,convlstm", backends="jax"))}
-    assert units["lstm@jax"] == 128 and units["convlstm@jax"] == 16 and units["keras.layers.LSTM@jax"] == 128
-    given = row_specs(make_config(archs="convlstm", backends="jax", units=32, references=False))
+    assert units["lstm@jax"] == 128 and units["conv-lstm@jax"] == 16 and units["keras.layers.LSTM@jax"] == 128
+    given = row_specs(make_config(archs="conv-lstm", backends="jax", units=32, references=False))
     assert [spec["units"] for spec in given] == [32]
     assert [spec["units"] for spec in row_specs(make_config(archs="convlstm", backends="jax", tiny=True, references=False))] == [8]
 
