@@ -2,6 +2,7 @@
 
 import json
 import os
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -217,6 +218,34 @@ def test_read_only_parents(tmp_path):
         assert names(locked) == []
     finally:
         locked.chmod(0o755)
+
+
+def test_unwritable_directories_as_seen_by_os_access(tmp_path, monkeypatch):
+    """The permission checks without root's exemption: os.access says no for ``locked``."""
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    real_access = os.access
+    monkeypatch.setattr(os, "access", lambda path, mode: Path(path) != locked and real_access(path, mode))
+    with pytest.raises(DestinationError) as error:
+        check_new_directory(locked / "a" / "b", "the export")
+    assert error.value.problem is Problem.NOT_WRITABLE and error.value.blocker == locked
+    assert str(error.value) == f"cannot write the export {locked / 'a' / 'b'}: {locked} is not writable"
+    with pytest.raises(DestinationError, match=f"^cannot write --out {locked / 'x.json'}: {locked} is not writable$"):
+        check_new_file(locked / "x.json", "--out")
+    with pytest.raises(DestinationError, match=f"^cannot write the run directory {locked}: permission denied$"):
+        check_new_directory(locked, "the run directory")
+    assert check_new_directory(tmp_path / "free") == tmp_path / "free"
+
+
+def test_staged_directory_that_cannot_be_made_leaves_nothing(tmp_path, monkeypatch):
+    def refuse(**kwargs):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(atomic.tempfile, "mkdtemp", refuse)
+    with pytest.raises(DestinationError, match=r"^cannot write the export .*out: Permission denied$") as error:
+        StagedDirectory(tmp_path / "new" / "out", what="the export")
+    assert error.value.problem is Problem.OS_ERROR
+    assert names(tmp_path) == []
 
 
 def test_new_file(tmp_path):
