@@ -18,6 +18,7 @@ import pytest
 from click.testing import CliRunner
 
 import kerasrnn
+from kerasrnn.data import PAD_VALUE
 from kerasrnn.export import ExportError
 from kerasrnn.export import ParityError
 from kerasrnn.export import export_model
@@ -115,7 +116,7 @@ def test_cli_exports_a_model_trained_under_jax(jax_run, tmp_path):
     assert metadata["architecture"] == "bigru"
     assert metadata["class_names"] == ["none", "one", "two"]
     assert metadata["trained_backend"] == "jax"
-    assert metadata["input"]["pad_value"] == kerasrnn.data.PAD_VALUE
+    assert metadata["input"]["pad_value"] == PAD_VALUE
     # The ONNX file against the JAX model's own outputs (masked, unseen length).
     session = ort.InferenceSession(str(out / "model.onnx"), providers=["CPUExecutionProvider"])
     (output,) = session.run(["outputs"], {"sequences": probe["x"]})
