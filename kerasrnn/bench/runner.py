@@ -24,7 +24,9 @@ from datetime import datetime
 from datetime import timezone
 from importlib import metadata
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from collections.abc import Callable
+from collections.abc import Iterable
+from typing import Any
 
 from kerasrnn.storage import atomic
 from kerasrnn.storage.destinations import DestinationError

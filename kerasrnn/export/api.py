@@ -156,8 +156,8 @@ def export_models(
     """:func:`export_model` for several models, sharing one TensorFlow worker off TensorFlow.
 
     Args:
-        jobs: :class:`~kerasrnn.export.job.ExportJob`\ s (taken as they
-            are), ``(model, path)`` pairs, or dicts with ``model`` (or
+        jobs: :class:`~kerasrnn.export.job.ExportJob` values (taken as
+            they are), ``(model, path)`` pairs, or dicts with ``model`` (or
             ``model_path``, a ``.keras`` file), ``path`` and optionally any
             other :class:`ExportJob` field (``metadata``, ``streaming``,
             ``format``, ``max_seen_length``, ``trained_backend``,
@@ -175,10 +175,11 @@ def export_models(
     """
     import keras
 
-    common = dict(
-        formats=format, opset=opset, streaming=streaming, overwrite=overwrite, tolerance=tolerance,
-        onnx_ops=onnx_ops, batch_sizes=tuple(batch_sizes), lengths=tuple(lengths) if lengths else None, seed=seed,
-    )
+    common = {
+        "formats": format, "opset": opset, "streaming": streaming, "overwrite": overwrite, "tolerance": tolerance,
+        "onnx_ops": onnx_ops, "batch_sizes": tuple(batch_sizes), "lengths": tuple(lengths) if lengths else None,
+        "seed": seed,
+    }
     specs = [_as_job(job, common) for job in jobs]
     level = _level(verbose)
     backend = keras.backend.backend()

@@ -13,7 +13,9 @@ import logging
 import os
 import warnings
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from collections.abc import Callable
+from collections.abc import Sequence
+from typing import Any
 
 from kerasrnn.export.errors import ExportError
 from kerasrnn.storage import atomic

@@ -24,8 +24,9 @@ import re
 import shutil
 import tempfile
 from pathlib import Path
+from collections.abc import Callable
 from types import TracebackType
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
