@@ -32,8 +32,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from kerasrnn.storage import atomic
 from kerasrnn.errors import RunDirError, RunDirExistsError
+from kerasrnn.storage import atomic
+from kerasrnn.storage.destinations import DestinationError, Problem, check_new_directory
 from kerasrnn.training.run_config import RunConfig
 
 CONFIG = "config.json"
@@ -57,9 +58,18 @@ def default_run_path(label: str, root: str | os.PathLike = "runs") -> Path:
 
 
 def check_new_run_dir(path: Path) -> None:
-    """Fail early (before loading data) if ``path`` exists and is not an empty directory."""
-    if path.exists() and (not path.is_dir() or any(path.iterdir())):
-        RunDir.create(path)  # raises RunDirExistsError with the full message
+    """Fail early (before loading data) if ``path`` cannot become a new run directory.
+
+    Raises:
+        RunDirExistsError: ``path`` exists and is not an empty directory.
+        RunDirError: ``path`` cannot be created or written.
+    """
+    try:
+        check_new_directory(path, "--out", existing="empty")
+    except DestinationError as error:
+        if error.problem in (Problem.NOT_EMPTY, Problem.NOT_A_DIRECTORY):
+            raise RunDirExistsError(f"{error}; give a new directory, or continue that run with --resume {path}") from None
+        raise RunDirError(f"{error}; give a writable --out") from None
 
 
 class RunDir:
@@ -82,14 +92,7 @@ class RunDir:
             RunDirError: ``path`` cannot be created or written.
         """
         path = Path(path).expanduser()
-        if path.exists():
-            if not path.is_dir():
-                raise RunDirExistsError(f"--out {path} exists and is a file; give a new directory")
-            if any(path.iterdir()):
-                raise RunDirExistsError(
-                    f"--out {path} exists and is not empty; give a new directory, or continue "
-                    f"that run with --resume {path}"
-                )
+        check_new_run_dir(path)
         try:
             path.mkdir(parents=True, exist_ok=True)
             probe = path / ".write-test"
@@ -133,14 +136,10 @@ class RunDir:
 
     def save_model(self, model: Any) -> None:
         """Save ``model.keras`` atomically (a temporary ``.keras`` file, then rename)."""
-        tmp = self.path / f".model-{os.getpid()}.tmp.keras"
         try:
-            model.save(tmp)
-            os.replace(tmp, self.model_path)
+            atomic.write_with(self.model_path, model.save)
         except OSError as error:
             raise RunDirError(f"cannot write {self.model_path}: {error.strerror or error}") from None
-        finally:
-            tmp.unlink(missing_ok=True)
 
     # -- config.json ---------------------------------------------------- #
 
