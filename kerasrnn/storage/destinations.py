@@ -5,7 +5,9 @@ never fails at its very end for an output path it could not write:
 
 * :func:`check_new_directory`: a directory a job creates and fills (a run
   directory, an export);
-* :func:`check_new_file`: one file a job writes (a benchmark's JSON).
+* :func:`check_new_file`: one file a job writes (a benchmark's JSON);
+* :func:`check_outside`: an output is neither, nor inside, a path the job
+  reads (its input file, the run directory it uses).
 
 Both create nothing and raise :class:`DestinationError` (a ``ValueError``)
 whose message is one line naming the path and the problem; its
@@ -36,6 +38,7 @@ class Problem(str, enum.Enum):
     PARENT_NOT_A_DIRECTORY = "parent_not_a_directory"  # something on the way is a file
     NOT_WRITABLE = "not_writable"  # no permission
     OS_ERROR = "os_error"  # creating or renaming failed (see the message)
+    INSIDE_INPUT = "inside_input"  # it is, or is inside, a path the job reads
 
 
 class DestinationError(ValueError):
@@ -173,3 +176,38 @@ def check_new_file(
         raise DestinationError(f"{what} {given} already exists", path=given, problem=Problem.EXISTS, blocker=given)
     _check_parent(given, what, verb, create_parents)
     return given.absolute()
+
+
+def check_outside(path: str | os.PathLike, what: str, protected: dict[str, str | os.PathLike]) -> Path:
+    """Refuse an output that is, or is inside, or holds, a path the job reads.
+
+    Args:
+        path: The output.
+        what: How the message names it (``"--output"``, ``"the export"``).
+        protected: Description -> path of what the job reads, e.g.
+            ``{"the input file": input, "the run directory": run}``.
+
+    Returns:
+        ``path``, resolved (symbolic links followed).
+
+    Raises:
+        DestinationError: :attr:`Problem.INSIDE_INPUT`, e.g. ``"--output
+            runs/a/model.keras is inside the run directory runs/a; write it
+            elsewhere"``.
+    """
+    resolved = Path(path).expanduser().resolve()
+    for description, protected_path in protected.items():
+        guarded = Path(protected_path).expanduser().resolve()
+        if resolved == guarded:
+            relation = "is"
+        elif guarded in resolved.parents:
+            relation = "is inside"
+        elif resolved in guarded.parents:
+            relation = "holds"
+        else:
+            continue
+        raise DestinationError(
+            f"{what} {path} {relation} {description} {protected_path}; write it elsewhere",
+            path=Path(path), problem=Problem.INSIDE_INPUT, blocker=guarded,
+        )
+    return resolved
