@@ -7,6 +7,7 @@ backend-neutral (no TensorFlow, no Keras).
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 from typing import Any
 
@@ -120,5 +121,26 @@ class SequenceData:
                 "test": int(len(self.x_test)),
             },
             "variable_length": self.variable_length,
+            "sha256": self.digest(),
             "info": self.info,
         }
+
+    def digest(self) -> str:
+        """SHA-256 of every split's arrays (values, dtypes, shapes) and the class names.
+
+        Two loads give the same digest exactly when a model would see the
+        same samples: ``config.json`` records it, and ``evaluate`` and
+        ``fit --resume`` compare it with the data they load.
+        """
+        digest = hashlib.sha256()
+        for split in ("train", "val", "test"):
+            for prefix in ("x_", "y_", "lengths_"):
+                array = getattr(self, f"{prefix}{split}")
+                if array is None:
+                    digest.update(b"none;")
+                    continue
+                array = np.ascontiguousarray(array)
+                digest.update(f"{prefix}{split}:{array.dtype.str}:{array.shape};".encode())
+                digest.update(array.tobytes())
+        digest.update(json.dumps(self.class_names).encode())
+        return digest.hexdigest()

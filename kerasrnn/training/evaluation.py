@@ -67,40 +67,72 @@ def model_metrics(model: keras.Model, data: SequenceData, dataset: Dataset) -> d
 
 
 def load_run_model(run: RunDir) -> keras.Model:
-    """The ``model.keras`` of a run (kerasrnn's layers registered)."""
+    """The ``model.keras`` of a run (kerasrnn's layers registered).
+
+    Raises:
+        RunDirError: The file is missing (saying whether the run can still be
+            resumed) or cannot be loaded (damaged, truncated).
+    """
+    import zipfile
+
     import keras
 
-    import kerasrnn  # noqa: F401  (registers the custom layers)
+    import kerasrnn.layers  # noqa: F401  (registers the custom layers)
 
-    if not run.model_path.is_file():
+    path = run.model_path
+    if not path.is_file():
+        if (run.read_record() or {}).get("status") == "complete":
+            raise RunDirError(
+                f"{path} is missing although the run completed; the checkpoint was removed at completion, "
+                f"so the model cannot be recovered: train it again with kerasrnn fit"
+            )
         raise RunDirError(
-            f"{run.path} has no {run.model_path.name}: the run did not finish "
+            f"{run.path} has no {path.name}: the run did not finish "
             f"(continue it with kerasrnn fit --resume {run.path})"
         )
+    if not zipfile.is_zipfile(path):
+        raise RunDirError(
+            f"{path} is damaged: not a complete .keras archive ({path.stat().st_size} bytes); "
+            f"train the run again, or restore the file from a backup"
+        )
     try:
-        return keras.saving.load_model(run.model_path)
-    except Exception as error:  # corrupt file, missing custom object ...
-        raise RunDirError(f"cannot load {run.model_path}: {type(error).__name__}: {error}") from None
+        return keras.saving.load_model(path)
+    except Exception as error:  # corrupt content, missing custom object ...
+        text = str(error).strip().splitlines()[0] if str(error).strip() else ""
+        raise RunDirError(f"cannot load {path}: {type(error).__name__}: {text}") from None
 
 
-def evaluate_run(path: str | os.PathLike, split: str = "test") -> dict[str, Any]:
+def evaluate_run(path: str | os.PathLike, split: str = "test", allow_changed_data: bool = False) -> dict[str, Any]:
     """Reload a run's model and data and compute its metrics on ``split``.
 
     Args:
         path: The run directory.
         split: ``"test"``, ``"val"`` or ``"train"``.
+        allow_changed_data: Evaluate on data that differs from the data the
+            run was trained on (the result and ``config.json`` say so).
 
     Returns:
-        ``{"split": ..., "<split>_<metric>": value, ...}`` (plus ``baselines``
-        for the sunspots).
+        ``{"split": ..., "<split>_<metric>": value, ...}`` (plus the
+        baselines the data records, and ``data_changed`` when it changed).
+
+    Raises:
+        DataChangedError: The data changed (without ``allow_changed_data``).
     """
+    from kerasrnn.training.run import check_same_data
+
     if split not in ("train", "val", "test"):
         raise TrainingError(f"unknown split {split!r}; expected train, val or test")
     run = RunDir.open(path)
-    config: RunConfig = run.read_config().resolve()
+    record = run.read_record()
+    config: RunConfig = RunConfig.from_dict(record["config"]).resolve()
     model = load_run_model(run)
     dataset = config.make_dataset()
     data = inputs.load_run_data(config, dataset)
+    changed = check_same_data(record, data, run, allow_changed_data, "evaluate")
+    if changed:
+        run.lock()
+        run.write_record(record)
+        run.unlock()
     values = split_metrics(model, data, split, dataset)
     if not values:
         raise TrainingError(f"the {split} split of {data.source} is empty")
@@ -109,4 +141,6 @@ def evaluate_run(path: str | os.PathLike, split: str = "test") -> dict[str, Any]
     if data.task == "regression" and "baselines" in data.info and split == "test":
         result["baselines"] = data.info["baselines"]
     result["data_source"] = data.source
+    if changed:
+        result["data_changed"] = True
     return result

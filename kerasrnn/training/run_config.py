@@ -25,6 +25,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import os
 from typing import TYPE_CHECKING, Any
 
 from kerasrnn import registry
@@ -33,6 +34,8 @@ from kerasrnn.errors import ConfigError
 if TYPE_CHECKING:
     from kerasrnn.data.dataset import Dataset
 
+# Options that name files or directories.
+_PATHS = ("data_file", "test_file", "text_file", "data_dir")
 # Options that take the data set's (or the architecture's) default when unset (None).
 _PER_DATASET = ("arch", "units", "batch_size", "epochs", "lr", "lr_schedule", "patience", "augment_shift", "time_budget")
 
@@ -232,6 +235,9 @@ class RunConfig:
                 setattr(config, name, defaults.get(name, 0))
         if config.clipnorm == 0:
             config.clipnorm = None
+        for name in _PATHS:  # absolute: a run directory is used from anywhere
+            if getattr(config, name):
+                setattr(config, name, os.path.abspath(os.path.expanduser(getattr(config, name))))
         config._check_values()
         return config
 

@@ -35,6 +35,7 @@ from typing import Any
 from kerasrnn.errors import RunDirError, RunDirExistsError
 from kerasrnn.storage import atomic
 from kerasrnn.storage.destinations import DestinationError, Problem, check_new_directory
+from kerasrnn.storage.locks import LOCK_FILE, LockedError, WriterLock
 from kerasrnn.training.run_config import RunConfig
 
 CONFIG = "config.json"
@@ -47,7 +48,12 @@ CHECKPOINT = "checkpoint"
 
 
 def default_run_path(label: str, root: str | os.PathLike = "runs") -> Path:
-    """``runs/<YYYYmmdd-HHMMSS>-<label>`` (label: ``<arch or preset>-<data>``), made unique with ``-2``, ``-3`` ..."""
+    """``runs/<YYYYmmdd-HHMMSS>-<label>`` (label: ``<arch or preset>-<data>``), not existing yet.
+
+    Two runs started in the same second may both be given this path; the
+    second to create it moves on to ``-2``, ``-3`` ... (:meth:`RunDir.create`
+    with ``unique=True``).
+    """
     stamp = time.strftime("%Y%m%d-%H%M%S")
     base = Path(root) / f"{stamp}-{label}"
     path, counter = base, 1
@@ -57,6 +63,11 @@ def default_run_path(label: str, root: str | os.PathLike = "runs") -> Path:
     return path
 
 
+def _is_empty(path: Path) -> bool:
+    """Empty, or holding nothing but the lock file of a creation that did not get further."""
+    return all(entry.name == LOCK_FILE for entry in path.iterdir())
+
+
 def check_new_run_dir(path: Path) -> None:
     """Fail early (before loading data) if ``path`` cannot become a new run directory.
 
@@ -64,8 +75,9 @@ def check_new_run_dir(path: Path) -> None:
         RunDirExistsError: ``path`` exists and is not an empty directory.
         RunDirError: ``path`` cannot be created or written.
     """
+    existing = "replace" if path.is_dir() and _is_empty(path) else "empty"  # a left-over lock file is no content
     try:
-        check_new_directory(path, "--out", existing="empty")
+        check_new_directory(path, "--out", existing=existing)
     except DestinationError as error:
         if error.problem in (Problem.NOT_EMPTY, Problem.NOT_A_DIRECTORY):
             raise RunDirExistsError(f"{error}; give a new directory, or continue that run with --resume {path}") from None
@@ -75,8 +87,26 @@ def check_new_run_dir(path: Path) -> None:
 class RunDir:
     """A run directory (see the module documentation for its files)."""
 
-    def __init__(self, path: str | os.PathLike):
+    def __init__(self, path: str | os.PathLike) -> None:
         self.path = Path(path)
+        self._lock = WriterLock.of_directory(self.path, f"the run directory {self.path}")
+
+    def lock(self) -> RunDir:
+        """Hold the run's writer lock until :meth:`unlock` or the end of the process.
+
+        Raises:
+            RunDirError: Another process is training or resuming this run.
+        """
+        try:
+            self._lock.acquire()
+        except LockedError as error:
+            raise RunDirError(str(error)) from None
+        except OSError as error:
+            raise RunDirError(f"cannot write the run directory {self.path}: {error.strerror or error}") from None
+        return self
+
+    def unlock(self) -> None:
+        self._lock.release()
 
     def __repr__(self) -> str:
         return f"RunDir({str(self.path)!r})"
@@ -84,29 +114,47 @@ class RunDir:
     # -- creating and opening ------------------------------------------ #
 
     @classmethod
-    def create(cls, path: str | os.PathLike) -> "RunDir":
-        """Create a new run directory; an existing non-empty one is an error.
+    def create(cls, path: str | os.PathLike, unique: bool = False) -> RunDir:
+        """Create a new run directory and lock it for this process.
+
+        Args:
+            path: The directory; it may exist if it is empty.
+            unique: ``path`` is a default name: if it exists by now (another
+                run took it), use ``path-2``, ``path-3`` ... instead.
 
         Raises:
-            RunDirExistsError: ``path`` exists and is not an empty directory.
+            RunDirExistsError: ``path`` exists and is not an empty directory,
+                or another process is creating it.
             RunDirError: ``path`` cannot be created or written.
         """
         path = Path(path).expanduser()
-        check_new_run_dir(path)
+        base, counter = path, 1
+        while True:
+            check_new_run_dir(path)
+            try:
+                path.mkdir(parents=True, exist_ok=not unique)
+                break
+            except FileExistsError:
+                counter += 1
+                path = base.with_name(f"{base.name}-{counter}")
+            except OSError as error:
+                raise RunDirError(
+                    f"cannot write the run directory {path}: {error.strerror or error}; give a writable --out"
+                ) from None
+        run = cls(path)
         try:
-            path.mkdir(parents=True, exist_ok=True)
-            probe = path / ".write-test"
-            probe.write_bytes(b"")
-            probe.unlink()
-        except OSError as error:
-            raise RunDirError(
-                f"cannot write the run directory {path}: {error.strerror or error}; "
-                f"give a writable --out"
+            run.lock()
+        except RunDirError:
+            raise RunDirExistsError(
+                f"--out {path} is being created by another kerasrnn process; give another directory"
             ) from None
-        return cls(path)
+        if not _is_empty(path):  # filled between the check and the lock
+            run.unlock()
+            check_new_run_dir(path)
+        return run
 
     @classmethod
-    def open(cls, path: str | os.PathLike) -> "RunDir":
+    def open(cls, path: str | os.PathLike) -> RunDir:
         """An existing run directory (one with a ``config.json``).
 
         Raises:

@@ -20,7 +20,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -79,13 +79,30 @@ def resume(
     *,
     progress: bool = True,
     extra_callbacks: Sequence[keras.callbacks.Callback] = (),
+    overrides: Mapping[str, Any] | None = None,
+    allow_changed_data: bool = False,
 ) -> Path:
-    """Continue the run in ``path`` from its last completed epoch (see :meth:`Run.reopen`)."""
-    return train(Run.reopen(path), progress=progress, extra_callbacks=extra_callbacks)
+    """Continue the run in ``path`` from its last completed epoch (see :meth:`Run.reopen`).
+
+    ``overrides`` may set ``lr``, ``epochs`` and ``time_budget`` anew;
+    ``allow_changed_data`` continues on data that changed since the run began.
+    """
+    run = Run.reopen(path, overrides=overrides, allow_changed_data=allow_changed_data)
+    return train(run, progress=progress, extra_callbacks=extra_callbacks)
 
 
 def train(run: Run, *, progress: bool = True, extra_callbacks: Sequence[keras.callbacks.Callback] = ()) -> Path:
-    """Train ``run`` up to its last epoch, then :func:`finish` it; returns its directory."""
+    """Train ``run`` up to its last epoch, then :func:`finish` it; returns its directory.
+
+    The run directory's writer lock is released at the end, however training ends.
+    """
+    try:
+        return _train(run, progress, extra_callbacks)
+    finally:
+        run.directory.unlock()
+
+
+def _train(run: Run, progress: bool, extra_callbacks: Sequence[keras.callbacks.Callback]) -> Path:
     config, state = run.config, run.state
     clock = Clock(state.train_seconds)
     validation = inputs.eval_input(run.data, "val", EVAL_BATCH_SIZE)

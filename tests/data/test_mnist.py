@@ -215,7 +215,7 @@ def test_layouts(layout, shape):
     assert data.task == "classification" and data.num_outputs == 10
     assert data.class_names == [str(d) for d in range(10)]
     assert data.source == (
-        "bundled MNIST test set (mnist-10k protocol: 8000 train / 2000 test, seed 0)"
+        "bundled MNIST test set (mnist-10k protocol: 8000 train / 2000 test, fixed split seed 0)"
     )
     json.dumps(data.info)
     json.dumps(data.describe())
@@ -343,3 +343,13 @@ def test_auto_source_skips_tfds_without_importing_it(tmp_path):
     pytest.importorskip("jax")
     result = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-2000:]
+
+
+def test_mnist_10k_test_split_is_the_same_for_every_seed():
+    """Results over --seed values are scored on one test set; the seed draws only the validation split."""
+    runs = [load_mnist(source="bundled", seed=seed) for seed in (0, 1, 2)]
+    for other in runs[1:]:
+        np.testing.assert_array_equal(other.x_test, runs[0].x_test)
+        np.testing.assert_array_equal(other.y_test, runs[0].y_test)
+        assert other.info["mnist_10k"] == runs[0].info["mnist_10k"]
+    assert len({data.info["validation_indices_sha256_16"] for data in runs}) == 3
