@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from kerasrnn.data.formats.npz import DAMAGED
 from kerasrnn.errors import RunDirError
 from kerasrnn.storage import atomic
 
@@ -162,8 +163,10 @@ class Checkpoint:
     def _read_record(self) -> dict[str, Any]:
         try:
             record = json.loads(self.state_path.read_text(encoding="utf-8"))
-        except (OSError, json.JSONDecodeError) as error:
+        except (OSError, ValueError) as error:  # ValueError: not UTF-8, not JSON
             raise RunDirError(f"cannot read the checkpoint {self.state_path}: {error}") from None
+        if not isinstance(record, dict) or not isinstance(record.get("state"), dict):
+            raise RunDirError(f"{self.state_path}: not a kerasrnn checkpoint (no 'state' object)")
         if record.get("format") != FORMAT:
             raise RunDirError(f"{self.state_path}: unknown checkpoint format {record.get('format')!r}")
         return record
@@ -174,14 +177,17 @@ class Checkpoint:
 
     def _load(self, which: str) -> tuple[list[np.ndarray], list[np.ndarray], np.ndarray | None]:
         record = self._read_record()
-        path = self.directory / record[which]
+        path = self.directory / str(record.get(which))
         try:
             with np.load(path, allow_pickle=False) as archive:
                 model = [archive[f"model_{i}"] for i in range(record["model_variables"])]
                 optimizer = [archive[f"optimizer_{i}"] for i in range(record["optimizer_variables"])]
                 rng_state = archive["backend_rng_state"] if "backend_rng_state" in archive.files else None
-        except (OSError, KeyError, ValueError) as error:
-            raise RunDirError(f"checkpoint file {path} is unreadable: {error}") from None
+        except (ValueError, TypeError, *DAMAGED) as error:
+            raise RunDirError(
+                f"checkpoint file {path} is damaged or unreadable ({type(error).__name__}: {error}); "
+                f"the run cannot resume from it"
+            ) from None
         return model, optimizer, rng_state
 
     def restore(self, model: keras.Model) -> TrainingState:

@@ -195,7 +195,7 @@ class RunDir:
         """The whole ``config.json``."""
         try:
             record = json.loads((self.path / CONFIG).read_text(encoding="utf-8"))
-        except (OSError, json.JSONDecodeError) as error:
+        except (OSError, ValueError) as error:  # ValueError: not UTF-8, not JSON
             raise RunDirError(f"cannot read {self.path / CONFIG}: {error}") from None
         if not isinstance(record, dict) or not isinstance(record.get("config"), dict):
             raise RunDirError(f"{self.path / CONFIG} has no 'config' object; is it a kerasrnn run?")
@@ -232,11 +232,14 @@ class RunDir:
         path = self.path / HISTORY
         if not path.is_file():
             return []
-        with open(path, newline="", encoding="utf-8") as handle:
-            return [
-                {key: _parse_csv_value(value) for key, value in row.items()}
-                for row in csv.DictReader(handle)
-            ]
+        try:
+            with open(path, newline="", encoding="utf-8") as handle:
+                return [
+                    {str(key): _parse_csv_value(value) for key, value in row.items() if isinstance(value, str)}
+                    for row in csv.DictReader(handle)
+                ]
+        except (OSError, ValueError, csv.Error) as error:  # ValueError: not UTF-8
+            raise RunDirError(f"cannot read {path}: {error}") from None
 
     # -- metrics.json, samples.txt ----------------------------------------- #
 
@@ -248,9 +251,12 @@ class RunDir:
         if not path.is_file():
             return None
         try:
-            return json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, json.JSONDecodeError) as error:
+            metrics = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as error:  # ValueError: not UTF-8, not JSON
             raise RunDirError(f"cannot read {path}: {error}") from None
+        if not isinstance(metrics, dict):
+            raise RunDirError(f"{path} holds no metrics object")
+        return metrics
 
     def write_samples(self, text: str) -> None:
         self._write(SAMPLES, atomic.write_text, text)

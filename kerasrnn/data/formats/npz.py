@@ -7,6 +7,9 @@ sequence mark a shorter sequence.
 
 from __future__ import annotations
 
+import struct
+import zipfile
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -45,15 +48,26 @@ def npz_sequences(x: np.ndarray, name: str, path: Path) -> tuple[list | np.ndarr
     return sequences, variable
 
 
+#: What NumPy and zipfile raise for a damaged archive.
+DAMAGED = (OSError, EOFError, zipfile.BadZipFile, zlib.error, struct.error, KeyError, NotImplementedError)
+
+
 def read_arrays(path: Path) -> dict[str, np.ndarray]:
     """Every array of an archive, by name (object arrays refused, never unpickled)."""
     try:
         with np.load(path, allow_pickle=False) as archive:
-            return {key: archive[key] for key in archive.files}
+            if not hasattr(archive, "files"):  # a bare .npy file
+                raise DataError(f"{path}: a single .npy array, not an .npz archive (np.savez writes one)")
+            arrays = {key: archive[key] for key in archive.files}
     except ValueError as error:
-        raise DataError(f"{path}: cannot read the .npz archive ({error}); object arrays are not supported") from None
-    except (OSError, EOFError) as error:
-        raise DataError(f"{path}: not a valid .npz archive ({error})") from None
+        first = str(error).splitlines()[0] if str(error) else type(error).__name__
+        raise DataError(f"{path}: cannot read the .npz archive ({first}); object arrays are not supported") from None
+    except DAMAGED as error:
+        raise DataError(f"{path}: not a valid .npz archive ({type(error).__name__}: {error})") from None
+    for key, value in arrays.items():
+        if not isinstance(value, np.ndarray):  # NpzFile hands back the raw bytes of a member that is no .npy
+            raise DataError(f"{path}: member {key!r} is not a NumPy array (.npy); write the archive with np.savez")
+    return arrays
 
 
 def read_input_array(path: Path) -> np.ndarray:
