@@ -84,3 +84,11 @@ def interpret_labels(
         y = np.searchsorted(distinct, numeric).astype(np.int32)
         return task, y, names, len(names), reason
     return "regression", numeric.astype(np.float32).reshape(-1, 1), None, 1, reason
+
+
+def is_one_hot(labels: np.ndarray) -> bool:
+    """Whether ``(N, k)`` labels (k >= 2) are one-hot rows: zeros and a single one each."""
+    if labels.ndim != 2 or labels.shape[1] < 2 or labels.dtype.kind not in "iufb" or len(labels) == 0:
+        return False
+    values = labels.astype(np.float64)
+    return bool(np.isin(values, (0.0, 1.0)).all() and (values.sum(axis=1) == 1.0).all())

@@ -319,8 +319,8 @@ class MnistDataset(Dataset):
         options: dict[str, Any] = {"layout": config.layout, "seed": config.seed}
         if config.validation_fraction is not None:
             options["validation_fraction"] = config.validation_fraction
-        if config.data_dir:
-            options["data_dir"] = config.data_dir
+        if config.data_dir:  # a directory the user names must hold the files: no silent fallback
+            options.update(data_dir=config.data_dir, source="idx")
         return load_mnist(**options)
 
     def augmentation(self, data: SequenceData) -> Augmentation | None:

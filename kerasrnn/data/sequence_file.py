@@ -37,6 +37,7 @@ the split is recorded in ``info["split"]``.
 from __future__ import annotations
 
 import dataclasses
+import logging
 import os
 import re
 from pathlib import Path
@@ -47,11 +48,18 @@ import numpy as np
 from kerasrnn.data.dataset import Dataset
 from kerasrnn.data.formats.delimited import read_delimited
 from kerasrnn.data.formats.npz import npz_sequences, read_training_arrays
-from kerasrnn.data.labels import MAX_INFERRED_CLASSES, interpret_labels, number_name
+from kerasrnn.data.labels import (
+    MAX_INFERRED_CLASSES,
+    interpret_labels,
+    is_one_hot,
+    number_name,
+)
 from kerasrnn.data.padding import pad_sequences, warn_if_pad_value_in_data
 from kerasrnn.data.sequence_data import PAD_VALUE, SequenceData
 from kerasrnn.data.splits import file_md5, indices_digest, split_indices
 from kerasrnn.errors import DataError
+
+logger = logging.getLogger(__name__)
 
 _TRAIN_NAME = re.compile(r"^(?P<stem>.*)_(?P<train>TRAIN|train|Train)(?P<ext>\.[^.]*)?$")
 
@@ -251,6 +259,10 @@ def _read_npz_rows(path, task, max_classes, split) -> _Rows:
         task, y, class_names, num_outputs, reason = interpret_labels(
             labels, task, max_classes, str(path)
         )
+    elif labels.ndim == 2 and task in (None, "classification") and is_one_hot(labels):
+        task, y = "classification", labels.argmax(axis=1).astype(np.int32)
+        class_names, num_outputs = [str(index) for index in range(labels.shape[1])], labels.shape[1]
+        reason = f"one-hot labels ({labels.shape[1]} columns) read as class indices 0-{labels.shape[1] - 1}"
     elif labels.ndim == 2 and (
         task == "labelling" or (task is None and labels.shape[1] == steps and labels.dtype.kind in "iu")
     ):
@@ -284,6 +296,17 @@ def _read_npz_rows(path, task, max_classes, split) -> _Rows:
         variable=variable,
         info={"format": ".npz archive", "arrays": sorted(arrays)},
     )
+
+
+def _labels_not_in_training(rows: _Rows, train_idx: np.ndarray, test_idx: np.ndarray) -> dict | None:
+    """Classes of the test split that the training split lacks (a test file with other labels)."""
+    if rows.task != "classification":
+        return None
+    missing = np.setdiff1d(np.unique(rows.y[test_idx]), np.unique(rows.y[train_idx]))
+    if not len(missing):
+        return None
+    names = [rows.class_names[index] if rows.class_names else str(index) for index in missing.tolist()]
+    return {"labels": names, "samples": int(np.isin(rows.y[test_idx], missing).sum())}
 
 
 def _assemble(path: Path, rows: _Rows, plan: _SplitPlan) -> SequenceData:
@@ -343,6 +366,12 @@ def _assemble(path: Path, rows: _Rows, plan: _SplitPlan) -> SequenceData:
         train_idx, val_idx = train_pool[kept], train_pool[held]
         split["validation_indices_sha256_16"] = indices_digest(val_idx)
 
+    unseen = _labels_not_in_training(rows, train_idx, test_idx)
+    if unseen:
+        logger.warning(
+            "%s: the test split has %d sample(s) with label(s) %s that no training sample has; "
+            "the model cannot predict them", path, unseen["samples"], ", ".join(unseen["labels"]),
+        )
     files = {str(path): file_md5(path)}
     if plan.test_path is not None:
         files[str(plan.test_path)] = file_md5(plan.test_path)
@@ -361,6 +390,8 @@ def _assemble(path: Path, rows: _Rows, plan: _SplitPlan) -> SequenceData:
         "split": split,
         "sizes": {"train": len(train_idx), "val": len(val_idx), "test": len(test_idx)},
     }
+    if unseen:
+        info["test_labels_not_in_training"] = unseen
 
     def take(indices: np.ndarray):
         return x[indices], rows.y[indices], (lengths[indices] if rows.variable else None)

@@ -14,18 +14,22 @@ Training (run directories, checkpoints), export and bench all use these.
 Standard library and numpy only.
 """
 
-from kerasrnn.storage.atomic import StagedDirectory
-from kerasrnn.storage.atomic import remove_stale_temporaries
-from kerasrnn.storage.atomic import write_atomic
-from kerasrnn.storage.atomic import write_bytes
-from kerasrnn.storage.atomic import write_json
-from kerasrnn.storage.atomic import write_npz
-from kerasrnn.storage.atomic import write_text
-from kerasrnn.storage.atomic import write_with
-from kerasrnn.storage.destinations import DestinationError
-from kerasrnn.storage.destinations import Problem
-from kerasrnn.storage.destinations import check_new_directory
-from kerasrnn.storage.destinations import check_new_file
+from kerasrnn.storage.atomic import (
+    StagedDirectory,
+    remove_stale_temporaries,
+    write_atomic,
+    write_bytes,
+    write_json,
+    write_npz,
+    write_text,
+    write_with,
+)
+from kerasrnn.storage.destinations import (
+    DestinationError,
+    Problem,
+    check_new_directory,
+    check_new_file,
+)
 
 __all__ = [
     "DestinationError",

@@ -23,17 +23,19 @@ import os
 import re
 import shutil
 import tempfile
-from pathlib import Path
 from collections.abc import Callable
+from pathlib import Path
 from types import TracebackType
 from typing import Any
 
 import numpy as np
 
-from kerasrnn.storage.destinations import DestinationError
-from kerasrnn.storage.destinations import Existing
-from kerasrnn.storage.destinations import Problem
-from kerasrnn.storage.destinations import check_new_directory
+from kerasrnn.storage.destinations import (
+    DestinationError,
+    Existing,
+    Problem,
+    check_new_directory,
+)
 
 TMP_SUFFIX = ".tmp"
 #: ``.NAME.tmp-XXXXXXXX``: the name of a :class:`StagedDirectory` beside ``NAME``.
@@ -90,11 +92,13 @@ def write_atomic(path: PathLike, write: Callable[[io.BufferedWriter], Any]) -> P
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as error:
         try:
             tmp.unlink()
         except FileNotFoundError:
             pass
+        if isinstance(error, OSError) and error.filename is None:  # a full disk names no file by itself
+            raise OSError(error.errno, error.strerror or str(error), str(path)) from error
         raise
     _fsync_directory(path.parent)
     return path
@@ -118,8 +122,10 @@ def write_with(path: PathLike, write: Callable[[Path], Any]) -> Path:
         write(tmp)
         _fsync_file(tmp)
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as error:
         _remove(tmp)
+        if isinstance(error, OSError) and error.filename is None:  # a full disk names no file by itself
+            raise OSError(error.errno, error.strerror or str(error), str(path)) from error
         raise
     _fsync_directory(path.parent)
     return path

@@ -155,7 +155,16 @@ def predict_file(
             row.update({f"p_{name}": float(p) for name, p in zip(names, probs)})
             rows.append(row)
         if labels is not None:
-            summary["accuracy"] = float(np.mean([names[p] == _label_name(l) for p, l in zip(predicted, labels)]))
+            given = [_label_name(label) for label in labels]
+            summary["accuracy"] = float(np.mean([names[p] == label for p, label in zip(predicted, given)]))
+            unseen = sorted(set(given) - set(names))
+            if unseen:
+                count = sum(label in unseen for label in given)
+                summary["labels_not_in_training"] = unseen
+                notes.append(
+                    f"{count} of {len(given)} label(s) never occur in training ({', '.join(unseen[:5])}"
+                    f"{' ...' if len(unseen) > 5 else ''}): the model cannot predict them, so they count as wrong"
+                )
     elif task == "regression":
         values = np.asarray(outputs, dtype=np.float64).reshape(len(x), -1)
         values = np.asarray(dataset.outputs_in_units(values, info), dtype=np.float64)

@@ -84,6 +84,11 @@ class Run:
             RunDirError: ``out`` cannot be written.
             kerasrnn.errors.DataError: The data cannot be loaded or is invalid.
         """
+        if config.iterations is not None and config.epochs is not None:
+            raise ConfigError(
+                f"give epochs ({config.epochs}) or iterations ({config.iterations}), not both: "
+                f"iterations decide the number of epochs"
+            )
         config = dataclasses.replace(config.resolve(), backend=keras.backend.backend())
         label = f"{config.preset or config.arch}-{config.make_dataset().label()}"
         out_path = Path(out).expanduser() if out else default_run_path(label)

@@ -229,6 +229,11 @@ class RunConfig:
         config._check_dataset_options(dataset)
         architecture = registry.architecture(config.arch or dataset.defaults["arch"])
         config.arch = architecture.name
+        if config.merge_mode != "concat" and not architecture.bidirectional:
+            raise ConfigError(
+                f"merge_mode {config.merge_mode!r} merges the two directions of a bi- architecture; "
+                f"{config.arch} has one direction"
+            )
         defaults = {**dataset.defaults, **architecture.defaults}
         for name in _PER_DATASET:
             if getattr(config, name) is None:

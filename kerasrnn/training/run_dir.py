@@ -216,11 +216,8 @@ class RunDir:
     # -- history.csv ---------------------------------------------------- #
 
     def write_history(self, rows: list[dict[str, Any]]) -> None:
-        columns: list[str] = []
-        for row in rows:
-            for key in row:
-                if key not in columns:
-                    columns.append(key)
+        """``history.csv``: one row per epoch, columns in :func:`history_columns` order."""
+        columns = history_columns({key for row in rows for key in row})
         buffer = io.StringIO()
         writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\n")
         writer.writeheader()
@@ -306,6 +303,22 @@ class RunDir:
             return writer(self.path / name, value)
         except OSError as error:
             raise RunDirError(f"cannot write {self.path / name}: {error.strerror or error}") from None
+
+
+#: history.csv's first and last columns; the metrics lie between them, sorted.
+_HISTORY_FIRST = ("epoch",)
+_HISTORY_LAST = ("bits_per_char", "val_bits_per_char", "lr", "seconds", "steps")
+
+
+def history_columns(keys: set[str]) -> list[str]:
+    """The column order of ``history.csv``, the same for a fresh and a resumed run.
+
+    (A resumed run's rows come back from the checkpoint's JSON with sorted
+    keys; the order must not depend on that.)
+    """
+    first = [key for key in _HISTORY_FIRST if key in keys]
+    last = [key for key in _HISTORY_LAST if key in keys]
+    return first + sorted(keys - set(first) - set(last)) + last
 
 
 def _csv_value(value: Any) -> Any:

@@ -141,3 +141,68 @@ def test_a_damaged_model_file_is_named_and_a_missing_one_explained(tmp_path):
     os.remove(model)
     with pytest.raises(RunDirError, match="missing although the run completed"):
         evaluate_run(run)
+
+
+def test_history_columns_do_not_depend_on_key_order():
+    from kerasrnn.training.run_dir import history_columns
+
+    fresh = ["epoch", "accuracy", "loss", "val_accuracy", "val_loss", "lr", "seconds", "steps"]
+    assert history_columns(set(fresh)) == fresh  # a resumed run's rows come back with sorted keys
+    text = ["epoch", "accuracy", "loss", "bits_per_char", "val_bits_per_char", "lr", "seconds", "steps"]
+    assert history_columns(set(text)) == text
+
+
+@pytest.mark.parametrize(
+    "options, message",
+    [
+        (dict(arch="gru", merge_mode="sum"), "merges the two directions of a bi- architecture; gru has one"),
+        (dict(epochs=3, iterations=10), r"give epochs \(3\) or iterations \(10\), not both"),
+    ],
+)
+def test_options_that_would_be_ignored_are_refused(tmp_path, options, message):
+    with pytest.raises(ConfigError, match=message):
+        fit(RunConfig(**{**TINY, **options}), out=tmp_path / "run", progress=False)
+    assert not (tmp_path / "run").exists()
+
+
+def test_an_empty_data_dir_is_an_error_not_a_fallback(tmp_path):
+    with pytest.raises(DataError, match="MNIST source 'idx' requested but not available"):
+        RunConfig(data_dir=str(tmp_path)).resolve().make_dataset().load()
+
+
+def test_one_hot_labels_are_classes_not_regression_targets(tmp_path):
+    from kerasrnn.data.sequence_file import load_sequence_file
+
+    rng = np.random.default_rng(0)
+    classes = rng.integers(0, 3, 30)
+    np.savez(tmp_path / "d.npz", x=rng.normal(size=(30, 5)), y=np.eye(3)[classes])
+    data = load_sequence_file(tmp_path / "d.npz")
+    assert data.task == "classification" and data.num_outputs == 3
+    assert "one-hot" in data.info["task_inferred"]
+
+
+def test_test_labels_never_seen_in_training_are_reported(tmp_path, caplog):
+    from kerasrnn.data.sequence_file import load_sequence_file
+
+    train = tmp_path / "train.csv"
+    train.write_text("".join(f"{'a' if i % 2 else 'b'},{i},{i + 1}\n" for i in range(20)))
+    test = tmp_path / "test.csv"
+    test.write_text("a,1,2\nc,3,4\nc,5,6\n")
+    with caplog.at_level("WARNING", logger="kerasrnn"):
+        data = load_sequence_file(train, test_path=test)
+    assert data.info["test_labels_not_in_training"] == {"labels": ["c"], "samples": 2}
+    assert "no training sample has" in caplog.text
+
+
+def test_a_full_disk_names_the_file(tmp_path):
+    import errno
+
+    from kerasrnn.storage import atomic
+
+    def fill(handle):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    with pytest.raises(OSError) as caught:
+        atomic.write_atomic(tmp_path / "metrics.json", fill)
+    assert caught.value.filename == str(tmp_path / "metrics.json") and caught.value.errno == errno.ENOSPC
+    assert list(tmp_path.iterdir()) == []
