@@ -15,6 +15,8 @@ the subpackage ``kerasrnn.cli`` (``[tool.setuptools] package-dir`` in
 * :mod:`~kerasrnn.cli.fit` -- ``fit`` (and ``fit --resume``).
 * :mod:`~kerasrnn.cli.run_commands` -- ``evaluate``, ``predict``, ``generate``.
 * :mod:`~kerasrnn.cli.listings` -- ``archs``, ``datasets``, ``presets``, ``env``.
+* :mod:`~kerasrnn.cli.export` -- ``export`` (SavedModel, ONNX).
+* :mod:`~kerasrnn.cli.bench` -- ``bench``.
 * :mod:`~kerasrnn.cli.output` -- the ``kerasrnn`` logger's stderr handler and
   the formatting of results.
 

@@ -1,10 +1,9 @@
 """``kerasrnn``: train, evaluate, predict and generate with recurrent networks from the shell.
 
-The group of commands and the error policy.  Each command lives in a module
-of this package (or of the library, for ``export`` and ``bench``) that is
-imported only when the command runs (:data:`COMMANDS`), so ``kerasrnn
---help`` imports click and nothing else, and no module imports Keras before
-the command has chosen its backend.
+The group of commands and the error policy.  Each command family lives in a
+module of this package that is imported only when the command runs
+(:data:`COMMANDS`), so ``kerasrnn --help`` imports click and nothing else,
+and no module imports Keras before the command has chosen its backend.
 
 Exit codes: 0 success; 2 a usage error (unknown architecture, data set or
 preset, an invalid option value, a missing input file, an existing ``--out``);
@@ -18,7 +17,6 @@ Messages go to stderr through the ``kerasrnn`` logger
 from __future__ import annotations
 
 import importlib
-import importlib.machinery
 import os
 import sys
 import traceback
@@ -42,9 +40,6 @@ class LazyCommand(NamedTuple):
 
     target: str
     short_help: str
-    #: Defined outside kerasrnn.cli: its module may import Keras, so the
-    #: backend is defaulted before it is imported.
-    external: bool = False
 
 
 #: Command name -> where it is.  The short help must be the command's own
@@ -70,49 +65,18 @@ COMMANDS: dict[str, LazyCommand] = {
     ),
     "env": LazyCommand("kerasrnn.cli.listings:env", "Show versions, the Keras backend and its devices."),
     "export": LazyCommand(
-        "kerasrnn.export.command:export_command",
-        "Export the model of a run directory to SavedModel and/or ONNX.",
-        external=True,
+        "kerasrnn.cli.export:export_command", "Export the model of a run directory to SavedModel and/or ONNX."
     ),
     "bench": LazyCommand(
-        "kerasrnn.bench.command:bench_command",
+        "kerasrnn.cli.bench:bench_command",
         "Training and predict samples/s and peak memory, beside keras.layers.LSTM and torch.nn.LSTM.",
-        external=True,
     ),
 }
 
 
-def command_available(name: str) -> bool:
-    """Whether the module of command ``name`` is in this installation.
-
-    Commands of kerasrnn.cli always are; for the others the module is looked
-    for without importing its packages (whose ``__init__`` may be heavy).
-    """
-    entry = COMMANDS[name]
-    if not entry.external:
-        return True
-    head, *parts = entry.target.split(":")[0].split(".")
-    path = getattr(importlib.import_module(head), "__path__", None)  # kerasrnn: cheap, imports no Keras
-    for part in parts:
-        spec = importlib.machinery.PathFinder.find_spec(part, path) if path is not None else None
-        if spec is None:
-            return False
-        path = spec.submodule_search_locations
-    return True
-
-
 def load_command(name: str) -> click.Command:
     """Import and return command ``name`` of :data:`COMMANDS`."""
-    entry = COMMANDS[name]
-    if entry.external:
-        from kerasrnn.cli.backend import (
-            default_to_an_installed_backend,
-            quiet_tensorflow,
-        )
-
-        quiet_tensorflow()
-        default_to_an_installed_backend()
-    module, attribute = entry.target.split(":")
+    module, attribute = COMMANDS[name].target.split(":")
     return getattr(importlib.import_module(module), attribute)
 
 
@@ -142,12 +106,12 @@ class KerasrnnGroup(click.Group):
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         names = set(super().list_commands(ctx))
-        names.update(name for name in COMMANDS if command_available(name))
+        names.update(COMMANDS)
         return sorted(names)
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         command = super().get_command(ctx, cmd_name)
-        if command is not None or cmd_name not in COMMANDS or not command_available(cmd_name):
+        if command is not None or cmd_name not in COMMANDS:
             return command
         return load_command(cmd_name)
 

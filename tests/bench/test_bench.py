@@ -17,7 +17,7 @@ from kerasrnn.bench import BenchError
 from kerasrnn.bench import format_table
 from kerasrnn.bench import make_config
 from kerasrnn.bench import run_bench
-from kerasrnn.bench.command import bench_command
+from kerasrnn.cli.main import main as kerasrnn_cli
 from kerasrnn.bench.runner import add_ratios
 from kerasrnn.bench.runner import row_specs
 from kerasrnn.bench.runner import run_row
@@ -28,7 +28,7 @@ ARCH = "lstm"
 
 
 def invoke(*args):
-    return CliRunner().invoke(bench_command, [str(a) for a in args], catch_exceptions=False)
+    return CliRunner().invoke(kerasrnn_cli, ["bench", *(str(a) for a in args)], catch_exceptions=False)
 
 
 def check_phase(phase, repeats, warmup):

@@ -23,7 +23,7 @@ from kerasrnn.export import ExportError
 from kerasrnn.export import ParityError
 from kerasrnn.export import export_model
 from kerasrnn.export import read_run
-from kerasrnn.export.command import export_command
+from kerasrnn.cli.main import main as kerasrnn_cli
 
 ort = pytest.importorskip("onnxruntime")
 if importlib.util.find_spec("tf2onnx") is None:
@@ -102,7 +102,7 @@ def _tiny_model(arch="gru", **options):
 def test_cli_exports_a_model_trained_under_jax(jax_run, tmp_path):
     run, probe = jax_run
     out = tmp_path / "bigru-export"
-    result = CliRunner().invoke(export_command, [str(run), "--format", "all", "--out", str(out)])
+    result = CliRunner().invoke(kerasrnn_cli, ["export", str(run), "--format", "all", "--out", str(out)])
     assert result.exit_code == 0, result.output
     report = json.loads((out / "parity.json").read_text())
     assert report["passed"] and report["trained_backend"] == "jax"
@@ -141,7 +141,7 @@ def test_unknown_format(tmp_path):
     with pytest.raises(ExportError, match=r"unknown format 'tflite'; expected one of: savedmodel, onnx, all"):
         export_model(_tiny_model(), out, format="tflite")
     assert not _leftovers(out)
-    result = CliRunner().invoke(export_command, [str(tmp_path), "--format", "tflite"])
+    result = CliRunner().invoke(kerasrnn_cli, ["export", str(tmp_path), "--format", "tflite"])
     assert result.exit_code == 2 and "tflite" in result.output
 
 
@@ -205,7 +205,7 @@ def test_corrupt_run_dir(tmp_path, damage, message):
         if damage not in ("no-model",):
             (run / "model.keras").write_bytes(b"PK\x03\x04 this is not a keras archive")
     out = tmp_path / "export"
-    result = CliRunner().invoke(export_command, [str(run), "--out", str(out)])
+    result = CliRunner().invoke(kerasrnn_cli, ["export", str(run), "--out", str(out)])
     assert result.exit_code == 1
     assert message in result.output and "Traceback" not in result.output
     assert not _leftovers(out)
@@ -224,7 +224,7 @@ def test_parity_failure_is_an_error(tmp_path):
 
 def test_importing_the_exporter_does_not_import_tensorflow():
     code = (
-        "import sys, kerasrnn.export, kerasrnn.export.command; kerasrnn.export.export_model; "
+        "import sys, kerasrnn.export, kerasrnn.cli.export; kerasrnn.export.export_model; "
         "kerasrnn.export.build_streaming_model; "
         "print(sorted(m for m in ('tensorflow', 'onnx', 'onnxruntime', 'tf2onnx') if m in sys.modules))"
     )

@@ -1,61 +1,17 @@
-"""``kerasrnn export``: the click command (registered by the CLI group in cli/main.py).
+"""``kerasrnn export``: export the model of a run directory to SavedModel and/or ONNX.
 
 Importing this module imports click only; the exporter (keras, and
 TensorFlow in the worker or on the TensorFlow backend) is loaded when the
-command runs.
-
-The exporter logs its progress and figures on the ``kerasrnn.export`` logger.
-Until the CLI configures the ``kerasrnn`` logger itself, this command prints
-those messages to stdout, as bare lines (:func:`print_log`), as it always has.
+command runs.  The exporter logs its progress and figures on the
+``kerasrnn.export`` logger, which the CLI prints on stderr
+(:func:`kerasrnn.cli.output.cli_logging`).
 """
 
 from __future__ import annotations
 
-import contextlib
-import logging
-from collections.abc import Iterator
 from pathlib import Path
 
 import click
-
-LOGGER = "kerasrnn.export"
-
-
-class EchoHandler(logging.Handler):
-    """Prints each record's message with ``click.echo`` (to stderr with ``err``)."""
-
-    def __init__(self, err: bool = False) -> None:
-        super().__init__(logging.INFO)
-        self.err = err
-
-    def emit(self, record: logging.LogRecord) -> None:
-        try:
-            click.echo(record.getMessage(), err=self.err)
-        except Exception:  # noqa: BLE001 - logging must not raise
-            self.handleError(record)
-
-
-@contextlib.contextmanager
-def print_log(name: str, err: bool = False) -> Iterator[None]:
-    """Print the INFO messages of logger ``name`` for the duration, unless the
-    ``kerasrnn`` logger has a handler already (the CLI's)."""
-    logger = logging.getLogger(name)
-    if logging.getLogger("kerasrnn").handlers or logger.handlers:
-        yield
-        return
-    handler, level, propagate = EchoHandler(err), logger.level, logger.propagate
-    logger.addHandler(handler)
-    logger.setLevel(logging.INFO)
-    # Not also to the root logger's handlers: a library's module-level
-    # logging.warning() call (tf2onnx) gives it one, which would print every
-    # message a second time.
-    logger.propagate = False
-    try:
-        yield
-    finally:
-        logger.removeHandler(handler)
-        logger.setLevel(level)
-        logger.propagate = propagate
 
 EXAMPLES = """
 \b
@@ -116,15 +72,17 @@ def export_command(
     tolerance: float,
     quiet: bool,
 ) -> None:
+    from kerasrnn.cli.backend import use_backend
+
+    use_backend(None)
     from kerasrnn.export.api import export_run
     from kerasrnn.export.errors import ExportError
 
     try:
-        with print_log(LOGGER):
-            report = export_run(
-                run_dir, format=format_, out=out, opset=opset, streaming=streaming, overwrite=overwrite,
-                onnx_ops=onnx_ops, tolerance=tolerance, verbose=not quiet,
-            )
+        report = export_run(
+            run_dir, format=format_, out=out, opset=opset, streaming=streaming, overwrite=overwrite,
+            onnx_ops=onnx_ops, tolerance=tolerance, verbose=not quiet,
+        )
     except ExportError as error:
         raise click.ClickException(str(error)) from None
     if quiet:

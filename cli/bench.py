@@ -1,17 +1,14 @@
-"""The ``kerasrnn bench`` click command (registered by ``cli/main.py``).
+"""``kerasrnn bench``: training and predict throughput beside keras.layers.LSTM and torch.nn.LSTM.
 
 Nothing heavy is imported here: the rows import Keras, the backends and
-PyTorch in their own processes.  (Importing this module does import the
-``kerasrnn`` package, whose ``__init__`` imports Keras; register the command
-lazily if ``kerasrnn --help`` must stay fast.)
+PyTorch in their own processes.
 
 Exit codes: 0 every row ran; 1 some row failed (the table and the JSON are
 still written, each failure in its row); 2 a usage error (unknown
 architecture, backend or shape, bad numbers, an unwritable ``--out``).
 
-The runner logs one line per finished row on the ``kerasrnn.bench`` logger;
-until the CLI configures the ``kerasrnn`` logger itself, this command prints
-them to stderr, as bare lines, as it always has.
+The runner logs one line per finished row on the ``kerasrnn.bench`` logger,
+which the CLI prints on stderr (:func:`kerasrnn.cli.output.cli_logging`).
 """
 
 from __future__ import annotations
@@ -79,20 +76,21 @@ def bench_command(
       kerasrnn bench --archs lstm,mut1 --backends jax --shape long
       kerasrnn bench --tiny --archs lstm --backends torch  # seconds, for CI
     """
+    from kerasrnn.cli.backend import use_backend
+
+    use_backend(None)
     from kerasrnn.bench.report import format_table
     from kerasrnn.bench.runner import BenchError
     from kerasrnn.bench.runner import run_bench
-    from kerasrnn.export.command import print_log
 
     if no_reference and references:
         raise click.UsageError("--no-reference and --references exclude each other")
     try:
-        with print_log("kerasrnn.bench", err=True):
-            result = run_bench(
-                archs=archs, backends=backends, shape=shape, repeats=repeats, warmup=warmup, batches=batches,
-                references=False if no_reference else (references or True), tiny=tiny, seed=seed,
-                timeout=timeout, torch_threads=torch_threads, units=units, jit_compile=jit_compile, out=out,
-            )
+        result = run_bench(
+            archs=archs, backends=backends, shape=shape, repeats=repeats, warmup=warmup, batches=batches,
+            references=False if no_reference else (references or True), tiny=tiny, seed=seed,
+            timeout=timeout, torch_threads=torch_threads, units=units, jit_compile=jit_compile, out=out,
+        )
     except BenchError as error:
         raise click.UsageError(str(error)) from None
     click.echo(format_table(result))
