@@ -72,6 +72,9 @@ _RECURRENT = {
     "mut1": ("mut1", "MUT1, Jozefowicz et al. 2015"),
     "mut2": ("mut2", "MUT2, Jozefowicz et al. 2015"),
     "mut3": ("mut3", "MUT3, Jozefowicz et al. 2015"),
+    "ind-rnn": ("ind_rnn", "independently recurrent network (IndRNN), relu, Li et al. 2018"),
+    "mgu": ("mgu", "minimal gated unit (one gate), Zhou et al. 2016"),
+    "nas": ("nas", "NAS cell, Zoph & Le 2017 (tensorflow-addons form)"),
 }
 
 #: The convolutional LSTM (no bi form).  Its "units" are filters at every

@@ -19,14 +19,20 @@ from kerasrnn.layers.conv_lstm1d import ConvLSTM1D
 from kerasrnn.layers.conv_lstm2d import ConvLSTM2D
 from kerasrnn.layers.fused_rnn import GRU
 from kerasrnn.layers.fused_rnn import LSTM
+from kerasrnn.layers.ind_rnn import IndRNN
+from kerasrnn.layers.ind_rnn import IndRNNCell
 from kerasrnn.layers.layer_norm_lstm import LayerNormLSTM
 from kerasrnn.layers.layer_norm_lstm import LayerNormLSTMCell
+from kerasrnn.layers.mgu import MGU
+from kerasrnn.layers.mgu import MGUCell
 from kerasrnn.layers.mut1 import MUT1
 from kerasrnn.layers.mut1 import MUT1Cell
 from kerasrnn.layers.mut2 import MUT2
 from kerasrnn.layers.mut2 import MUT2Cell
 from kerasrnn.layers.mut3 import MUT3
 from kerasrnn.layers.mut3 import MUT3Cell
+from kerasrnn.layers.nas import NAS
+from kerasrnn.layers.nas import NASCell
 from kerasrnn.layers.peephole_lstm import PeepholeLSTM
 from kerasrnn.layers.peephole_lstm import PeepholeLSTMCell
 from kerasrnn.layers.recurrent import Recurrent
@@ -36,15 +42,21 @@ __all__ = [
     "ConvLSTM2D",
     "ConvLSTMCell",
     "GRU",
+    "IndRNN",
+    "IndRNNCell",
     "LSTM",
     "LayerNormLSTM",
     "LayerNormLSTMCell",
+    "MGU",
+    "MGUCell",
     "MUT1",
     "MUT1Cell",
     "MUT2",
     "MUT2Cell",
     "MUT3",
     "MUT3Cell",
+    "NAS",
+    "NASCell",
     "PeepholeLSTM",
     "PeepholeLSTMCell",
     "Recurrent",

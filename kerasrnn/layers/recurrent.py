@@ -10,10 +10,13 @@ import keras
 
 from kerasrnn.layers.fused_rnn import GRU
 from kerasrnn.layers.fused_rnn import LSTM
+from kerasrnn.layers.ind_rnn import IndRNN
 from kerasrnn.layers.layer_norm_lstm import LayerNormLSTM
+from kerasrnn.layers.mgu import MGU
 from kerasrnn.layers.mut1 import MUT1
 from kerasrnn.layers.mut2 import MUT2
 from kerasrnn.layers.mut3 import MUT3
+from kerasrnn.layers.nas import NAS
 from kerasrnn.layers.peephole_lstm import PeepholeLSTM
 from kerasrnn.layers.tensor_types import Shape
 from kerasrnn.layers.tensor_types import Tensor
@@ -53,6 +56,9 @@ CELL_LAYERS: dict[str, Callable[..., keras.layers.RNN]] = {
     "mut1": MUT1,
     "mut2": MUT2,
     "mut3": MUT3,
+    "ind_rnn": IndRNN,
+    "mgu": MGU,
+    "nas": NAS,
 }
 
 # Former spelling -> cell name. ``Recurrent`` accepts both and stores (and

@@ -32,6 +32,14 @@ def recurrent_initializers(init: str, units: int, cell: str) -> dict[str, Any]:
     """Extra cell arguments that give ``cell`` (a ``Recurrent`` cell name) the ``init`` scheme."""
     if init == "keras":
         return {}
+    if cell == "ind_rnn":
+        # No torch.nn counterpart, and U(-1/sqrt(h), 1/sqrt(h)) recurrent weights
+        # would undo what IndRNN's own initialization (u in [0, 1]) is for.
+        raise ValueError(
+            f"init={init!r} reproduces torch.nn's RNN/LSTM/GRU initialization; it does "
+            f"not apply to ind_rnn (IndRNN), whose recurrent weights need the paper's "
+            f"initialization: use init='keras'"
+        )
     bound = 1.0 / math.sqrt(units)
     kwargs = {
         "kernel_initializer": _uniform(bound),
@@ -40,6 +48,8 @@ def recurrent_initializers(init: str, units: int, cell: str) -> dict[str, Any]:
     }
     if cell.endswith("lstm"):
         kwargs["unit_forget_bias"] = False
+    if cell == "nas":  # as torch.nn.LSTM's proj_size weights
+        kwargs["projection_initializer"] = _uniform(bound)
     return kwargs
 
 

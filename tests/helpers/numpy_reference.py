@@ -246,6 +246,97 @@ def run_mut3(x, w, initial_state=None, go_backwards=False):
     return _scan(step, x, initial_state, go_backwards)
 
 
+# -- IndRNN (Li et al. 2018), MGU (Zhou et al. 2016), NAS (Zoph & Le 2017) ----------
+
+
+def run_ind_rnn(x, w, activation="relu", initial_state=None, go_backwards=False):
+    """IndRNN.
+
+    h' = act(W x + u⊙h + b)   (u a vector; act relu by default)
+
+    Layout: kernel (d, u) W; recurrent_kernel (u,) u; bias (u) b.
+    """
+    act = {"relu": lambda v: np.maximum(v, 0.0), "tanh": np.tanh}[activation]
+    W, u_vec, b = w["kernel"], w["recurrent_kernel"], w["bias"]
+    units = u_vec.shape[0]
+
+    def step(x_t, states):
+        (h,) = states
+        h_new = act(x_t @ W + u_vec * h + b)
+        return h_new, [h_new]
+
+    if initial_state is None:
+        initial_state = _zeros_states(x.shape[0], (units,), 1)
+    return _scan(step, x, initial_state, go_backwards)
+
+
+def run_mgu(x, w, initial_state=None, go_backwards=False):
+    """MGU.
+
+    f = σ(W_f x + U_f h + b_f)
+    h~ = tanh(W_h x + U_h (f⊙h) + b_h)
+    h' = (1 − f)⊙h + f⊙h~
+
+    Layout: kernel (d, 2u) [W_f, W_h]; recurrent_kernel (u, 2u) [U_f, U_h];
+    bias (2u) [b_f, b_h].
+    """
+    W_f, W_h = np.split(w["kernel"], 2, axis=1)
+    U_f, U_h = np.split(w["recurrent_kernel"], 2, axis=1)
+    b_f, b_h = np.split(w["bias"], 2)
+    units = U_f.shape[0]
+
+    def step(x_t, states):
+        (h,) = states
+        f = sigmoid(x_t @ W_f + h @ U_f + b_f)
+        candidate = np.tanh(x_t @ W_h + (f * h) @ U_h + b_h)
+        h_new = (1.0 - f) * h + f * candidate
+        return h_new, [h_new]
+
+    if initial_state is None:
+        initial_state = _zeros_states(x.shape[0], (units,), 1)
+    return _scan(step, x, initial_state, go_backwards)
+
+
+def run_nas(x, w, initial_state=None, go_backwards=False):
+    """tensorflow-addons' NASCell (Zoph & Le 2017), its state reordered to (h, c).
+
+    a = x W; m = h R (+ b), each split in 8 parts
+    l0 = σ(a0 + m0)  l1 = relu(a1 + m1)  l2 = σ(a2 + m2)  l3 = relu(a3 · m3)
+    l4 = tanh(a4 + m4)  l5 = σ(a5 + m5)  l6 = tanh(a6 + m6)  l7 = σ(a7 + m7)
+    k0 = tanh(tanh(l0 l1) + c)  k1 = tanh(l2 + l3)  k2 = tanh(l4 l5)  k3 = σ(l6 + l7)
+    c' = k0 k1;  h' = tanh(c' tanh(k2 + k3)) [@ P]
+
+    Layout: kernel (d, 8u); recurrent_kernel (p or u, 8u); bias (8u) if present;
+    projection_weights (u, p) if present.
+    """
+    W, R = w["kernel"], w["recurrent_kernel"]
+    b = w.get("bias", 0.0)
+    P = w.get("projection_weights")
+    units = W.shape[1] // 8
+    out = units if P is None else P.shape[1]
+    relu = lambda v: np.maximum(v, 0.0)  # noqa: E731
+
+    def step(x_t, states):
+        h, c = states
+        a = np.split(x_t @ W, 8, axis=-1)
+        m = np.split(h @ R + b, 8, axis=-1)
+        l0, l1, l2 = sigmoid(a[0] + m[0]), relu(a[1] + m[1]), sigmoid(a[2] + m[2])
+        l3, l4, l5 = relu(a[3] * m[3]), np.tanh(a[4] + m[4]), sigmoid(a[5] + m[5])
+        l6, l7 = np.tanh(a[6] + m[6]), sigmoid(a[7] + m[7])
+        k0 = np.tanh(np.tanh(l0 * l1) + c)
+        k1, k2, k3 = np.tanh(l2 + l3), np.tanh(l4 * l5), sigmoid(l6 + l7)
+        c_new = k0 * k1
+        h_new = np.tanh(c_new * np.tanh(k2 + k3))
+        if P is not None:
+            h_new = h_new @ P
+        return h_new, [h_new, c_new]
+
+    if initial_state is None:
+        batch = x.shape[0]
+        initial_state = [np.zeros((batch, out)), np.zeros((batch, units))]
+    return _scan(step, x, initial_state, go_backwards)
+
+
 # -- Convolution and ConvLSTM (Shi et al. 2015) -------------------------------------
 
 
