@@ -75,6 +75,9 @@ _RECURRENT = {
     "ind-rnn": ("ind_rnn", "independently recurrent network (IndRNN), relu, Li et al. 2018"),
     "mgu": ("mgu", "minimal gated unit (one gate), Zhou et al. 2016"),
     "nas": ("nas", "NAS cell, Zoph & Le 2017 (tensorflow-addons form)"),
+    "layer-norm-simple-rnn": ("layer_norm_simple_rnn", "layer-normalized simple RNN, Ba et al. 2016"),
+    "layer-norm-gru": ("layer_norm_gru", "layer-normalized GRU, Ba et al. 2016, reset gate after the recurrent matmul"),
+    "esn": ("esn", "echo state network: fixed sparse reservoir, only the readout trains, Jaeger 2001"),
 }
 
 #: The convolutional LSTM (no bi form).  Its "units" are filters at every

@@ -17,12 +17,18 @@ none (PyTorch's own LSTM/GRU kernel on CPU on the torch backend).
 from kerasrnn.layers.conv_lstm import ConvLSTMCell
 from kerasrnn.layers.conv_lstm1d import ConvLSTM1D
 from kerasrnn.layers.conv_lstm2d import ConvLSTM2D
+from kerasrnn.layers.esn import ESN
+from kerasrnn.layers.esn import ESNCell
 from kerasrnn.layers.fused_rnn import GRU
 from kerasrnn.layers.fused_rnn import LSTM
 from kerasrnn.layers.ind_rnn import IndRNN
 from kerasrnn.layers.ind_rnn import IndRNNCell
+from kerasrnn.layers.layer_norm_gru import LayerNormGRU
+from kerasrnn.layers.layer_norm_gru import LayerNormGRUCell
 from kerasrnn.layers.layer_norm_lstm import LayerNormLSTM
 from kerasrnn.layers.layer_norm_lstm import LayerNormLSTMCell
+from kerasrnn.layers.layer_norm_simple_rnn import LayerNormSimpleRNN
+from kerasrnn.layers.layer_norm_simple_rnn import LayerNormSimpleRNNCell
 from kerasrnn.layers.mgu import MGU
 from kerasrnn.layers.mgu import MGUCell
 from kerasrnn.layers.mut1 import MUT1
@@ -41,12 +47,18 @@ __all__ = [
     "ConvLSTM1D",
     "ConvLSTM2D",
     "ConvLSTMCell",
+    "ESN",
+    "ESNCell",
     "GRU",
     "IndRNN",
     "IndRNNCell",
     "LSTM",
+    "LayerNormGRU",
+    "LayerNormGRUCell",
     "LayerNormLSTM",
     "LayerNormLSTMCell",
+    "LayerNormSimpleRNN",
+    "LayerNormSimpleRNNCell",
     "MGU",
     "MGUCell",
     "MUT1",

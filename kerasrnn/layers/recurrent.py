@@ -8,10 +8,13 @@ from typing import Any
 
 import keras
 
+from kerasrnn.layers.esn import ESN
 from kerasrnn.layers.fused_rnn import GRU
 from kerasrnn.layers.fused_rnn import LSTM
 from kerasrnn.layers.ind_rnn import IndRNN
+from kerasrnn.layers.layer_norm_gru import LayerNormGRU
 from kerasrnn.layers.layer_norm_lstm import LayerNormLSTM
+from kerasrnn.layers.layer_norm_simple_rnn import LayerNormSimpleRNN
 from kerasrnn.layers.mgu import MGU
 from kerasrnn.layers.mut1 import MUT1
 from kerasrnn.layers.mut2 import MUT2
@@ -59,6 +62,9 @@ CELL_LAYERS: dict[str, Callable[..., keras.layers.RNN]] = {
     "ind_rnn": IndRNN,
     "mgu": MGU,
     "nas": NAS,
+    "layer_norm_simple_rnn": LayerNormSimpleRNN,
+    "layer_norm_gru": LayerNormGRU,  # reset-after form
+    "esn": ESN,
 }
 
 # Former spelling -> cell name. ``Recurrent`` accepts both and stores (and

@@ -40,6 +40,12 @@ def recurrent_initializers(init: str, units: int, cell: str) -> dict[str, Any]:
             f"not apply to ind_rnn (IndRNN), whose recurrent weights need the paper's "
             f"initialization: use init='keras'"
         )
+    if cell == "esn":
+        raise ValueError(
+            f"init={init!r} reproduces torch.nn's RNN/LSTM/GRU initialization; it does "
+            f"not apply to esn (echo state network), which has no torch.nn counterpart: "
+            f"its reservoir is fixed, sparse and scaled to a spectral radius: use init='keras'"
+        )
     bound = 1.0 / math.sqrt(units)
     kwargs = {
         "kernel_initializer": _uniform(bound),

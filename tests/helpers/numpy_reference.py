@@ -337,6 +337,91 @@ def run_nas(x, w, initial_state=None, go_backwards=False):
     return _scan(step, x, initial_state, go_backwards)
 
 
+# -- Layer-normalized simple RNN and GRU (Ba et al. 2016), echo state network (Jaeger 2001)
+
+
+def run_layer_norm_simple_rnn(x, w, eps=1e-5, activation=np.tanh, initial_state=None, go_backwards=False):
+    """tensorflow-addons' LayerNormSimpleRNNCell.
+
+    y_t = f(ln(x_t W_xh + y_{t−1} W_hh) + b), ln = LayerNormalization(center=False,
+    scale=True): γ⊙(v − mean)/sqrt(var + eps), biased variance; the bias added after it.
+
+    Layout: kernel (d, u); recurrent_kernel (u, u); bias (u); gamma (u).
+    """
+    W, U, gamma = w["kernel"], w["recurrent_kernel"], w["gamma"]
+    b = w.get("bias", 0.0)
+    units = U.shape[0]
+
+    def step(x_t, states):
+        (h,) = states
+        net = x_t @ W + h @ U
+        mean = net.mean(axis=-1, keepdims=True)
+        var = ((net - mean) ** 2).mean(axis=-1, keepdims=True)
+        h_new = activation(gamma * (net - mean) / np.sqrt(var + eps) + b)
+        return h_new, [h_new]
+
+    if initial_state is None:
+        initial_state = _zeros_states(x.shape[0], (units,), 1)
+    return _scan(step, x, initial_state, go_backwards)
+
+
+def run_layer_norm_gru(x, w, eps=1e-3, initial_state=None, go_backwards=False):
+    """Layer-normalized GRU, reset-after form (Ba et al. 2016's LN-GRU, ryankiros/layer-norm).
+
+    [a_z, a_r] = LN(x [W_z W_r]) + LN(h [U_z U_r]) + [b_z b_r]   (each LN over the 2u gate features)
+    z = σ(a_z), r = σ(a_r)
+    h~ = tanh(LN(x W_h) + r⊙LN(h U_h) + b_h)                      (each LN over the u features)
+    h' = z⊙h + (1 − z)⊙h~
+
+    Layout: kernel (d, 3u) [z, r, h]; recurrent_kernel (u, 3u) [z, r, h]; bias (3u);
+    kernel_norm_gamma/beta, recurrent_norm_gamma/beta (3u): [:2u] the gates' LN, [2u:] the candidate's.
+    """
+    W_z, W_r, W_h = np.split(w["kernel"], 3, axis=1)
+    U_z, U_r, U_h = np.split(w["recurrent_kernel"], 3, axis=1)
+    b_z, b_r, b_h = np.split(w["bias"], 3)
+    units = U_z.shape[0]
+    gx, bx = w["kernel_norm_gamma"], w["kernel_norm_beta"]
+    gh, bh = w["recurrent_norm_gamma"], w["recurrent_norm_beta"]
+    g, c = slice(0, 2 * units), slice(2 * units, 3 * units)
+
+    def step(x_t, states):
+        (h,) = states
+        a = (
+            layer_norm(np.concatenate([x_t @ W_z, x_t @ W_r], axis=-1), gx[g], bx[g], eps)
+            + layer_norm(np.concatenate([h @ U_z, h @ U_r], axis=-1), gh[g], bh[g], eps)
+            + np.concatenate([b_z, b_r])
+        )
+        z, r = sigmoid(a[:, :units]), sigmoid(a[:, units:])
+        candidate = np.tanh(
+            layer_norm(x_t @ W_h, gx[c], bx[c], eps) + r * layer_norm(h @ U_h, gh[c], bh[c], eps) + b_h
+        )
+        h_new = z * h + (1 - z) * candidate
+        return h_new, [h_new]
+
+    if initial_state is None:
+        initial_state = _zeros_states(x.shape[0], (units,), 1)
+    return _scan(step, x, initial_state, go_backwards)
+
+
+def run_esn(x, w, leaky=1.0, activation=np.tanh, initial_state=None, go_backwards=False):
+    """tensorflow-addons' ESNCell: h' = (1 − α) h + α f(x W_in + h W + b), α = leaky.
+
+    Layout: kernel (d, u) = W_in; recurrent_kernel (u, u) = W; bias (u).
+    """
+    W_in, W = w["kernel"], w["recurrent_kernel"]
+    b = w.get("bias", 0.0)
+    units = W.shape[0]
+
+    def step(x_t, states):
+        (h,) = states
+        h_new = (1 - leaky) * h + leaky * activation(x_t @ W_in + h @ W + b)
+        return h_new, [h_new]
+
+    if initial_state is None:
+        initial_state = _zeros_states(x.shape[0], (units,), 1)
+    return _scan(step, x, initial_state, go_backwards)
+
+
 # -- Convolution and ConvLSTM (Shi et al. 2015) -------------------------------------
 
 
