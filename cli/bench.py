@@ -78,7 +78,7 @@ def bench_command(
     """
     from kerasrnn.cli.backend import use_backend
 
-    use_backend(None)
+    use_backend(None, load=False)  # the rows import Keras, each in its own process
     from kerasrnn.bench.report import format_table
     from kerasrnn.bench.runner import BenchError
     from kerasrnn.bench.runner import run_bench

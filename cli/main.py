@@ -9,7 +9,9 @@ Exit codes: 0 success; 2 a usage error (unknown architecture, data set or
 preset, an invalid option value, a missing input file, an existing ``--out``);
 1 a failure while working (malformed data, NaNs in the data, an unwritable
 ``--out``, a NaN loss); 130 interrupted.  Errors are one line on stderr
-(``Error: ...``); ``--debug`` (or ``KERASRNN_DEBUG=1``) shows the traceback.
+(``Error: ...``); ``--debug`` (or ``KERASRNN_DEBUG=1``) shows the traceback,
+and the start-up lines of TensorFlow, absl and gRPC that are hidden otherwise
+(:func:`kerasrnn.cli.backend.native_logging`).
 Messages go to stderr through the ``kerasrnn`` logger
 (:func:`kerasrnn.cli.output.cli_logging`).
 """
@@ -25,6 +27,7 @@ from typing import Any, NamedTuple
 
 import click
 from kerasrnn.cli import output
+from kerasrnn.cli.backend import native_logging
 from kerasrnn.cli.options import CONTEXT_SETTINGS
 
 from kerasrnn.errors import ConfigError, DataError, RunDirError, TrainingError
@@ -138,7 +141,7 @@ class KerasrnnGroup(click.Group):
     ) -> Any:
         """Run a command; exit with its status.  With ``standalone_mode=False`` a success returns its result."""
         args = list(sys.argv[1:] if args is None else args)
-        with output.cli_logging():
+        with output.cli_logging(), native_logging(quiet=not wants_traceback(args)):
             code, result = self._run(args, prog_name or "kerasrnn", complete_var, **extra)
         if code == 0 and not standalone_mode:
             return result
