@@ -7,11 +7,16 @@ has a fixed length, so the model is compiled once; while fewer characters are
 known than the window holds, it is filled on the left with newlines (blank
 lines, which the corpus has between speeches) -- or with the prime's first
 character when the vocabulary has no newline.
+
+``on_text`` (of :func:`sample_text` and :func:`generate_from_run`) receives
+each character as soon as it is drawn, so that a caller can show a long text
+as it comes and keep what was shown if it is interrupted.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -41,6 +46,8 @@ def sample_text(
     end: str | None = None,
     num_samples: int = 1,
     seed: int = 0,
+    *,
+    on_text: Callable[[int, str], None] | None = None,
 ) -> list[str]:
     """Generate ``num_samples`` continuations of ``prime``.
 
@@ -56,6 +63,9 @@ def sample_text(
         end: Stop a sample once its generated text ends with this string.
         num_samples: Samples drawn in parallel (one batch).
         seed: Seed of the sampling.
+        on_text: Called as ``on_text(sample, text)`` with each new character
+            of sample ``sample`` (0-based) as soon as it is drawn, in order
+            (the returned texts are the same with or without it).
 
     Returns:
         The generated texts, without the prime.
@@ -103,6 +113,8 @@ def sample_text(
         for sample, token in enumerate(next_ids):
             if not done[sample]:
                 generated[sample].append(int(token))
+                if on_text is not None:
+                    on_text(sample, vocabulary.decode([int(token)]))
                 if end and vocabulary.decode(generated[sample][-len(end):]) == end:
                     done[sample] = True
         if done.all():
@@ -119,8 +131,10 @@ def generate_from_run(
     end: str | None = None,
     num_samples: int = 1,
     seed: int = 0,
+    *,
+    on_text: Callable[[int, str], None] | None = None,
 ) -> list[str]:
-    """Sample from the language model of a run directory."""
+    """Sample from the language model of a run directory (``on_text``: see :func:`sample_text`)."""
     from kerasrnn.training.evaluation import load_run_model
     from kerasrnn.training.run_dir import RunDir
 
@@ -135,4 +149,4 @@ def generate_from_run(
     vocabulary = CharVocabulary.from_config(data["info"]["vocabulary"])
     model = load_run_model(run)
     window = int(record["config"].get("seq_len", 100))
-    return sample_text(model, vocabulary, length, temperature, prime, window, end, num_samples, seed)
+    return sample_text(model, vocabulary, length, temperature, prime, window, end, num_samples, seed, on_text=on_text)
