@@ -10,6 +10,7 @@ failure (exit 1).  Nothing here imports Keras.
 from __future__ import annotations
 
 import os
+from typing import Any
 
 import click
 
@@ -28,6 +29,23 @@ def check_run_dir(path: str | os.PathLike) -> None:
         RunDir.open(path)
     except RunDirError as error:
         raise ConfigError(str(error)) from None
+
+
+def check_resume_overrides(path: str | os.PathLike, overrides: dict[str, Any]) -> None:
+    """``fit --resume RUN --lr X`` (``--epochs``, ``--time-budget``): the new values are valid for the run.
+
+    Raises:
+        ConfigError: An invalid value (as :meth:`RunConfig.resolve` says).
+    """
+    import dataclasses
+
+    from kerasrnn.training.run_config import RunConfig
+    from kerasrnn.training.run_dir import RunDir
+
+    config = RunConfig.from_dict(RunDir.open(path).read_record()["config"])
+    if "epochs" in overrides:
+        config = dataclasses.replace(config, iterations=None)  # as the library does: epochs replace iterations
+    dataclasses.replace(config, **overrides).resolve()
 
 
 def check_input_file(path: str | os.PathLike, what: str, *, directory_ok: bool = False) -> None:
@@ -69,14 +87,28 @@ def check_new_run_dir(out: str | os.PathLike) -> None:
         raise RunDirError(f"{error}; give a writable --out") from None
 
 
-def check_output_file(path: str | os.PathLike, option: str) -> None:
+def check_output_file(
+    path: str | os.PathLike, option: str, reads: dict[str, str | os.PathLike] | None = None
+) -> None:
     """An output file (``predict --output``) can be written; an existing file is replaced.
 
-    Raises:
-        click.ClickException: If not (exit 1).
-    """
-    from kerasrnn.storage.destinations import DestinationError, check_new_file
+    Args:
+        path: The output file.
+        option: How messages name it (``"--output"``).
+        reads: Description -> path of what the command reads (``{"the input
+            file": ..., "the run directory": ...}``): the output must not be,
+            be inside or hold any of them.
 
+    Raises:
+        ConfigError: It is, is inside or holds a path of ``reads`` (exit 2).
+        click.ClickException: It cannot be written (exit 1).
+    """
+    from kerasrnn.storage.destinations import DestinationError, check_new_file, check_outside
+
+    try:
+        check_outside(path, option, dict(reads or {}))
+    except DestinationError as error:
+        raise ConfigError(str(error)) from None
     try:
         check_new_file(path, option, overwrite=True)
     except DestinationError as error:

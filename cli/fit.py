@@ -4,10 +4,17 @@ The options are generated from :class:`~kerasrnn.training.run_config.RunConfig`
 (:func:`kerasrnn.cli.options.config_options`), except those that set a field
 their own way: ``--dataset`` (a name, or the path of a data file), ``--pixel``
 / ``--permuted`` (``layout``), ``--preset`` and ``--backend``; ``--out``,
-``--resume`` and ``--quiet`` are no fields.  The values are checked by
-:meth:`RunConfig.resolve` before Keras is imported, so a wrong option costs no
-start-up time; the command line itself checks only that input files exist
-and that ``--out`` can be written.
+``--resume``, ``--allow-changed-data`` and ``--quiet`` are no fields.  The
+values are checked by :meth:`RunConfig.resolve` before Keras is imported, so a
+wrong option (or one that does not apply: ``--pixel`` with another data set
+than MNIST, ``--merge-mode`` on a one-way architecture, ``--epochs`` with
+``--iterations``) costs no start-up time; the command line itself checks only
+that input files exist and that ``--out`` can be written.
+
+``fit --resume RUN`` takes the options of the run's ``config.json``; only
+:data:`RESUME_OVERRIDES` may change (``--lr``, ``--epochs``,
+``--time-budget``), and ``--allow-changed-data`` continues on data that
+changed since the run began.
 """
 
 from __future__ import annotations
@@ -18,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 from kerasrnn.cli.backend import use_backend
-from kerasrnn.cli.checks import check_input_file, check_new_run_dir, check_run_dir
+from kerasrnn.cli.checks import check_input_file, check_new_run_dir, check_resume_overrides, check_run_dir
 from kerasrnn.cli.options import (
     CONTEXT_SETTINGS,
     backend_option,
@@ -36,8 +43,11 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger("kerasrnn")
 
+#: The options ``--resume`` may change (those of ``kerasrnn.training.run.RESUME_OVERRIDES``,
+#: named here so that the check imports no Keras; tests/cli checks they agree).
+RESUME_OVERRIDES = ("lr", "epochs", "time_budget")
 #: The options ``--resume`` accepts: the run's own config.json gives the rest.
-RESUME_OPTIONS = frozenset({"resume", "quiet", "backend", "debug"})
+RESUME_OPTIONS = frozenset({"resume", "quiet", "backend", "debug", "allow_changed_data", *RESUME_OVERRIDES})
 
 _dataset_option = click.option(
     "--dataset", metavar="NAME|FILE", help="mnist (default), sunspots, shakespeare (see 'kerasrnn datasets'), "
@@ -60,7 +70,15 @@ _preset_option = click.option(
     }
 )
 @click.option("--out", metavar="DIR", help="New run directory (default runs/<time>-<arch>-<dataset>); must not exist or be empty.")
-@click.option("--resume", metavar="RUN", help="Continue an interrupted run from its last completed epoch.")
+@click.option(
+    "--resume", metavar="RUN",
+    help="Continue an interrupted run from its last completed epoch, with the options of its config.json "
+    "(but --lr, --epochs and --time-budget, which may change).",
+)
+@click.option(
+    "--allow-changed-data", is_flag=True,
+    help="With --resume: continue even though the data changed since the run began (a warning says so).",
+)
 @quiet_option
 @debug_option
 @click.pass_context
@@ -80,10 +98,13 @@ def fit(ctx: click.Context, **options: Any) -> None:
       kerasrnn fit --dataset shakespeare --arch gru --units 256 --out runs/char-gru
       kerasrnn fit --data ECG200_TRAIN.tsv --arch bilstm
       kerasrnn fit --resume runs/20260101-120000-bigru-mnist
+      kerasrnn fit --resume runs/20260101-120000-bigru-mnist --lr 0.001 --epochs 30
     """
     if options["resume"]:
         _resume(ctx, options)
         return
+    if options["allow_changed_data"]:
+        raise ConfigError("--allow-changed-data applies to --resume RUN only (a new run reads its data afresh)")
     config = config_from_options(options)
     if options["out"]:
         check_new_run_dir(options["out"])
@@ -98,18 +119,26 @@ def fit(ctx: click.Context, **options: Any) -> None:
 
 
 def _resume(ctx: click.Context, options: dict[str, Any]) -> None:
+    flags = {param.name: param.opts[0] for param in ctx.command.params}
     extra = sorted(given_options(ctx) - RESUME_OPTIONS)
     if extra:
-        flags = {param.name: param.opts[0] for param in ctx.command.params}
         raise ConfigError(
-            "--resume continues a run with the options in its config.json; drop "
+            "--resume continues a run with the options in its config.json; only "
+            + ", ".join(flags[name] for name in RESUME_OVERRIDES)
+            + " may change; drop "
             + ", ".join(flags.get(name, name) for name in extra)
         )
     check_run_dir(options["resume"])
+    overrides = {name: options[name] for name in RESUME_OVERRIDES if options[name] is not None}
+    if overrides:
+        check_resume_overrides(options["resume"], overrides)
     use_backend(options["backend"])
     from kerasrnn.training import resume
 
-    run = resume(options["resume"], progress=not options["quiet"])
+    run = resume(
+        options["resume"], progress=not options["quiet"], overrides=overrides or None,
+        allow_changed_data=options["allow_changed_data"],
+    )
     echo_final_line(run)
 
 
@@ -136,6 +165,14 @@ def config_from_options(options: dict[str, Any]) -> RunConfig:
     if options.get("preset") is not None:
         values.update(registry.preset(options["preset"])["options"])
         values["preset"] = options["preset"]
+    given_epochs, given_iterations = options.get("epochs") is not None, options.get("iterations") is not None
+    if given_epochs and given_iterations:
+        raise ConfigError(
+            f"give --epochs ({options['epochs']}) or --iterations ({options['iterations']}), not both: "
+            "iterations decide the number of epochs"
+        )
+    if given_epochs or given_iterations:  # the one given replaces the preset's other
+        values.pop("iterations" if given_epochs else "epochs", None)
     for field in cli_fields(RunConfig):
         if options.get(field.name) is not None:
             values[field.name] = options[field.name]

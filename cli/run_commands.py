@@ -23,15 +23,25 @@ from kerasrnn.cli.output import echo_fields, echo_json, prediction_note
 
 logger = logging.getLogger("kerasrnn")
 
+#: Exit status of an interrupted command (128 + SIGINT), as in :mod:`kerasrnn.cli.main`.
+INTERRUPTED = 130
+
 
 @click.command(context_settings=CONTEXT_SETTINGS)
 @run_argument
 @click.option("--split", type=click.Choice(["test", "val", "train"]), default="test", show_default=True)
+@click.option(
+    "--allow-changed-data", is_flag=True,
+    help="Evaluate even though the data changed since the run was trained (the output says data_changed: True).",
+)
 @json_option("Print the metrics as JSON.")
 @backend_option
 @debug_option
-def evaluate(run: str, split: str, as_json: bool, backend: str | None) -> None:
+def evaluate(run: str, split: str, allow_changed_data: bool, as_json: bool, backend: str | None) -> None:
     """Reload a run's model and data and print its metrics.
+
+    The data must be the data the run was trained on (its digest is in
+    config.json); if it changed, evaluate stops unless --allow-changed-data.
 
     \b
     Example:
@@ -42,7 +52,7 @@ def evaluate(run: str, split: str, as_json: bool, backend: str | None) -> None:
     use_backend(backend)
     from kerasrnn.training import evaluate_run
 
-    result = evaluate_run(run, split)
+    result = evaluate_run(run, split, allow_changed_data=allow_changed_data)
     if as_json:
         echo_json(result, sort_keys=True)
     else:
@@ -53,7 +63,10 @@ def evaluate(run: str, split: str, as_json: bool, backend: str | None) -> None:
 @run_argument
 @click.option("--input", "input_file", required=True, metavar="FILE", help=".npz (array x) or delimited text, one sequence per line.")
 @click.option("--label-col", type=int, default=None, help="Column of the input that holds labels (skipped; accuracy reported).")
-@click.option("--output", "-o", metavar="FILE", help="Write the CSV here instead of to stdout.")
+@click.option(
+    "--output", "-o", metavar="FILE",
+    help="Write the CSV here instead of to stdout (replaced if it exists; never the input or inside the run directory).",
+)
 @backend_option
 @debug_option
 def predict(run: str, input_file: str, label_col: int | None, output: str | None, backend: str | None) -> None:
@@ -67,7 +80,7 @@ def predict(run: str, input_file: str, label_col: int | None, output: str | None
     check_run_dir(run)
     check_input_file(input_file, "input file")
     if output:
-        check_output_file(output, "--output")
+        check_output_file(output, "--output", {"the input file": input_file, "the run directory": run})
     use_backend(backend)
     from kerasrnn.training.prediction import csv_text, predict_file
 
@@ -82,9 +95,16 @@ def predict(run: str, input_file: str, label_col: int | None, output: str | None
     logger.info("%s", prediction_note(summary, output))
 
 
+#: The most characters ``generate --length`` asks for (a sample of each ``--samples``).
+MAX_LENGTH = 1_000_000
+
+
 @click.command(context_settings=CONTEXT_SETTINGS)
 @run_argument
-@click.option("--length", type=click.IntRange(min=1), default=300, show_default=True, help="Characters to generate.")
+@click.option(
+    "--length", type=click.IntRange(min=1, max=MAX_LENGTH), default=300, show_default=True,
+    help=f"Characters to generate (at most {MAX_LENGTH:,}).",
+)
 @click.option("--temperature", type=click.FloatRange(min=0), default=0.8, show_default=True, help="Sampling temperature (0 = most likely).")
 @click.option("--prime", default="\n", help="Text to start from (default: a newline).")
 @click.option("--end", default=None, help="Stop when the generated text ends with this string (e.g. a blank line).")
@@ -92,11 +112,16 @@ def predict(run: str, input_file: str, label_col: int | None, output: str | None
 @click.option("--seed", type=int, default=0, show_default=True)
 @backend_option
 @debug_option
+@click.pass_context
 def generate(
-    run: str, length: int, temperature: float, prime: str, end: str | None, samples: int, seed: int,
-    backend: str | None,
+    ctx: click.Context, run: str, length: int, temperature: float, prime: str, end: str | None, samples: int,
+    seed: int, backend: str | None,
 ) -> None:
     """Generate text character by character with a run's language model.
+
+    The text is printed as it is generated (the first sample, when there are
+    several: they are drawn together, and the others are printed at the end).
+    Ctrl-C stops it; what was printed stays, and the command exits 130.
 
     \b
     Examples:
@@ -108,11 +133,31 @@ def generate(
     from kerasrnn.training import generate_from_run
 
     prime, end = unescape(prime), (unescape(end) if end else None)
-    texts = generate_from_run(run, length, temperature, prime, end, samples, seed)
-    for index, text in enumerate(texts):
-        if samples > 1:
-            click.echo(f"=== sample {index + 1} ===")
-        click.echo(prime + text if prime != "\n" else text)
+    shown = prime if prime != "\n" else ""
+    streamed = 0
+
+    def stream(sample: int, text: str) -> None:
+        nonlocal streamed
+        if sample == 0:
+            if streamed == 0:
+                if samples > 1:
+                    click.echo("=== sample 1 ===")
+                click.echo(shown, nl=False)
+            click.echo(text, nl=False)  # click.echo flushes: each character shows as it comes
+            streamed += 1
+
+    try:
+        texts = generate_from_run(run, length, temperature, prime, end, samples, seed, on_text=stream)
+    except KeyboardInterrupt:
+        if not streamed:
+            raise  # nothing printed yet: the group's "Interrupted."
+        click.echo()
+        click.echo(f"Interrupted after {streamed} generated character(s); the text above is kept.", err=True)
+        ctx.exit(INTERRUPTED)
+    click.echo()
+    for index, text in enumerate(texts[1:], start=2):
+        click.echo(f"=== sample {index} ===")
+        click.echo(shown + text)
 
 
 def unescape(text: str) -> str:
