@@ -18,6 +18,13 @@ CASES = {
     "mut1_exact": (layers.MUT1, lambda **kw: layers.MUT1Cell(5, **kw), (3, 6, 5)),
     "mut2_projected": (layers.MUT2, lambda **kw: layers.MUT2Cell(5, **kw), (3, 6, 4)),
     "mut3": (layers.MUT3, lambda **kw: layers.MUT3Cell(5, **kw), (3, 6, 4)),
+    "ind_rnn": (layers.IndRNN, lambda **kw: layers.IndRNNCell(5, **kw), (3, 6, 4)),
+    "mgu": (layers.MGU, lambda **kw: layers.MGUCell(5, **kw), (3, 6, 4)),
+    "nas_projected": (
+        lambda units, **kw: layers.NAS(units, projection=3, use_bias=True, **kw),
+        lambda **kw: layers.NASCell(5, projection=3, use_bias=True, **kw),
+        (3, 6, 4),
+    ),
     "conv_lstm2d": (
         lambda units, **kw: layers.ConvLSTM2D(units, 3, padding="same", **kw),
         lambda **kw: layers.ConvLSTMCell(2, 5, 3, padding="same", **kw),

@@ -40,6 +40,14 @@ CASES = {
         L.MUT2, (UNITS,), {}, (INPUT,), ["kernel", "recurrent_kernel", "input_projection"]
     ),
     "mut3": (L.MUT3, (UNITS,), {}, (INPUT,), ["kernel", "recurrent_kernel", "bias"]),
+    "ind_rnn_tanh": (
+        L.IndRNN, (UNITS,), {"activation": "tanh"}, (INPUT,), ["kernel", "recurrent_kernel", "bias"]
+    ),
+    "mgu": (L.MGU, (UNITS,), {}, (INPUT,), ["kernel", "recurrent_kernel", "bias"]),
+    "nas_projected": (
+        L.NAS, (UNITS,), {"projection": 3, "use_bias": True}, (INPUT,),
+        ["kernel", "recurrent_kernel", "bias", "projection_weights"],
+    ),
     "layer_norm_lstm": (
         L.LayerNormLSTM, (UNITS,), {}, (INPUT,),
         ["kernel", "recurrent_kernel", "kernel_norm_gamma", "state_norm_beta"],
@@ -212,6 +220,9 @@ def test_gradients_match_central_differences(name, float64):
         L.MUT1: ref.run_mut1,
         L.MUT2: ref.run_mut2,
         L.MUT3: ref.run_mut3,
+        L.IndRNN: lambda x, w: ref.run_ind_rnn(x, w, activation=kwargs.get("activation", "relu")),
+        L.MGU: ref.run_mgu,
+        L.NAS: ref.run_nas,
         L.ConvLSTM1D: lambda x, w: ref.run_conv_lstm(x, w, padding=kwargs["padding"]),
     }[cls]
     ref_seq, ref_states = ref_fn(x, weights)

@@ -22,6 +22,9 @@ SEQUENCE_LAYERS = [
     (layers.MUT1, {}),
     (layers.MUT2, {}),
     (layers.MUT3, {}),
+    (layers.IndRNN, {}),
+    (layers.MGU, {}),
+    (layers.NAS, {}),
 ]
 CELLS = [
     (layers.PeepholeLSTMCell, 2),
@@ -29,6 +32,9 @@ CELLS = [
     (layers.MUT1Cell, 1),
     (layers.MUT2Cell, 1),
     (layers.MUT3Cell, 1),
+    (layers.IndRNNCell, 1),
+    (layers.MGUCell, 1),
+    (layers.NASCell, 2),
 ]
 
 
@@ -136,6 +142,8 @@ def test_cell_configs_round_trip():
                  layers.LayerNormLSTMCell(3, norm_epsilon=1e-5),
                  layers.MUT1Cell(3, input_projection=True), layers.MUT2Cell(3, input_projection=False),
                  layers.MUT3Cell(3, recurrent_activation="hard_sigmoid"),
+                 layers.IndRNNCell(3, time_steps=100), layers.MGUCell(3, activation="softsign"),
+                 layers.NASCell(3, projection=2, use_bias=True),
                  layers.ConvLSTMCell(2, 3, (3, 1), padding="same", peephole=False)]:
         config = cell.get_config()
         assert type(cell).from_config(config).get_config() == config
@@ -181,6 +189,7 @@ def test_mixed_precision():
     try:
         x = np.random.default_rng(0).normal(size=(2, 4, 3)).astype("float32")
         for layer in [layers.PeepholeLSTM(4), layers.LayerNormLSTM(4), layers.MUT1(4), layers.MUT2(4),
+                      layers.IndRNN(4), layers.MGU(4), layers.NAS(4, projection=3),
                       layers.MUT3(4), layers.Recurrent("mut1", 4, bidirectional=True)]:
             y = layer(x)
             assert keras.backend.standardize_dtype(y.dtype) == keras.config.dtype_policy().compute_dtype

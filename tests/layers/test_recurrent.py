@@ -32,7 +32,7 @@ def _hand_stacked(cell, units, input_dim, return_sequences, merge_mode="concat")
     return keras.Model(inputs, [outputs, *states0, *states1])
 
 
-@pytest.mark.parametrize("cell", ["lstm", "gru", "rnn_relu", "peephole_lstm", "mut1", "layer_norm_lstm"])
+@pytest.mark.parametrize("cell", ["lstm", "gru", "rnn_relu", "peephole_lstm", "mut1", "layer_norm_lstm", "ind_rnn", "mgu"])
 @pytest.mark.parametrize("return_sequences", [False, True])
 def test_two_layer_bidirectional_matches_hand_stacked(cell, return_sequences):
     rng = np.random.default_rng(0)
@@ -142,7 +142,9 @@ def test_cell_names_follow_the_class_name_rule():
     # kerasrnn's own layer classes: class name in snake_case = file = cell name.
     own = {name: factory for name, factory in CELL_LAYERS.items()
            if isinstance(factory, type) and issubclass(factory, CellRNN)}
-    assert set(own) == {"peephole_lstm", "layer_norm_lstm", "mut1", "mut2", "mut3"}
+    assert set(own) == {"peephole_lstm", "layer_norm_lstm", "mut1", "mut2", "mut3",
+                         "ind_rnn", "mgu", "nas",
+                         "layer_norm_simple_rnn", "layer_norm_gru", "esn"}
     for name, layer_cls in own.items():
         assert _snake_case(layer_cls.__name__) == name
         assert layer_cls.__module__ == f"kerasrnn.layers.{name}"

@@ -90,6 +90,17 @@ CASES = [
     ),
     Case("mut3", _layer(L.MUT3, UNITS), (INPUT,), ref.run_mut3),
     Case("mut3_d=u", _layer(L.MUT3, UNITS), (UNITS,), ref.run_mut3),
+    Case("ind_rnn", _layer(L.IndRNN, UNITS), (INPUT,), ref.run_ind_rnn),
+    Case(
+        "ind_rnn_tanh_clipped",
+        _layer(L.IndRNN, UNITS, activation="tanh", recurrent_max_abs=0.5),
+        (INPUT,),
+        functools.partial(ref.run_ind_rnn, activation="tanh"),
+    ),
+    Case("mgu", _layer(L.MGU, UNITS), (INPUT,), ref.run_mgu),
+    Case("mgu_d=u", _layer(L.MGU, UNITS), (UNITS,), ref.run_mgu),
+    Case("nas", _layer(L.NAS, UNITS), (INPUT,), ref.run_nas),
+    Case("nas_projected_bias", _layer(L.NAS, UNITS, projection=4, use_bias=True), (INPUT,), ref.run_nas),
     _conv_case("conv1d_same_peephole", L.ConvLSTM1D, (9, 3), 4, 3, padding="same"),
     _conv_case(
         "conv1d_same_even_kernel", L.ConvLSTM1D, (8, 3), 4, 2, padding="same", peephole=False
@@ -121,6 +132,10 @@ CASES = [
 # Two random draws for each cell in each of its forms, one for the extra variants
 # (every eager RNN call on JAX compiles a scan, so calls are the runtime).
 TWO_DRAWS = (
+    "ind_rnn",
+    "mgu",
+    "nas",
+    "nas_projected_bias",
     "peephole_lstm",
     "layer_norm_lstm",
     "mut1_exact",
@@ -149,6 +164,9 @@ VARIANT_CASES = [
         "layer_norm_lstm",
         "mut1_projected",
         "mut2_exact",
+        "ind_rnn",
+        "mgu",
+        "nas_projected_bias",
         "mut3",
         "conv2d_same_peephole",
     )
