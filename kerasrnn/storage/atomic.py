@@ -38,12 +38,18 @@ from kerasrnn.storage.destinations import (
 )
 
 TMP_SUFFIX = ".tmp"
-#: ``.NAME.tmp-XXXXXXXX``: the name of a :class:`StagedDirectory` beside ``NAME``.
+#: ``.NAME.tmp-PID-XXXXXXXX``: the name of a :class:`StagedDirectory` beside ``NAME``
+#: (``PID``: the process that fills it; older versions wrote ``.NAME.tmp-XXXXXXXX``).
 STAGING_INFIX = ".tmp-"
-#: ``.NAME.old-XXXXXXXX``: the previous directory while it is being replaced.
+#: ``.NAME.old-PID-XXXXXXXX``: the previous directory while it is being replaced.
 BACKUP_INFIX = ".old-"
 # A write_with temporary: ".model.1234.tmp.keras" (and the older ".model-1234.tmp.keras").
 _SUFFIXED_TMP = re.compile(r"\..+[.-]\d+\.tmp\.[A-Za-z0-9]+")
+# The pid in a temporary's name: a file of write_atomic (".state.json.1234.tmp") or
+# write_with (".model.1234.tmp.keras", ".model-1234.tmp.keras"), a staged directory
+# (".out.tmp-1234-abcd_123") or its backup (".out.old-1234-abcd_123").
+_FILE_OWNER = re.compile(r"\.(?P<stem>.+)[.-](?P<pid>\d+)\.tmp(?P<suffix>\.[A-Za-z0-9]+)?")
+_DIRECTORY_OWNER = re.compile(r"\.(?P<final>.+)\.(?P<kind>tmp|old)-(?P<pid>\d+)-[A-Za-z0-9_]+")
 
 PathLike = str | os.PathLike
 
@@ -156,13 +162,20 @@ def is_temporary(name: str) -> bool:
     return name.startswith(".") and (name.endswith(TMP_SUFFIX) or _SUFFIXED_TMP.fullmatch(name) is not None)
 
 
-def remove_stale_temporaries(directory: PathLike) -> list[Path]:
-    """Delete temporary files that an interrupted :func:`write_atomic` or :func:`write_with` left."""
+def remove_stale_temporaries(directory: PathLike, *, keep_live: bool = False) -> list[Path]:
+    """Delete temporary files that an interrupted :func:`write_atomic` or :func:`write_with` left.
+
+    Without ``keep_live`` every such file goes: for a directory that only the
+    caller writes (it holds the directory's :class:`~kerasrnn.storage.locks.WriterLock`).
+    With ``keep_live`` those whose owning process still runs stay.
+    """
     removed = []
     directory = Path(directory)
     if directory.is_dir():
         for path in sorted(directory.iterdir()):
             if not is_temporary(path.name) or path.is_dir():
+                continue
+            if keep_live and not _abandoned(path.name):
                 continue
             try:
                 path.unlink()
@@ -170,6 +183,112 @@ def remove_stale_temporaries(directory: PathLike) -> list[Path]:
             except OSError:
                 pass
     return removed
+
+
+def owner_pid(name: str) -> int | None:
+    """The id of the process that made the temporary ``name`` (a file of :func:`write_atomic`
+    or :func:`write_with`, a :class:`StagedDirectory` or its backup); None for any other name."""
+    if not name.startswith("."):
+        return None
+    match = _DIRECTORY_OWNER.fullmatch(name) or _FILE_OWNER.fullmatch(name)
+    return int(match["pid"]) if match else None
+
+
+def process_alive(pid: int) -> bool:
+    """Whether process ``pid`` exists and has not ended (a zombie has ended).
+
+    In doubt (no permission to signal it, an odd pid) the answer is True:
+    callers only ever remove what belongs to a process that is gone.
+    """
+    if pid <= 0:
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # PermissionError: it exists, under another user
+        return True
+    try:  # Linux: a killed process nobody reaped yet is a zombie
+        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as handle:
+            return handle.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return True
+
+
+def _abandoned(name: str) -> bool:
+    pid = owner_pid(name)
+    return pid is not None and pid != os.getpid() and not process_alive(pid)
+
+
+def temporary_destination(path: PathLike) -> Path | None:
+    """The path that the temporary ``path`` was to become (``.out.tmp-1-ab`` -> ``out``,
+    ``.m.7.tmp.onnx`` -> ``m.onnx``); None if ``path`` is not a temporary with a pid."""
+    path = Path(path)
+    staged = _DIRECTORY_OWNER.fullmatch(path.name)
+    if staged:
+        return path.with_name(staged["final"])
+    written = _FILE_OWNER.fullmatch(path.name)
+    if written:
+        return path.with_name(written["stem"] + (written["suffix"] or ""))
+    return None
+
+
+def remove_abandoned(
+    directory: PathLike,
+    *,
+    file_suffixes: tuple[str, ...] | None = None,
+    in_use: Callable[[Path], bool] | None = None,
+) -> list[Path]:
+    """Remove what writers that are gone (``kill -9``, out of memory) left in ``directory``.
+
+    Only temporaries whose name carries the pid of a process that no longer
+    runs are touched (:func:`owner_pid`, :func:`process_alive`): never those
+    of a live writer, nor older names without a pid, nor anything else.
+
+    * a :class:`StagedDirectory`'s temporary directory is removed;
+    * its backup (``.NAME.old-PID-*``: the previous directory, renamed away
+      just before the new one was to be renamed in) is renamed back to
+      ``NAME`` if ``NAME`` is missing -- the writer died between its two
+      renames -- and removed otherwise;
+    * a temporary file of :func:`write_atomic` / :func:`write_with` is
+      removed (only those ending in one of ``file_suffixes``, when given).
+
+    ``in_use(destination)`` may spare more: the temporaries of a destination
+    it says is being written (e.g. its lock is held: a writer in another pid
+    namespace, whose pid means nothing here).
+
+    Returns:
+        The paths removed or restored.
+    """
+    directory = Path(directory)
+    try:
+        entries = sorted(directory.iterdir())
+    except OSError:
+        return []
+    done = []
+    for path in entries:
+        if not _abandoned(path.name):
+            continue
+        if in_use is not None and in_use(temporary_destination(path)):
+            continue
+        staged = _DIRECTORY_OWNER.fullmatch(path.name)
+        try:
+            if staged and path.is_dir() and not path.is_symlink():
+                final = directory / staged["final"]
+                if staged["kind"] == "old" and not (final.exists() or final.is_symlink()):
+                    os.rename(path, final)
+                else:
+                    shutil.rmtree(path)
+            elif not staged and is_temporary(path.name) and not path.is_dir():
+                if file_suffixes is not None and not path.name.endswith(tuple(file_suffixes)):
+                    continue
+                path.unlink()
+            else:
+                continue
+        except OSError:
+            continue
+        done.append(path)
+    return done
 
 
 def _json_default(value: Any) -> Any:
@@ -200,12 +319,21 @@ def staging_directories(final: PathLike) -> set[Path]:
         return set()
 
 
+def make_staging_directory(final: PathLike) -> Path:
+    """Create the temporary directory ``.NAME.tmp-PID-XXXXXXXX`` beside ``final`` (whose
+    parent must exist): private (0700) and named after this process, so that
+    :func:`remove_abandoned` can tell whether its writer is gone."""
+    final = Path(final)
+    return Path(tempfile.mkdtemp(prefix=f".{final.name}{STAGING_INFIX}{os.getpid()}-", dir=final.parent))
+
+
 class StagedDirectory:
     """A temporary directory beside ``final``, renamed to ``final`` on :meth:`commit`.
 
     Creating it checks ``final`` (:func:`~kerasrnn.storage.destinations.check_new_directory`
     with ``existing`` and ``what``), creates missing parent directories and the
-    temporary directory ``.NAME.tmp-XXXXXXXX`` beside ``final``. Fill
+    temporary directory ``.NAME.tmp-PID-XXXXXXXX`` beside ``final``
+    (:func:`make_staging_directory`). Fill
     :attr:`path`, then :meth:`commit`: an existing ``final`` (``existing`` =
     ``"replace"`` or an empty one with ``"empty"``) is replaced only then,
     and restored if the rename fails. :meth:`discard` removes the temporary
@@ -235,8 +363,7 @@ class StagedDirectory:
             for directory in reversed(missing):
                 directory.mkdir()
                 self.created.append(directory)
-            prefix = f".{self.final.name}{STAGING_INFIX}"
-            self.path: Path = Path(tempfile.mkdtemp(prefix=prefix, dir=self.final.parent))
+            self.path: Path = make_staging_directory(self.final)
         except OSError as error:
             self._remove_created()
             raise DestinationError(
@@ -253,7 +380,8 @@ class StagedDirectory:
         backup = None
         try:
             if self.final.exists() or self.final.is_symlink():
-                backup = Path(tempfile.mkdtemp(prefix=f".{self.final.name}{BACKUP_INFIX}", dir=self.final.parent))
+                prefix = f".{self.final.name}{BACKUP_INFIX}{os.getpid()}-"
+                backup = Path(tempfile.mkdtemp(prefix=prefix, dir=self.final.parent))
                 os.rmdir(backup)
                 os.rename(self.final, backup)
             os.rename(self.path, self.final)
