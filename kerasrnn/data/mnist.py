@@ -45,7 +45,7 @@ from kerasrnn.data.splits import (
     split_indices,
     stable_permutation,
 )
-from kerasrnn.errors import DataError
+from kerasrnn.errors import ConfigError, DataError
 
 LAYOUTS = ("rows", "pixel", "permuted")
 SOURCES = ("auto", "idx", "tfds", "bundled")
@@ -320,6 +320,12 @@ class MnistDataset(Dataset):
         if config.validation_fraction is not None:
             options["validation_fraction"] = config.validation_fraction
         if config.data_dir:  # a directory the user names must hold the files: no silent fallback
+            directories = _idx_directories(config.data_dir)
+            if not any(directory.is_dir() and find_mnist_idx_files(directory) for directory in directories):
+                raise ConfigError(
+                    f"data_dir {config.data_dir} holds no MNIST IDX files (t10k-images-idx3-ubyte[.gz] ...), "
+                    f"nor does its mnist/ subdirectory; leave it out to use the bundled MNIST test set"
+                )
             options.update(data_dir=config.data_dir, source="idx")
         return load_mnist(**options)
 

@@ -166,7 +166,7 @@ def test_options_that_would_be_ignored_are_refused(tmp_path, options, message):
 
 
 def test_an_empty_data_dir_is_an_error_not_a_fallback(tmp_path):
-    with pytest.raises(DataError, match="MNIST source 'idx' requested but not available"):
+    with pytest.raises(ConfigError, match="holds no MNIST IDX files"):
         RunConfig(data_dir=str(tmp_path)).resolve().make_dataset().load()
 
 
