@@ -9,14 +9,14 @@ import pytest
 import kerasrnn
 from kerasrnn import layers
 from tests.helpers import numpy_reference as ref
-from tests.layers import zoo_checks as zoo
+from tests.helpers import cell_checks as cells
 
 L = layers.ESN
 CELL = layers.ESNCell
 
 
 def _make(**cell):
-    return lambda **rnn: L(zoo.UNITS, **zoo.cheap(L, **cell), **rnn)
+    return lambda **rnn: L(cells.UNITS, **cells.cheap(L, **cell), **rnn)
 
 
 REFERENCE_CASES = {
@@ -33,13 +33,13 @@ REFERENCE_CASES = {
 @pytest.mark.parametrize("seed", [0, 1])
 def test_matches_reference(name, seed):
     make, reference = REFERENCE_CASES[name]
-    zoo.check_reference(name, make, reference, seed)
+    cells.check_reference(name, make, reference, seed)
 
 
 def test_go_backwards_and_initial_state_match_reference():
     make, reference = REFERENCE_CASES["esn_leaky=0.3"]
-    zoo.check_reference("esn_leaky=0.3", make, reference, 2, go_backwards=True)
-    zoo.check_reference("esn_leaky=0.3", make, reference, 3, with_initial_state=True)
+    cells.check_reference("esn_leaky=0.3", make, reference, 2, go_backwards=True)
+    cells.check_reference("esn_leaky=0.3", make, reference, 3, with_initial_state=True)
 
 
 # -- the reservoir -------------------------------------------------------------------
@@ -81,10 +81,10 @@ def test_weights_are_not_trainable_and_call_draws_nothing():
     cell = CELL(5)
     rnn = keras.layers.RNN(cell)
     x = np.random.default_rng(0).normal(size=(2, 4, 3)).astype("float32")
-    first = zoo.numpy(rnn(x))[0]
+    first = cells.numpy(rnn(x))[0]
     assert cell.trainable_weights == [] and rnn.trainable_weights == []
     assert sorted(w.name for w in cell.non_trainable_weights) == ["bias", "kernel", "recurrent_kernel"]
-    np.testing.assert_array_equal(zoo.numpy(rnn(x, training=True))[0], first)
+    np.testing.assert_array_equal(cells.numpy(rnn(x, training=True))[0], first)
     layer = L(5)
     layer(x)
     assert layer.trainable_weights == [] and len(layer.non_trainable_weights) == 3
@@ -109,35 +109,35 @@ def test_refuses_what_does_not_apply():
 
 
 def test_cell_in_keras_rnn_and_bidirectional():
-    zoo.check_cell_in_rnn_and_bidirectional(CELL, leaky=0.5)
+    cells.check_cell_in_rnn_and_bidirectional(CELL, leaky=0.5)
 
 
 def test_config_round_trip():
-    zoo.check_config_round_trip(L, CELL(3, connectivity=0.3, leaky=0.2, spectral_radius=1.2, use_norm2=True),
+    cells.check_config_round_trip(L, CELL(3, connectivity=0.3, leaky=0.2, spectral_radius=1.2, use_norm2=True),
                                 connectivity=0.5, leaky=0.25, spectral_radius=0.5, use_norm2=True,
                                 dropout=0.25, recurrent_dropout=0.125, seed=3, use_bias=False)
 
 
 def test_keras_file_round_trip(tmp_path):
-    zoo.check_keras_file(tmp_path, L, CELL, "esn", leaky=0.5)
+    cells.check_keras_file(tmp_path, L, CELL, "esn", leaky=0.5)
 
 
 def test_masking():
-    zoo.check_masking("esn", _make(leaky=0.5))
-    zoo.check_bidirectional_masking("esn", _make(leaky=0.5))
+    cells.check_masking("esn", _make(leaky=0.5))
+    cells.check_bidirectional_masking("esn", _make(leaky=0.5))
 
 
 @pytest.mark.parametrize("go_backwards", [False, True])
 def test_fast_path_matches_plain_cell(monkeypatch, go_backwards):
-    zoo.check_fast_path(L, CELL, monkeypatch, go_backwards=go_backwards, leaky=0.5)
+    cells.check_fast_path(L, CELL, monkeypatch, go_backwards=go_backwards, leaky=0.5)
 
 
 def test_stateful():
-    zoo.check_stateful(L, leaky=0.5)
+    cells.check_stateful(L, leaky=0.5)
 
 
 def test_dropout():
-    zoo.check_dropout(L)
+    cells.check_dropout(L)
 
 
 def test_recurrent_and_registry():
@@ -185,6 +185,6 @@ def test_readout_learns_delayed_recall():
 
 @pytest.mark.slow
 def test_export_parity(tmp_path):
-    figures = zoo.check_export(tmp_path, ["esn", "biesn"])
+    figures = cells.check_export(tmp_path, ["esn", "biesn"])
     for label, error in figures.items():
         ref.record_error(f"export {label} (max abs)", error)

@@ -16,7 +16,7 @@ from kerasrnn.layers import IndRNN
 from kerasrnn.layers import IndRNNCell
 from kerasrnn.layers.ind_rnn import MaxAbs
 from kerasrnn.layers.ind_rnn import relu_recurrent_bound
-from tests.helpers import cell_zoo
+from tests.helpers import cell_checks as cells
 
 
 def _u(layer):
@@ -119,7 +119,7 @@ def test_config_round_trip():
 
 
 def test_keras_file_round_trip(tmp_path):
-    cell_zoo.check_keras_file_round_trip(
+    cells.check_keras_file_round_trip(
         tmp_path,
         lambda units, **kw: IndRNN(units, time_steps=6, **kw),
         lambda units: IndRNNCell(units, recurrent_max_abs=1.2),
@@ -129,18 +129,18 @@ def test_keras_file_round_trip(tmp_path):
 
 
 def test_recurrent_matches_hand_stacked():
-    cell_zoo.check_recurrent_matches_hand_stacked("ind_rnn", IndRNN, 1, {"time_steps": 6})
+    cells.check_recurrent_matches_hand_stacked("ind_rnn", IndRNN, 1, {"time_steps": 6})
 
 
 def test_stateful():
-    cell_zoo.check_stateful(lambda units, **kw: IndRNN(units, activation="tanh", **kw))
+    cells.check_stateful(IndRNN, activation="tanh")
 
 
 def test_dropout():
-    cell_zoo.check_dropout(IndRNN)
+    cells.check_dropout(IndRNN)
 
 
 @pytest.mark.slow
 def test_export_parity(tmp_path):
-    figures = cell_zoo.check_export(tmp_path, ["ind-rnn", "biind-rnn"])
+    figures = cells.check_export(tmp_path, ["ind-rnn", "biind-rnn"])
     print("export max abs errors:", figures)

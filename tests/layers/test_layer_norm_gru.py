@@ -9,7 +9,7 @@ from keras.src import testing
 
 from kerasrnn import layers
 from tests.helpers import numpy_reference as ref
-from tests.layers import zoo_checks as zoo
+from tests.helpers import cell_checks as cells
 from tests.layers.test_learning import _train
 from tests.layers.test_learning import memory_task
 
@@ -18,7 +18,7 @@ CELL = layers.LayerNormGRUCell
 
 
 def _make(**cell):
-    return lambda **rnn: L(zoo.UNITS, **zoo.cheap(L, **cell), **rnn)
+    return lambda **rnn: L(cells.UNITS, **cells.cheap(L, **cell), **rnn)
 
 
 REFERENCE_CASES = {
@@ -31,18 +31,18 @@ REFERENCE_CASES = {
 @pytest.mark.parametrize("seed", [0, 1])
 def test_matches_reference(name, seed):
     make, reference = REFERENCE_CASES[name]
-    zoo.check_reference(name, make, reference, seed)
+    cells.check_reference(name, make, reference, seed)
 
 
 def test_input_width_equal_to_units_matches_reference():
     make, reference = REFERENCE_CASES["layer_norm_gru"]
-    zoo.check_reference("layer_norm_gru_d=u", make, reference, 4, frame=(zoo.UNITS,))
+    cells.check_reference("layer_norm_gru_d=u", make, reference, 4, frame=(cells.UNITS,))
 
 
 def test_go_backwards_and_initial_state_match_reference():
     make, reference = REFERENCE_CASES["layer_norm_gru"]
-    zoo.check_reference("layer_norm_gru", make, reference, 2, go_backwards=True)
-    zoo.check_reference("layer_norm_gru", make, reference, 3, with_initial_state=True)
+    cells.check_reference("layer_norm_gru", make, reference, 2, go_backwards=True)
+    cells.check_reference("layer_norm_gru", make, reference, 3, with_initial_state=True)
 
 
 def test_normalization_is_per_gate_group():
@@ -53,11 +53,11 @@ def test_normalization_is_per_gate_group():
     layer = L(4, return_sequences=True, norm_epsilon=1e-10)  # epsilon would see the scale
     layer.build(x.shape)
     ref.randomize_weights(layer, rng)
-    before = zoo.numpy(layer(x))[0]
+    before = cells.numpy(layer(x))[0]
     kernel = keras.ops.convert_to_numpy(layer.cell.recurrent_kernel).copy()
     kernel[:, 8:] *= 7.0
     layer.cell.recurrent_kernel.assign(kernel)
-    np.testing.assert_allclose(zoo.numpy(layer(x))[0], before, rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(cells.numpy(layer(x))[0], before, rtol=1e-4, atol=1e-5)
 
 
 def test_weights_and_gate_order():
@@ -85,36 +85,36 @@ class ContractTest(testing.TestCase):
 
 
 def test_cell_in_keras_rnn_and_bidirectional():
-    zoo.check_cell_in_rnn_and_bidirectional(CELL)
+    cells.check_cell_in_rnn_and_bidirectional(CELL)
 
 
 def test_config_round_trip():
-    zoo.check_config_round_trip(L, CELL(3, norm_epsilon=1e-5, norm_gamma_initializer="zeros",
+    cells.check_config_round_trip(L, CELL(3, norm_epsilon=1e-5, norm_gamma_initializer="zeros",
                                         recurrent_activation="hard_sigmoid"),
                                 dropout=0.25, recurrent_dropout=0.125, seed=3, use_bias=False,
                                 norm_epsilon=0.01, kernel_regularizer="l2")
 
 
 def test_keras_file_round_trip(tmp_path):
-    zoo.check_keras_file(tmp_path, L, CELL, "layer_norm_gru")
+    cells.check_keras_file(tmp_path, L, CELL, "layer_norm_gru")
 
 
 def test_masking():
-    zoo.check_masking("layer_norm_gru", _make())
-    zoo.check_bidirectional_masking("layer_norm_gru", _make())
+    cells.check_masking("layer_norm_gru", _make())
+    cells.check_bidirectional_masking("layer_norm_gru", _make())
 
 
 @pytest.mark.parametrize("go_backwards", [False, True])
 def test_fast_path_matches_plain_cell(monkeypatch, go_backwards):
-    zoo.check_fast_path(L, CELL, monkeypatch, go_backwards=go_backwards)
+    cells.check_fast_path(L, CELL, monkeypatch, go_backwards=go_backwards)
 
 
 def test_stateful():
-    zoo.check_stateful(L)
+    cells.check_stateful(L)
 
 
 def test_dropout():
-    zoo.check_dropout(L)
+    cells.check_dropout(L)
 
 
 def test_recurrent_and_registry():
@@ -143,6 +143,6 @@ def test_learns_memory_task():
 
 @pytest.mark.slow
 def test_export_parity(tmp_path):
-    figures = zoo.check_export(tmp_path, ["layer-norm-gru", "bilayer-norm-gru"])
+    figures = cells.check_export(tmp_path, ["layer-norm-gru", "bilayer-norm-gru"])
     for label, error in figures.items():
         ref.record_error(f"export {label} (max abs)", error)

@@ -9,7 +9,7 @@ from keras.src import testing
 
 from kerasrnn import layers
 from tests.helpers import numpy_reference as ref
-from tests.layers import zoo_checks as zoo
+from tests.helpers import cell_checks as cells
 from tests.layers.test_learning import _train
 from tests.layers.test_learning import memory_task
 
@@ -18,7 +18,7 @@ CELL = layers.LayerNormSimpleRNNCell
 
 
 def _make(**cell):
-    return lambda **rnn: L(zoo.UNITS, **zoo.cheap(L, **cell), **rnn)
+    return lambda **rnn: L(cells.UNITS, **cells.cheap(L, **cell), **rnn)
 
 
 REFERENCE_CASES = {
@@ -35,13 +35,13 @@ REFERENCE_CASES = {
 @pytest.mark.parametrize("seed", [0, 1])
 def test_matches_reference(name, seed):
     make, reference = REFERENCE_CASES[name]
-    zoo.check_reference(name, make, reference, seed)
+    cells.check_reference(name, make, reference, seed)
 
 
 def test_go_backwards_and_initial_state_match_reference():
     make, reference = REFERENCE_CASES["layer_norm_simple_rnn"]
-    zoo.check_reference("layer_norm_simple_rnn", make, reference, 2, go_backwards=True)
-    zoo.check_reference("layer_norm_simple_rnn", make, reference, 3, with_initial_state=True)
+    cells.check_reference("layer_norm_simple_rnn", make, reference, 2, go_backwards=True)
+    cells.check_reference("layer_norm_simple_rnn", make, reference, 3, with_initial_state=True)
 
 
 def test_weights_are_tfa_names_and_defaults():
@@ -67,36 +67,36 @@ class ContractTest(testing.TestCase):
 
 
 def test_cell_in_keras_rnn_and_bidirectional():
-    zoo.check_cell_in_rnn_and_bidirectional(CELL)
+    cells.check_cell_in_rnn_and_bidirectional(CELL)
 
 
 def test_config_round_trip():
-    zoo.check_config_round_trip(L, CELL(3, layernorm_epsilon=1e-3, gamma_initializer="zeros",
+    cells.check_config_round_trip(L, CELL(3, layernorm_epsilon=1e-3, gamma_initializer="zeros",
                                         gamma_regularizer="l2", dropout=0.1),
                                 dropout=0.25, recurrent_dropout=0.125, seed=3, use_bias=False,
                                 layernorm_epsilon=0.01, gamma_constraint="non_neg")
 
 
 def test_keras_file_round_trip(tmp_path):
-    zoo.check_keras_file(tmp_path, L, CELL, "layer_norm_simple_rnn")
+    cells.check_keras_file(tmp_path, L, CELL, "layer_norm_simple_rnn")
 
 
 def test_masking():
-    zoo.check_masking("layer_norm_simple_rnn", _make())
-    zoo.check_bidirectional_masking("layer_norm_simple_rnn", _make())
+    cells.check_masking("layer_norm_simple_rnn", _make())
+    cells.check_bidirectional_masking("layer_norm_simple_rnn", _make())
 
 
 @pytest.mark.parametrize("go_backwards", [False, True])
 def test_fast_path_matches_plain_cell(monkeypatch, go_backwards):
-    zoo.check_fast_path(L, CELL, monkeypatch, go_backwards=go_backwards)
+    cells.check_fast_path(L, CELL, monkeypatch, go_backwards=go_backwards)
 
 
 def test_stateful():
-    zoo.check_stateful(L)
+    cells.check_stateful(L)
 
 
 def test_dropout():
-    zoo.check_dropout(L)
+    cells.check_dropout(L)
 
 
 def test_recurrent_and_registry():
@@ -126,6 +126,6 @@ def test_learns_memory_task():
 
 @pytest.mark.slow
 def test_export_parity(tmp_path):
-    figures = zoo.check_export(tmp_path, ["layer-norm-simple-rnn", "bilayer-norm-simple-rnn"])
+    figures = cells.check_export(tmp_path, ["layer-norm-simple-rnn", "bilayer-norm-simple-rnn"])
     for label, error in figures.items():
         ref.record_error(f"export {label} (max abs)", error)

@@ -14,7 +14,7 @@ import kerasrnn
 from kerasrnn import registry
 from kerasrnn.layers import MGU
 from kerasrnn.layers import MGUCell
-from tests.helpers import cell_zoo
+from tests.helpers import cell_checks as cells
 
 
 def test_weight_shapes_in_gate_order():
@@ -33,11 +33,11 @@ def test_closed_gate_keeps_the_state_open_gate_takes_the_candidate():
     kernel, recurrent, bias = [w.copy() for w in layer.cell.get_weights()]
     bias[:5] = -1e4
     layer.cell.set_weights([kernel, recurrent, bias])
-    _, h = cell_zoo.numpy(layer(x, initial_state=[h0]))
+    _, h = cells.numpy(layer(x, initial_state=[h0]))
     np.testing.assert_allclose(h, h0, rtol=1e-6)
     bias[:5] = 1e4
     layer.cell.set_weights([kernel, recurrent, bias])
-    _, h = cell_zoo.numpy(layer(x, initial_state=[h0]))
+    _, h = cells.numpy(layer(x, initial_state=[h0]))
     expected = h0.astype(np.float64)
     for t in range(4):
         expected = np.tanh(x[:, t] @ kernel[:, 5:] + expected @ recurrent[:, 5:] + bias[5:])
@@ -72,22 +72,22 @@ def test_config_round_trip():
 
 
 def test_keras_file_round_trip(tmp_path):
-    cell_zoo.check_keras_file_round_trip(tmp_path, MGU, MGUCell, "mgu")
+    cells.check_keras_file_round_trip(tmp_path, MGU, MGUCell, "mgu")
 
 
 def test_recurrent_matches_hand_stacked():
-    cell_zoo.check_recurrent_matches_hand_stacked("mgu", MGU, 1)
+    cells.check_recurrent_matches_hand_stacked("mgu", MGU, 1)
 
 
 def test_stateful():
-    cell_zoo.check_stateful(MGU)
+    cells.check_stateful(MGU)
 
 
 def test_dropout():
-    cell_zoo.check_dropout(MGU)
+    cells.check_dropout(MGU)
 
 
 @pytest.mark.slow
 def test_export_parity(tmp_path):
-    figures = cell_zoo.check_export(tmp_path, ["mgu", "bimgu"])
+    figures = cells.check_export(tmp_path, ["mgu", "bimgu"])
     print("export max abs errors:", figures)

@@ -14,7 +14,7 @@ import kerasrnn
 from kerasrnn import registry
 from kerasrnn.layers import NAS
 from kerasrnn.layers import NASCell
-from tests.helpers import cell_zoo
+from tests.helpers import cell_checks as cells
 
 
 def test_weight_shapes_as_tensorflow_addons():
@@ -32,7 +32,7 @@ def test_weight_shapes_as_tensorflow_addons():
 def test_projected_states_output_first():
     x = np.random.default_rng(0).normal(size=(2, 5, 4)).astype("float32")
     rnn = keras.layers.RNN(NASCell(6, projection=3), return_sequences=True, return_state=True)
-    outputs, h, c = cell_zoo.numpy(rnn(x))
+    outputs, h, c = cells.numpy(rnn(x))
     assert outputs.shape == (2, 5, 3) and h.shape == (2, 3) and c.shape == (2, 6)
     np.testing.assert_array_equal(outputs[:, -1], h)
     bi = keras.layers.Bidirectional(NAS(6, projection=3, return_sequences=True))
@@ -46,8 +46,8 @@ def test_masked_projected_layer_in_functional_model():
     masked = keras.layers.Masking(0.0)(inputs)
     outputs = NAS(6, projection=3, return_sequences=True)(masked)
     model = keras.Model(inputs, outputs)
-    full = cell_zoo.numpy(model(x))[0]
-    short = cell_zoo.numpy(model(x[1:, :3]))[0]
+    full = cells.numpy(model(x))[0]
+    short = cells.numpy(model(x[1:, :3]))[0]
     np.testing.assert_allclose(full[1, :3], short[0], rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(full[1, 3:], np.broadcast_to(short[0, -1], (2, 3)), rtol=1e-5, atol=1e-6)
 
@@ -87,7 +87,7 @@ def test_config_round_trip():
 
 
 def test_keras_file_round_trip(tmp_path):
-    cell_zoo.check_keras_file_round_trip(
+    cells.check_keras_file_round_trip(
         tmp_path,
         lambda units, **kw: NAS(units, use_bias=True, **kw),
         lambda units: NASCell(units, projection=3),
@@ -96,18 +96,18 @@ def test_keras_file_round_trip(tmp_path):
 
 
 def test_recurrent_matches_hand_stacked():
-    cell_zoo.check_recurrent_matches_hand_stacked("nas", NAS, 2, {"use_bias": True})
+    cells.check_recurrent_matches_hand_stacked("nas", NAS, 2, {"use_bias": True})
 
 
 def test_stateful():
-    cell_zoo.check_stateful(lambda units, **kw: NAS(units, projection=3, use_bias=True, **kw))
+    cells.check_stateful(NAS, projection=3, use_bias=True)
 
 
 def test_dropout():
-    cell_zoo.check_dropout(NAS)
+    cells.check_dropout(NAS)
 
 
 @pytest.mark.slow
 def test_export_parity(tmp_path):
-    figures = cell_zoo.check_export(tmp_path, ["nas", "binas"])
+    figures = cells.check_export(tmp_path, ["nas", "binas"])
     print("export max abs errors:", figures)

@@ -1,6 +1,7 @@
-"""Checks shared by the tests of the cell-zoo cells LayerNormSimpleRNN, LayerNormGRU and ESN.
+"""Checks shared by the tests of the cell-zoo cells (IndRNN, MGU, NAS, LayerNormSimpleRNN, LayerNormGRU, ESN).
 
-Each test file passes its layer class, cell class and float64 NumPy reference
+Each test file passes its layer class (or a factory ``(units, **kwargs) ->
+layer``), cell class and float64 NumPy reference
 (``tests/helpers/numpy_reference.py``) to these functions.
 """
 
@@ -10,6 +11,7 @@ import os
 import keras
 import numpy as np
 
+import kerasrnn
 from kerasrnn import layers
 from tests.helpers import numpy_reference as ref
 
@@ -161,10 +163,12 @@ def check_keras_file(tmp_path, layer_cls, cell_cls, cell_name, **kwargs):
 
 
 def check_stateful(layer_cls, **kwargs):
+    """Two half-sequences through a stateful layer = the whole sequence; reset_state restarts."""
     rng = np.random.default_rng(0)
     x = rng.normal(size=(2, 6, 3)).astype("float32")
     whole = layer_cls(4, return_sequences=True, **kwargs)
     whole.build((2, 6, 3))
+    ref.randomize_weights(whole, np.random.default_rng(2))
     stateful = layer_cls(4, return_sequences=True, stateful=True, **kwargs)
     stateful.build((2, 6, 3))
     stateful.set_weights(whole.get_weights())
@@ -210,3 +214,60 @@ def check_export(tmp_path, archs, task="classification"):
             assert values["max_abs_error"] <= stored["tolerance"], (arch, artifact, values)
             figures[f"{arch} {artifact}"] = values["max_abs_error"]
     return figures
+
+
+def check_keras_file_round_trip(tmp_path, make_layer, make_cell, cell_name, cell_kwargs=None):
+    """A functional model with the layer, Bidirectional(layer), RNN(cell) and
+    Recurrent(cell_name) saved as ``.keras`` and loaded gives the same outputs
+    and the same configs."""
+    keras.utils.set_random_seed(0)
+    inputs = keras.Input((None, 4))
+    h = keras.layers.Masking()(inputs)
+    h = keras.layers.Bidirectional(make_layer(5, return_sequences=True), merge_mode="sum")(h)
+    h = keras.layers.RNN(make_cell(5), return_sequences=True)(h)
+    h = make_layer(5, return_sequences=True, go_backwards=True)(h)
+    h = kerasrnn.layers.Recurrent(
+        cell_name, 5, num_layers=2, bidirectional=True, cell_kwargs=cell_kwargs
+    )(h)
+    model = keras.Model(inputs, keras.layers.Dense(2)(h))
+    x = np.random.default_rng(0).normal(size=(3, 6, 4)).astype("float32")
+    path = os.fspath(tmp_path / "model.keras")
+    model.save(path)
+    reloaded = keras.saving.load_model(path)
+    np.testing.assert_array_equal(model.predict(x, verbose=0), reloaded.predict(x, verbose=0))
+    for a, b in zip(model.layers, reloaded.layers):
+        if isinstance(a, keras.layers.Bidirectional):  # its config names the inner layers afresh
+            a, b = a.forward_layer, b.forward_layer
+            a_config, b_config = a.cell.get_config(), b.cell.get_config()
+            a_config.pop("name"), b_config.pop("name")
+            assert _json(a_config) == _json(b_config), a.name
+        else:
+            assert _json(a.get_config()) == _json(b.get_config()), a.name
+
+
+def _json(config):
+    """The config as JSON has it (tuples and lists alike, as a ``.keras`` file stores them)."""
+    return json.loads(json.dumps(config))
+
+
+def check_recurrent_matches_hand_stacked(cell_name, make_layer, n_states, cell_kwargs=None):
+    """Recurrent(cell_name, bidirectional, 2 layers, return_state) = the same stack by hand."""
+    cell_kwargs = cell_kwargs or {}
+    x = np.random.default_rng(3).normal(size=(3, 6, 4)).astype("float32")
+    recurrent = kerasrnn.layers.Recurrent(
+        cell_name, 5, num_layers=2, bidirectional=True, return_sequences=True,
+        return_state=True, cell_kwargs=cell_kwargs,
+    )
+    outputs, *states = recurrent(x)
+    assert len(states) == 2 * 2 * n_states
+    inputs = keras.Input((None, 4))
+    h, *s0 = keras.layers.Bidirectional(
+        make_layer(5, return_sequences=True, return_state=True, **cell_kwargs)
+    )(inputs)
+    out, *s1 = keras.layers.Bidirectional(
+        make_layer(5, return_sequences=True, return_state=True, **cell_kwargs)
+    )(h)
+    by_hand = keras.Model(inputs, [out, *s0, *s1])
+    by_hand.set_weights(recurrent.get_weights())
+    for got, want in zip(numpy([outputs, *states]), numpy(by_hand(x))):
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
