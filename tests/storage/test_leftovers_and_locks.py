@@ -18,10 +18,7 @@ import pytest
 
 from kerasrnn.storage import atomic
 from kerasrnn.storage.atomic import StagedDirectory
-from kerasrnn.storage.locks import LOCK_SUFFIX
-from kerasrnn.storage.locks import LockedError
-from kerasrnn.storage.locks import WriterLock
-from kerasrnn.storage.locks import remove_abandoned_locks
+from kerasrnn.storage.locks import LOCK_SUFFIX, LockedError, WriterLock, remove_abandoned_locks
 
 pytestmark = pytest.mark.backend_independent
 needs_flock = pytest.mark.skipif(sys.platform.startswith("win"), reason="no flock on Windows")
