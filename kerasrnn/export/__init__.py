@@ -5,7 +5,11 @@ directory with a SavedModel (signature ``serve``) and/or an ONNX file, both
 with dynamic batch and time axes, checks them against the Keras model on two
 batch sizes and two sequence lengths (one never seen in training), stores the
 figures (``parity.json``) and metadata (``metadata.json``) beside them, and
-only then moves the directory into place. ``streaming=True`` adds the
+only then moves the directory into place (a path ending in ``.onnx`` is
+one ONNX file, the metadata and figures in its ``metadata_props``).
+``overwrite=True`` replaces only an earlier export or an empty directory;
+a second export to the same path fails while the first runs (a lock beside
+it). ``streaming=True`` adds the
 single-step model (``x_t`` + states -> ``y_t`` + new states).
 ``export_run(RUN_DIR)`` does the same for a ``kerasrnn fit`` run directory.
 Models trained on JAX or torch are exported by a TensorFlow worker process

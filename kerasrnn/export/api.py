@@ -16,8 +16,20 @@ and checked in the same process:
   gives wrong results with a dynamic time axis, so this is the one route
   that works for every architecture.
 
+Destinations
+------------
+Before anything is written, each job's destination is checked
+(:func:`kerasrnn.export.staging.check_destination`: ``overwrite`` replaces
+only an earlier export or an empty directory), locked
+(:func:`kerasrnn.export.staging.lock`, held until the job is done; on
+JAX/torch the worker inherits the lock) and cleared of what killed exports
+left beside it (:func:`kerasrnn.export.staging.remove_leftovers`). The worker
+dies with its caller (:mod:`kerasrnn.export.worker`).
+
 Output layout (a directory, written under a temporary name beside it and
-renamed into place only when every parity figure is within the tolerance)::
+renamed into place only when every parity figure is within the tolerance; a
+path ending in ``.onnx`` is the ONNX file alone, with the metadata and the
+parity report in its ``metadata_props``)::
 
     OUT/
       savedmodel/                 signatures: serve (+ serving_default), metadata
@@ -30,6 +42,7 @@ renamed into place only when every parity figure is within the tolerance)::
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -41,6 +54,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from kerasrnn.export import staging
 from kerasrnn.export.errors import ExportError
 from kerasrnn.export.errors import ParityError
 from kerasrnn.export.errors import one_line
@@ -48,6 +62,7 @@ from kerasrnn.export.job import DEFAULT_BATCH_SIZES
 from kerasrnn.export.job import DEFAULT_TOLERANCE
 from kerasrnn.export.job import FORMATS
 from kerasrnn.export.job import ExportJob
+from kerasrnn.export.job import check_single_file
 from kerasrnn.export.job import load_model
 from kerasrnn.export.job import resolve_formats
 from kerasrnn.export.staging import check_destination
@@ -55,6 +70,8 @@ from kerasrnn.export.staging import check_destination
 __all__ = ["FORMATS", "export_model", "export_models", "export_run", "read_run", "resolve_formats"]
 
 WORKER_MODULE = "kerasrnn.export.worker"
+#: ``export_run``'s output inside the run directory when none is given.
+DEFAULT_OUT = "export"
 logger = logging.getLogger(__name__)
 
 #: A request of :func:`export_models`: an :class:`ExportJob`, a ``(model, path)`` pair or a dict.
@@ -89,7 +106,10 @@ def export_model(
     Args:
         model: A built single-input, single-output Keras model over sequences
             ``(batch, time, ...)``, e.g. from :func:`kerasrnn.build_model`.
-        path: Output directory (must not exist unless ``overwrite``).
+        path: Output directory (must not exist unless ``overwrite``); a
+            path ending in ``.onnx`` is one ONNX file (``format="onnx"``,
+            no ``streaming``), with the metadata and the parity report in
+            its ``metadata_props`` (``kerasrnn``, ``kerasrnn_parity``).
         format: ``"savedmodel"``, ``"onnx"`` or ``"all"``.
         metadata: Optional dict stored with the export (``architecture``,
             ``task``, ``class_names``, anything JSON-able); architecture and
@@ -98,7 +118,10 @@ def export_model(
         streaming: Also write the single-step model
             (:func:`~kerasrnn.export.build_streaming_model`) in the same
             format(s); unidirectional models only.
-        overwrite: Replace an existing export directory at ``path``.
+        overwrite: Replace an existing export at ``path``: only a directory
+            that is a kerasrnn export (or empty), or a ``.onnx`` file that
+            kerasrnn exported; never a run directory or a directory holding
+            anything else.
         tolerance: Largest accepted absolute difference from the Keras model.
         onnx_ops: ``"auto"`` (ONNX's RNN/GRU/LSTM operators where they
             express the model and pass parity, else tf2onnx's graph),
@@ -119,9 +142,10 @@ def export_model(
         The parity report (also written to ``path/parity.json``).
 
     Raises:
-        ExportError: Unknown format, unwritable path, a model that cannot be
-            exported, or (:class:`~kerasrnn.export.ParityError`) an artifact
-            off by more than ``tolerance``. Nothing is left at ``path``.
+        ExportError: Unknown format, unwritable path, a destination that may
+            not be replaced, another process writing ``path``, a model that
+            cannot be exported, or (:class:`~kerasrnn.export.ParityError`) an
+            artifact off by more than ``tolerance``. Nothing is left at ``path``.
 
     Example::
 
@@ -183,10 +207,17 @@ def export_models(
     specs = [_as_job(job, common) for job in jobs]
     level = _level(verbose)
     backend = keras.backend.backend()
-    if backend == "tensorflow":
-        results = _run_in_process(specs, level)
-    else:
-        results = _run_in_worker(specs, backend, level, check_trained_backend)
+    with contextlib.ExitStack() as held:
+        results: list[dict[str, Any] | ExportError | None] = []
+        locks = _claim(specs, held, results, level)
+        ready = [index for index, result in enumerate(results) if result is None]
+        if backend == "tensorflow":
+            done = _run_in_process([specs[i] for i in ready], level)
+        else:
+            fds = [lock.fileno() for lock in locks if lock.held]
+            done = _run_in_worker([specs[i] for i in ready], backend, level, check_trained_backend, fds)
+        for index, result in zip(ready, done):
+            results[index] = result
     if raise_errors:
         for result in results:
             if isinstance(result, ExportError):
@@ -211,6 +242,45 @@ def _as_job(job: JobRequest, common: dict[str, Any]) -> ExportJob:
     return ExportJob.from_dict({**common, **values})
 
 
+def _claim(jobs: list[ExportJob], held: contextlib.ExitStack, outcomes: list, level: int) -> list[Any]:
+    """Checks, locks and clears each job's destination; returns the locks (released by ``held``).
+
+    Appends one entry per job to ``outcomes``: None (ready) or the
+    :class:`ExportError` that refuses it (a destination that cannot receive
+    it, one that holds the job's own model file, one that another job or
+    process is writing).
+    """
+    locks = []
+    claimed: set[Path] = set()
+    for job in jobs:
+        try:
+            if job.path in claimed:
+                raise ExportError(f"{staging.WHAT} {job.path} is the destination of two jobs")
+            check_destination(job.path, job.overwrite)
+            if job.model_path is not None:
+                _check_outside(job.path, {"the model file": job.model_path})
+            locks.append(held.enter_context(staging.lock(job.path)))
+            claimed.add(job.path)
+            staging.remove_leftovers(job.path)
+        except ExportError as error:
+            logger.log(level, f"  export failed: {error}")
+            outcomes.append(error)
+            continue
+        outcomes.append(None)
+    return locks
+
+
+def _check_outside(path: Path, protected: Mapping[str, str | os.PathLike]) -> None:
+    """Refuses an output that is, is inside or holds one of the ``protected`` paths (what the job reads)."""
+    from kerasrnn.storage.destinations import DestinationError
+    from kerasrnn.storage.destinations import check_outside
+
+    try:
+        check_outside(path, staging.WHAT, dict(protected))
+    except DestinationError as error:
+        raise ExportError(str(error)) from None
+
+
 def _failure(error: ExportError, job: ExportJob) -> dict[str, Any]:
     result = {"passed": False, "error": str(error), "path": str(job.path)}
     if getattr(error, "report", None):
@@ -233,9 +303,17 @@ def _run_in_process(jobs: list[ExportJob], level: int) -> list[dict[str, Any] | 
 
 
 def _run_in_worker(
-    jobs: list[ExportJob], backend: str, level: int, check_trained_backend: bool = True
+    jobs: list[ExportJob],
+    backend: str,
+    level: int,
+    check_trained_backend: bool = True,
+    lock_fds: Iterable[int] = (),
 ) -> list[dict[str, Any] | ExportError]:
-    """Saves each model as .keras, computes its outputs here, and exports in a TF worker."""
+    """Saves each model as .keras, computes its outputs here, and exports in a TF worker.
+
+    ``lock_fds``: the destinations' locks, which the worker inherits (so that
+    a lock holds as long as either process runs).
+    """
     results: list[dict[str, Any] | ExportError | None] = [None] * len(jobs)
     with tempfile.TemporaryDirectory(prefix="kerasrnn-export-") as workspace:
         workspace = Path(workspace)
@@ -250,7 +328,7 @@ def _run_in_worker(
                 logger.log(level, f"  export failed: {error}")
                 results[index] = error
         if worker_jobs:
-            for index, result in zip(positions, _call_worker(workspace, worker_jobs, level)):
+            for index, result in zip(positions, _call_worker(workspace, worker_jobs, level, lock_fds)):
                 results[index] = result
     return results
 
@@ -298,7 +376,9 @@ def _save_trained_outputs(model: Any, job: ExportJob, path: Path) -> None:
     parity_lib.save_cases(path, cases, outputs)
 
 
-def _call_worker(workspace: Path, jobs: list[ExportJob], level: int) -> list[dict[str, Any] | ExportError]:
+def _call_worker(
+    workspace: Path, jobs: list[ExportJob], level: int, lock_fds: Iterable[int] = ()
+) -> list[dict[str, Any] | ExportError]:
     """Runs the worker on ``jobs``; its messages are logged here, line by line, at ``level``."""
     from kerasrnn.export.staging import remove_new_staging
     from kerasrnn.storage.atomic import staging_directories
@@ -307,7 +387,7 @@ def _call_worker(workspace: Path, jobs: list[ExportJob], level: int) -> list[dic
     results_file = workspace / "results.json"
     jobs_file.write_text(json.dumps([job.to_dict() for job in jobs], default=str), encoding="utf-8")
     before = {job.path: staging_directories(job.path) for job in jobs}
-    returncode, stderr = _run_worker_process(workspace, jobs_file, results_file, level)
+    returncode, stderr = _run_worker_process(workspace, jobs_file, results_file, level, lock_fds)
     if not results_file.is_file():
         # A worker that died (killed, out of memory) cannot clean up after itself.
         for job in jobs:
@@ -330,9 +410,18 @@ def _call_worker(workspace: Path, jobs: list[ExportJob], level: int) -> list[dic
     return results
 
 
-def _run_worker_process(workspace: Path, jobs_file: Path, results_file: Path, level: int) -> tuple[int, str]:
-    """``(exit status, stderr)`` of ``python -m kerasrnn.export.worker``; its stdout lines are logged."""
+def _run_worker_process(
+    workspace: Path, jobs_file: Path, results_file: Path, level: int, lock_fds: Iterable[int] = ()
+) -> tuple[int, str]:
+    """``(exit status, stderr)`` of ``python -m kerasrnn.export.worker``; its stdout lines are logged.
+
+    The worker is told this process's pid (``KERASRNN_EXPORT_PARENT``) and
+    dies with it; it inherits ``lock_fds``.
+    """
+    from kerasrnn.export.worker import PARENT_ENV
+
     env = dict(os.environ)
+    env[PARENT_ENV] = str(os.getpid())
     env["KERAS_BACKEND"] = "tensorflow"
     env["PYTHONIOENCODING"] = "utf-8"
     env.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
@@ -341,6 +430,7 @@ def _run_worker_process(workspace: Path, jobs_file: Path, results_file: Path, le
     with open(stderr_file, "w", encoding="utf-8") as stderr:
         process = subprocess.Popen(
             command, env=env, stdout=subprocess.PIPE, stderr=stderr, text=True, encoding="utf-8", errors="replace",
+            pass_fds=tuple(lock_fds),
         )
         try:
             for line in process.stdout:
@@ -442,7 +532,8 @@ def export_run(
 ) -> dict[str, Any]:
     """Exports the model of a ``kerasrnn fit`` run directory.
 
-    The output defaults to ``RUN_DIR/export``. The metadata (architecture,
+    The output defaults to ``RUN_DIR/export``; any other output must not be,
+    lie inside or hold the run directory. The metadata (architecture,
     task, class names, the backend it trained on, data set) comes from the
     run's ``config.json``. See :func:`export_model` for the other arguments.
 
@@ -454,7 +545,12 @@ def export_run(
 
     formats = resolve_formats(format)  # unknown format: fail before anything else
     model_path, metadata, max_seen, trained_backend = read_run(run_dir)
-    out = Path(out).expanduser() if out else Path(run_dir).expanduser() / "export"
+    run_dir = Path(run_dir).expanduser()
+    default_out = run_dir / DEFAULT_OUT
+    out = Path(out).expanduser() if out else default_out
+    check_single_file(out, formats, streaming)
+    if out.resolve() != default_out.resolve():  # the default is inside the run, by design
+        _check_outside(out, {"the run directory": run_dir})
     check_destination(out, overwrite)
     job: dict[str, Any] = {
         "path": out, "metadata": metadata, "max_seen_length": max_seen, "trained_backend": trained_backend

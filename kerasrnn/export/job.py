@@ -29,6 +29,33 @@ ONNX_OPS = ("auto", "native", "tf2onnx")
 DEFAULT_OPSET = 17
 DEFAULT_TOLERANCE = 1e-5
 DEFAULT_BATCH_SIZES = (1, 5)
+#: An output path ending in it is one ONNX file rather than a directory.
+ONNX_SUFFIX = ".onnx"
+
+
+def is_single_file(path: str | os.PathLike) -> bool:
+    """Whether an export to ``path`` is one ONNX file (``path`` ends in ``.onnx``) rather than a directory."""
+    return Path(path).suffix.lower() == ONNX_SUFFIX
+
+
+def check_single_file(path: str | os.PathLike, formats: Sequence[str], streaming: bool) -> None:
+    """An export to ``NAME.onnx`` is one ONNX file: the ``onnx`` format only, without the streaming model.
+
+    Raises:
+        ExportError: another format, or ``streaming``, for such a path.
+    """
+    if not is_single_file(path):
+        return
+    if tuple(formats) != ("onnx",):
+        raise ExportError(
+            f"the export {path} ends in .onnx: it is one ONNX file, so it takes --format onnx (format='onnx') "
+            f"only, not {'/'.join(formats)}; give a directory for {'/'.join(formats)}"
+        )
+    if streaming:
+        raise ExportError(
+            f"the export {path} ends in .onnx: it is one ONNX file and cannot also hold the streaming model; "
+            "give a directory for --streaming"
+        )
 
 
 def resolve_formats(format: str | Sequence[str]) -> tuple[str, ...]:
@@ -72,7 +99,8 @@ class ExportJob:
     """Everything one export needs; checked and normalised on construction.
 
     Attributes:
-        path: The output directory (made absolute).
+        path: The output directory (made absolute); a path ending in
+            ``.onnx`` is one ONNX file instead (:func:`is_single_file`).
         formats: ``("savedmodel", "onnx")`` or one of them (``"all"`` and a
             single name are accepted too).
         model: A built Keras model, or None to load ``model_path``. Not part
@@ -127,6 +155,7 @@ class ExportJob:
         set_("model_path", _path(self.model_path))
         set_("cases_path", _path(self.cases_path))
         set_("formats", resolve_formats(self.formats))
+        check_single_file(self.path, self.formats, bool(self.streaming))
         if self.onnx_ops not in ONNX_OPS:
             raise ExportError(f"unknown onnx_ops {self.onnx_ops!r}; expected one of: {', '.join(ONNX_OPS)}")
         set_("opset", DEFAULT_OPSET if self.opset is None else _int("opset", self.opset, 1))

@@ -3,7 +3,10 @@
 The same JSON object goes into ``metadata.json`` beside the artifacts, into
 the ONNX files' ``metadata_props`` (the whole object under ``kerasrnn``, and
 its main fields as their own keys) and into the SavedModel (a ``metadata``
-signature returning it, and ``assets/kerasrnn_metadata.json``).
+signature returning it, and ``assets/kerasrnn_metadata.json``). Its
+``"format": "kerasrnn-export"`` marks an export (what ``overwrite`` may
+replace). An export to one ``.onnx`` file also holds the parity figures in
+its ``metadata_props``, under ``kerasrnn_parity``.
 """
 
 from __future__ import annotations
@@ -14,6 +17,11 @@ from collections.abc import Mapping
 from typing import Any
 
 FORMAT_VERSION = 1
+#: The ``format`` of every export's metadata.
+EXPORT_FORMAT = "kerasrnn-export"
+#: ONNX ``metadata_props`` keys: the whole metadata object, and (one-file export) the parity report.
+ONNX_METADATA_KEY = "kerasrnn"
+ONNX_PARITY_KEY = "kerasrnn_parity"
 
 # Keys of metadata_props besides the whole object (``kerasrnn``).
 ONNX_KEYS = ("architecture", "task", "class_names", "input_spec", "kerasrnn_version")
@@ -43,7 +51,7 @@ def describe(model: Any, description: dict[str, Any], extra: Mapping[str, Any] |
     if len(output_shape) == 3:
         output_shape[1] = None  # per-step output: as long as the input
     metadata = {
-        "format": "kerasrnn-export",
+        "format": EXPORT_FORMAT,
         "format_version": FORMAT_VERSION,
         "kerasrnn_version": kerasrnn.__version__,
         "keras_version": keras.__version__,
@@ -75,7 +83,7 @@ def _jsonable(value: Any) -> Any:
 
 def onnx_props(metadata: dict[str, Any]) -> dict[str, str]:
     """``{key: string}`` for ONNX ``metadata_props``."""
-    props = {"kerasrnn": json.dumps(metadata, sort_keys=True)}
+    props = {ONNX_METADATA_KEY: json.dumps(metadata, sort_keys=True)}
     values = {
         "architecture": metadata.get("architecture"),
         "task": metadata.get("task"),

@@ -19,7 +19,11 @@ One export (:func:`export_one`):
 4. ``metadata.json`` and ``parity.json`` are written beside the artifacts and
    the directory is renamed to the output path -- only if every figure is
    within the tolerance. On any failure the temporary directory is removed
-   and nothing is left at the output path.
+   and nothing is left at the output path. An output path ending in
+   ``.onnx`` is one ONNX file instead: the ONNX model, with the metadata and
+   the parity report in its ``metadata_props``, written there atomically.
+
+The caller holds the destination's lock (:func:`kerasrnn.export.staging.lock`).
 
 Progress and figures are logged on the ``kerasrnn.export`` logger.
 """
@@ -49,6 +53,7 @@ from kerasrnn.export.errors import ExportError
 from kerasrnn.export.errors import ParityError
 from kerasrnn.export.errors import one_line
 from kerasrnn.export.job import ExportJob
+from kerasrnn.export.staging import StagedFile
 from kerasrnn.export.staging import commit
 from kerasrnn.export.staging import stage
 from kerasrnn.export.writers import METADATA_FILE
@@ -76,14 +81,20 @@ def export_one(job: ExportJob, *, level: int = logging.INFO) -> dict[str, Any]:
     writers.tensorflow()
     staging = stage(job.path, job.overwrite)
     try:
-        parity = _export_into(staging.path, job.keras_model(), job, level)
+        export = _export_into(staging.path, job.keras_model(), job, level)
+        parity = export.parity
         report = parity.data
         report["seconds"] = round(time.perf_counter() - start, 2)
         report["path"] = str(staging.final)
+        if isinstance(staging, StagedFile):
+            report["artifact_paths"] = {"onnx": staging.final.name}
         _write_json(staging.path / PARITY_FILE, report)
         if not report["passed"]:
             raise ParityError(parity.failure_message(staging.final), report)
-        commit(staging)
+        if isinstance(staging, StagedFile):
+            _commit_file(staging, export, report)
+        else:
+            commit(staging, job.overwrite)
     except ExportError:
         staging.discard()
         raise
@@ -94,6 +105,23 @@ def export_one(job: ExportJob, *, level: int = logging.INFO) -> dict[str, Any]:
         raise ExportError(f"export failed: {type(error).__name__}: {one_line(error)}") from error
     logger.log(level, f"  parity OK (tolerance {job.tolerance:g}); wrote {staging.final} in {report['seconds']:.1f} s")
     return report
+
+
+def _commit_file(staging: StagedFile, export: _Export, report: dict[str, Any]) -> None:
+    """The one-file export: the checked ONNX model, its metadata and the parity report in its
+    ``metadata_props`` (``kerasrnn``, ``kerasrnn_parity``), written to ``staging.final`` atomically."""
+    import onnx
+
+    from kerasrnn.export.metadata import ONNX_PARITY_KEY
+    from kerasrnn.export.staging import check_destination
+
+    proto = export.onnx_proto
+    writers.finish_onnx(proto, {**export.metadata, "artifacts": {"onnx": staging.final.name}})
+    entry = proto.metadata_props.add()
+    entry.key = ONNX_PARITY_KEY
+    entry.value = json.dumps(report, sort_keys=True, default=str)
+    check_destination(staging.final, export.job.overwrite)  # still what may be replaced
+    staging.commit(lambda tmp: onnx.save(proto, str(tmp)))
 
 
 def _write_json(path: Path, value: Any) -> None:
@@ -118,9 +146,10 @@ class _Export:
     metadata: dict[str, Any]
     parity: ParityReport
     artifacts: dict[str, str] = dataclasses.field(default_factory=dict)
+    onnx_proto: Any = None  # the full-sequence ONNX model as written
 
 
-def _export_into(directory: Path, model: Any, job: ExportJob, level: int) -> ParityReport:
+def _export_into(directory: Path, model: Any, job: ExportJob, level: int) -> _Export:
     export = _prepare(directory, model, job, level)
     if "savedmodel" in job.formats:
         _savedmodel(export)
@@ -128,7 +157,8 @@ def _export_into(directory: Path, model: Any, job: ExportJob, level: int) -> Par
         _onnx(export)
     if export.step is not None:
         _streaming(export)
-    return _finish(export)
+    _finish(export)
+    return export
 
 
 def _parity_cases(job: ExportJob, description: dict[str, Any]) -> tuple[list[dict[str, Any]], list | None]:
@@ -209,6 +239,7 @@ def _onnx(export: _Export) -> None:
         extra["note"] = note
     export.parity.record("onnx", case_figures(run, export.cases, export.references, export.originals), extra)
     export.artifacts["onnx"] = ONNX_FILE
+    export.onnx_proto = proto
 
 
 def _native_onnx(export: _Export) -> tuple[Any, str, str | None]:

@@ -83,8 +83,9 @@ def exports(tmp_path_factory):
     # One more job that must fail (an impossible tolerance) over an earlier
     # export directory, which must survive untouched.
     failing = root / "failing"
-    failing.mkdir()
-    (failing / "old.txt").write_text("previous export")
+    failing.mkdir()  # a previous export (what overwrite may replace)
+    (failing / "metadata.json").write_text(json.dumps({"format": "kerasrnn-export"}))
+    (failing / "model.onnx").write_text("previous export")
     jobs.append({"model": models["mut1"], "path": failing, "format": "onnx", "tolerance": -1.0, "overwrite": True})
     reports = export_models(jobs, format="all", raise_errors=False, check_trained_backend=False)
     exported = {name: (models[name], root / name, report) for name, report in zip(CASES, reports)}
@@ -258,5 +259,6 @@ def test_failed_export_leaves_the_previous_export_untouched(exports):
     _, path, result = exports["failing"]
     assert result["passed"] is False and "parity check failed" in result["error"]
     assert result["report"]["artifacts"]["onnx"]["passed"] is False
-    assert [p.name for p in path.iterdir()] == ["old.txt"]
+    assert sorted(p.name for p in path.iterdir()) == ["metadata.json", "model.onnx"]
+    assert (path / "model.onnx").read_text() == "previous export"
     assert not [p for p in path.parent.iterdir() if p.name.startswith(".failing.")]
