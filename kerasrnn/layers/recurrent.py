@@ -216,22 +216,28 @@ class Recurrent(keras.layers.Layer):
         return keras.layers.RNN(cell, **options)
 
     @property
+    def _first_cell(self) -> keras.Layer:
+        layer = self.rnn_layers[0]
+        return layer.forward_layer.cell if self.bidirectional else layer.cell
+
+    def _state_sizes(self) -> list[int]:
+        state_size = self._first_cell.state_size
+        return list(state_size) if isinstance(state_size, (list, tuple)) else [state_size]
+
+    @property
     def states_per_cell(self) -> int:
-        state_size = (
-            self.rnn_layers[0].forward_layer.cell.state_size
-            if self.bidirectional
-            else self.rnn_layers[0].cell.state_size
-        )
-        return len(state_size) if isinstance(state_size, (list, tuple)) else 1
+        return len(self._state_sizes())
 
     @property
     def num_directions(self) -> int:
         return 2 if self.bidirectional else 1
 
     def _output_width(self) -> int:
+        """The cell's output width (``units``, or a projection's), doubled by a concatenating merge."""
+        width = getattr(self._first_cell, "output_size", None) or self.units
         if self.bidirectional and self.merge_mode == "concat":
-            return 2 * self.units
-        return self.units
+            return 2 * width
+        return width
 
     def build(self, sequences_shape: Shape, initial_state_shape: Sequence[Shape] | None = None) -> None:
         if len(sequences_shape) != 3:
@@ -299,8 +305,8 @@ class Recurrent(keras.layers.Layer):
         )
         if not self.return_state:
             return output_shape
-        n_states = self.num_layers * self.num_directions * self.states_per_cell
-        return [output_shape] + [(batch, self.units)] * n_states
+        per_cell = [(batch, size) for size in self._state_sizes()]
+        return [output_shape] + per_cell * (self.num_layers * self.num_directions)
 
     def reset_state(self) -> None:
         for layer in self.rnn_layers:

@@ -111,3 +111,15 @@ def test_dropout():
 def test_export_parity(tmp_path):
     figures = cells.check_export(tmp_path, ["nas", "binas"])
     print("export max abs errors:", figures)
+
+
+def test_recurrent_with_a_projected_nas_reports_the_projected_width():
+    inputs = keras.Input((None, 4))
+    recurrent = kerasrnn.layers.Recurrent(
+        "nas", 6, cell_kwargs={"projection": 3}, bidirectional=True, return_state=True
+    )
+    outputs = recurrent(inputs)
+    assert [tuple(t.shape) for t in outputs] == [(None, 6), (None, 3), (None, 6), (None, 3), (None, 6)]
+    model = keras.Model(inputs, outputs)
+    computed = model(np.zeros((2, 5, 4), "float32"))
+    assert [tuple(np.shape(t)) for t in computed] == [(2, 6), (2, 3), (2, 6), (2, 3), (2, 6)]
