@@ -38,19 +38,23 @@ Examples:
 )
 @click.argument("run_dir", type=click.Path(path_type=Path))
 @click.option(
-    "--format", "format_", type=click.Choice(["savedmodel", "onnx", "all"]), default="all", show_default=True,
-    help="Artifact format(s).",
+    "--format", "format_", type=click.Choice(["savedmodel", "onnx", "all"]), default=None,
+    help="Artifact format(s). Default: all, or onnx when --out ends in .onnx.",
 )
 @click.option(
     "--out", type=click.Path(path_type=Path), default=None,
-    help="Output directory (default: RUN_DIR/export). Must not exist unless --overwrite.",
+    help="Output directory (default: RUN_DIR/export), or NAME.onnx for one ONNX file (metadata inside). "
+    "Must not exist unless --overwrite; never the run directory, inside it, or a directory holding it.",
 )
 @click.option("--opset", type=click.IntRange(min=9), default=None, help="ONNX opset (default 17).")
 @click.option(
     "--streaming", is_flag=True,
     help="Also write the single-step model (x_t + states -> y_t + new states); unidirectional models only.",
 )
-@click.option("--overwrite", is_flag=True, help="Replace an existing export directory at --out.")
+@click.option(
+    "--overwrite", is_flag=True,
+    help="Replace an earlier export (or an empty directory) at --out; any other existing path is refused.",
+)
 @click.option(
     "--onnx-ops", type=click.Choice(["auto", "native", "tf2onnx"]), default="auto", show_default=True,
     help="ONNX recurrence: auto = ONNX RNN/GRU/LSTM operators where they express the model "
@@ -63,7 +67,7 @@ Examples:
 @click.option("--quiet", is_flag=True, help="Print only errors and the output path.")
 def export_command(
     run_dir: Path,
-    format_: str,
+    format_: str | None,
     out: Path | None,
     opset: int | None,
     streaming: bool,
@@ -78,6 +82,8 @@ def export_command(
     from kerasrnn.export.api import export_run
     from kerasrnn.export.errors import ExportError
 
+    if format_ is None:
+        format_ = "onnx" if out is not None and out.suffix.lower() == ".onnx" else "all"
     try:
         report = export_run(
             run_dir, format=format_, out=out, opset=opset, streaming=streaming, overwrite=overwrite,

@@ -415,10 +415,11 @@ def test_an_onnx_out_takes_the_onnx_format_only(tmp_path, format, streaming):
 def test_cli_out_ending_in_onnx(tmp_path):
     run = make_run(tmp_path / "run")
     out = tmp_path / "gru.onnx"
-    refused = CliRunner().invoke(kerasrnn_cli, ["export", str(run), "--out", str(out)])  # --format all, the default
+    refused = CliRunner().invoke(kerasrnn_cli, ["export", str(run), "--format", "all", "--out", str(out)])
     assert refused.exit_code == 1 and "--format onnx" in refused.output, refused.output
     assert not out.exists()
-    result = CliRunner().invoke(kerasrnn_cli, ["export", str(run), "--format", "onnx", "--out", str(out), "--quiet"])
+    # Without --format, an .onnx out means the ONNX format.
+    result = CliRunner().invoke(kerasrnn_cli, ["export", str(run), "--out", str(out), "--quiet"])
     assert result.exit_code == 0, result.output
     assert result.output.strip().splitlines()[-1] == str(out)
     assert out.is_file() and names(tmp_path) == ["gru.onnx", "run"]
