@@ -125,13 +125,18 @@ def _tf2onnx_proto(model, loop_only, opset=17):
     import tensorflow as tf
     import tf2onnx.tfonnx as tfonnx
 
-    from kerasrnn.export.writers import tf2onnx_proto
-    from kerasrnn.export.writers import traced
+    from kerasrnn.export.writers import tf2onnx_proto, traced
 
     signature = [tf.TensorSpec((None, None, FEATURES), tf.float32, name="sequences")]
     function = traced(lambda x: {"outputs": model(x, training=False)}, signature)
-    names = ["rewriter_lstm_tf2", "rewrite_gru_tf2", "rewrite_single_direction_lstm",
-             "rewrite_bi_direction_lstm", "rewrite_single_direction_gru", "rewrite_bi_direction_gru"]
+    names = [
+        "rewriter_lstm_tf2",
+        "rewrite_gru_tf2",
+        "rewrite_single_direction_lstm",
+        "rewrite_bi_direction_lstm",
+        "rewrite_single_direction_gru",
+        "rewrite_bi_direction_gru",
+    ]
     saved = {name: getattr(tfonnx, name) for name in names}
     try:
         if loop_only:
@@ -163,7 +168,10 @@ def onnx_forms(args):
             s = session(proto.SerializeToString(), args.threads)
             error = float(np.abs(s.run(None, {"sequences": x256})[0] - reference).max())
             row = {
-                "arch": arch, "form": form, "ops": recurrent_ops(proto), "max_abs_error": error,
+                "arch": arch,
+                "form": form,
+                "ops": recurrent_ops(proto),
+                "max_abs_error": error,
                 "b1_ms": median_ms(lambda: s.run(None, {"sequences": x1}), args.repeats),
                 "b256_ms": median_ms(lambda: s.run(None, {"sequences": x256}), max(5, args.repeats // 10)),
             }
@@ -180,7 +188,8 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--archs", nargs="+", default=["lstm", "bigru", "mut1", "convlstm"])
     parser.add_argument(
-        "--form-archs", nargs="+",
+        "--form-archs",
+        nargs="+",
         default=["rnn", "gru", "gru-cudnn", "lstm", "peephole-lstm", "bigru"],
     )
     parser.add_argument("--units", type=int, default=128)
@@ -194,8 +203,9 @@ def main(argv=None):
         args.repeats = 20
     if keras.backend.backend() != "tensorflow":
         print(f"note: Keras predict runs on the {keras.backend.backend()} backend; export goes through the TF worker")
-    import onnxruntime
     import platform
+
+    import onnxruntime
 
     header = {
         "keras_backend": keras.backend.backend(),

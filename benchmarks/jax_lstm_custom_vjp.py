@@ -117,7 +117,8 @@ def main():
     reference = gradient_step(lstm_autodiff)(params, x)
     custom = gradient_step(lstm_custom_vjp)(params, x)
     difference = max(
-        float(jnp.max(jnp.abs(a - b))) for a, b in zip(jax.tree_util.tree_leaves(reference), jax.tree_util.tree_leaves(custom))
+        float(jnp.max(jnp.abs(a - b)))
+        for a, b in zip(jax.tree_util.tree_leaves(reference), jax.tree_util.tree_leaves(custom))
     )
     print(f"largest difference in loss and gradients: {difference:.1e}")
 

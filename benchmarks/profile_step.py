@@ -39,8 +39,16 @@ import kerasrnn  # noqa: E402
 
 # Architecture (unidirectional) -> gate blocks in its fused recurrent matmul.
 GATES = {
-    "rnn": 1, "rnn-relu": 1, "lstm": 4, "peephole-lstm": 4, "layernorm-lstm": 4,
-    "gru": 3, "gru-cudnn": 3, "mut1": 3, "mut2": 3, "mut3": 3,
+    "rnn": 1,
+    "rnn-relu": 1,
+    "lstm": 4,
+    "peephole-lstm": 4,
+    "layernorm-lstm": 4,
+    "gru": 3,
+    "gru-cudnn": 3,
+    "mut1": 3,
+    "mut2": 3,
+    "mut3": 3,
 }
 
 
@@ -71,8 +79,10 @@ def matmul_ceiling(batch, width, out, steps, repeats):
 
         run = tf.function(lambda a, w: [tf.matmul(a[t], w) for t in range(steps)])
     else:
+
         def run(a, w):
             return [a[t] @ w for t in range(steps)]
+
     _sync(run(a, w))
     return _median_seconds(lambda: _sync(run(a, w)), repeats)
 
@@ -108,18 +118,26 @@ def main():
     flops_forward = 2 * width * out * args.steps  # per sample
     ceiling = matmul_ceiling(args.batch, width, out, args.steps, args.repeats)
 
-    print(f"{args.arch} on {backend}, batch {args.batch}, {args.steps} steps x {args.features} features, "
-          f"{args.units} units")
+    print(
+        f"{args.arch} on {backend}, batch {args.batch}, {args.steps} steps x {args.features} features, "
+        f"{args.units} units"
+    )
     print(f"  train step      {train * 1e3:8.2f} ms  ({args.batch / train:,.0f} samples/s)")
     print(f"  forward         {forward * 1e3:8.2f} ms  ({forward / train:.0%} of the step)")
     print(f"  backward + Adam {(train - forward) * 1e3:8.2f} ms  ({(train - forward) / train:.0%})")
-    print(f"  recurrent matmul work: {flops_forward / 1e6:.2f} MFLOP/sample forward, "
-          f"~{3 * flops_forward / 1e6:.2f} training")
-    print(f"  achieved: forward {args.batch * flops_forward / forward / 1e9:6.1f} GFLOP/s, "
-          f"training {args.batch * 3 * flops_forward / train / 1e9:6.1f} GFLOP/s")
-    print(f"  same matmuls alone, back to back: {ceiling * 1e3:.2f} ms = "
-          f"{args.batch * flops_forward / ceiling / 1e9:.1f} GFLOP/s (the forward pass is "
-          f"{forward / ceiling:.1f}x that)")
+    print(
+        f"  recurrent matmul work: {flops_forward / 1e6:.2f} MFLOP/sample forward, "
+        f"~{3 * flops_forward / 1e6:.2f} training"
+    )
+    print(
+        f"  achieved: forward {args.batch * flops_forward / forward / 1e9:6.1f} GFLOP/s, "
+        f"training {args.batch * 3 * flops_forward / train / 1e9:6.1f} GFLOP/s"
+    )
+    print(
+        f"  same matmuls alone, back to back: {ceiling * 1e3:.2f} ms = "
+        f"{args.batch * flops_forward / ceiling / 1e9:.1f} GFLOP/s (the forward pass is "
+        f"{forward / ceiling:.1f}x that)"
+    )
 
     if backend == "torch":
         from torch.profiler import ProfilerActivity, profile

@@ -19,33 +19,76 @@ CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
 
 @click.command("bench", context_settings=CONTEXT)
-@click.option("--archs", default="all", show_default=True, metavar="LIST",
-              help="kerasrnn architectures, comma separated, 'all', or 'none' (reference rows only).")
-@click.option("--backends", default="tensorflow,jax,torch", show_default=True, metavar="LIST",
-              help="Keras backends, comma separated; each row runs in its own process.")
-@click.option("--shape", type=click.Choice(["default", "long", "wide"]), default="default", show_default=True,
-              help="default: 28x28 hidden 128; long: 784x1 hidden 128; wide: 28x28 hidden 512 (batch 128).")
+@click.option(
+    "--archs",
+    default="all",
+    show_default=True,
+    metavar="LIST",
+    help="kerasrnn architectures, comma separated, 'all', or 'none' (reference rows only).",
+)
+@click.option(
+    "--backends",
+    default="tensorflow,jax,torch",
+    show_default=True,
+    metavar="LIST",
+    help="Keras backends, comma separated; each row runs in its own process.",
+)
+@click.option(
+    "--shape",
+    type=click.Choice(["default", "long", "wide"]),
+    default="default",
+    show_default=True,
+    help="default: 28x28 hidden 128; long: 784x1 hidden 128; wide: 28x28 hidden 512 (batch 128).",
+)
 @click.option("--repeats", type=click.IntRange(min=1), help="Timed repeats; the median is reported. [default: 5]")
 @click.option("--warmup", type=click.IntRange(min=0), help="Untimed repeats first (compilation). [default: 1]")
-@click.option("--batches", type=click.IntRange(min=1),
-              help="Batches per repeat. [default: 30 default, 5 long, 10 wide]")
-@click.option("--out", type=click.Path(dir_okay=False), metavar="FILE",
-              help="Write every raw figure, the machine and the versions as JSON.")
-@click.option("--no-reference", is_flag=True,
-              help="Skip the keras.layers.LSTM/GRU and native torch.nn.LSTM/GRU rows (no ratios then).")
-@click.option("--references", metavar="LIST",
-              help="Only these reference rows: keras.layers.LSTM, keras.layers.GRU, torch.nn.LSTM, torch.nn.GRU.")
+@click.option(
+    "--batches", type=click.IntRange(min=1), help="Batches per repeat. [default: 30 default, 5 long, 10 wide]"
+)
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False),
+    metavar="FILE",
+    help="Write every raw figure, the machine and the versions as JSON.",
+)
+@click.option(
+    "--no-reference",
+    is_flag=True,
+    help="Skip the keras.layers.LSTM/GRU and native torch.nn.LSTM/GRU rows (no ratios then).",
+)
+@click.option(
+    "--references",
+    metavar="LIST",
+    help="Only these reference rows: keras.layers.LSTM, keras.layers.GRU, torch.nn.LSTM, torch.nn.GRU.",
+)
 @click.option("--tiny", is_flag=True, help="Smoke test: units 8, batch 16, 2 repeats, 3 batches (for CI).")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the synthetic data and weights.")
-@click.option("--timeout", type=click.IntRange(min=1), metavar="SECONDS",
-              help="Per row; a row past it is killed and reported as an error. [default: 1800, tiny 600]")
-@click.option("--torch-threads", type=click.IntRange(min=1), metavar="N",
-              help="torch.set_num_threads for torch rows. [default: the usable CPUs]")
-@click.option("--units", type=click.IntRange(min=1), metavar="N",
-              help="Hidden size of every row. [default: the shape's; convlstm keeps 16 filters]")
-@click.option("--jit-compile", type=click.Choice(["auto", "on", "off"]), default="auto", show_default=True,
-              help="model.compile(jit_compile=...) of every Keras row: auto is Keras' default (XLA on JAX, "
-              "on TensorFlow only with a GPU; torch eager), on is XLA / torch.compile everywhere.")
+@click.option(
+    "--timeout",
+    type=click.IntRange(min=1),
+    metavar="SECONDS",
+    help="Per row; a row past it is killed and reported as an error. [default: 1800, tiny 600]",
+)
+@click.option(
+    "--torch-threads",
+    type=click.IntRange(min=1),
+    metavar="N",
+    help="torch.set_num_threads for torch rows. [default: the usable CPUs]",
+)
+@click.option(
+    "--units",
+    type=click.IntRange(min=1),
+    metavar="N",
+    help="Hidden size of every row. [default: the shape's; convlstm keeps 16 filters]",
+)
+@click.option(
+    "--jit-compile",
+    type=click.Choice(["auto", "on", "off"]),
+    default="auto",
+    show_default=True,
+    help="model.compile(jit_compile=...) of every Keras row: auto is Keras' default (XLA on JAX, "
+    "on TensorFlow only with a GPU; torch eager), on is XLA / torch.compile everywhere.",
+)
 def bench_command(
     archs: str,
     backends: str,
@@ -80,16 +123,26 @@ def bench_command(
 
     use_backend(None, load=False)  # the rows import Keras, each in its own process
     from kerasrnn.bench.report import format_table
-    from kerasrnn.bench.runner import BenchError
-    from kerasrnn.bench.runner import run_bench
+    from kerasrnn.bench.runner import BenchError, run_bench
 
     if no_reference and references:
         raise click.UsageError("--no-reference and --references exclude each other")
     try:
         result = run_bench(
-            archs=archs, backends=backends, shape=shape, repeats=repeats, warmup=warmup, batches=batches,
-            references=False if no_reference else (references or True), tiny=tiny, seed=seed,
-            timeout=timeout, torch_threads=torch_threads, units=units, jit_compile=jit_compile, out=out,
+            archs=archs,
+            backends=backends,
+            shape=shape,
+            repeats=repeats,
+            warmup=warmup,
+            batches=batches,
+            references=False if no_reference else (references or True),
+            tiny=tiny,
+            seed=seed,
+            timeout=timeout,
+            torch_threads=torch_threads,
+            units=units,
+            jit_compile=jit_compile,
+            out=out,
         )
     except BenchError as error:
         raise click.UsageError(str(error)) from None

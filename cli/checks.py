@@ -87,9 +87,7 @@ def check_new_run_dir(out: str | os.PathLike) -> None:
         raise RunDirError(f"{error}; give a writable --out") from None
 
 
-def check_output_file(
-    path: str | os.PathLike, option: str, reads: dict[str, str | os.PathLike] | None = None
-) -> None:
+def check_output_file(path: str | os.PathLike, option: str, reads: dict[str, str | os.PathLike] | None = None) -> None:
     """An output file (``predict --output``) can be written; an existing file is replaced.
 
     Args:

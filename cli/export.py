@@ -32,36 +32,48 @@ Examples:
         "training; the figures are printed and stored in OUT/parity.json. If any error "
         "exceeds the tolerance the command exits 1 and leaves nothing at OUT.\n\n"
         "Models trained on the JAX or torch backend are reloaded from model.keras under "
-        "the TensorFlow backend in a worker process and exported from there.\n"
-        + EXAMPLES
+        "the TensorFlow backend in a worker process and exported from there.\n" + EXAMPLES
     ),
 )
 @click.argument("run_dir", type=click.Path(path_type=Path))
 @click.option(
-    "--format", "format_", type=click.Choice(["savedmodel", "onnx", "all"]), default=None,
+    "--format",
+    "format_",
+    type=click.Choice(["savedmodel", "onnx", "all"]),
+    default=None,
     help="Artifact format(s). Default: all, or onnx when --out ends in .onnx.",
 )
 @click.option(
-    "--out", type=click.Path(path_type=Path), default=None,
+    "--out",
+    type=click.Path(path_type=Path),
+    default=None,
     help="Output directory (default: RUN_DIR/export), or NAME.onnx for one ONNX file (metadata inside). "
     "Must not exist unless --overwrite; never the run directory, inside it, or a directory holding it.",
 )
 @click.option("--opset", type=click.IntRange(min=9), default=None, help="ONNX opset (default 17).")
 @click.option(
-    "--streaming", is_flag=True,
+    "--streaming",
+    is_flag=True,
     help="Also write the single-step model (x_t + states -> y_t + new states); unidirectional models only.",
 )
 @click.option(
-    "--overwrite", is_flag=True,
+    "--overwrite",
+    is_flag=True,
     help="Replace an earlier export (or an empty directory) at --out; any other existing path is refused.",
 )
 @click.option(
-    "--onnx-ops", type=click.Choice(["auto", "native", "tf2onnx"]), default="auto", show_default=True,
+    "--onnx-ops",
+    type=click.Choice(["auto", "native", "tf2onnx"]),
+    default="auto",
+    show_default=True,
     help="ONNX recurrence: auto = ONNX RNN/GRU/LSTM operators where they express the model "
     "(SimpleRNN, GRU, LSTM, peephole LSTM; no masking) and pass parity, else tf2onnx's graph.",
 )
 @click.option(
-    "--tolerance", type=click.FloatRange(min=0.0), default=1e-5, show_default=True,
+    "--tolerance",
+    type=click.FloatRange(min=0.0),
+    default=1e-5,
+    show_default=True,
     help="Largest accepted absolute difference from the Keras model.",
 )
 @click.option("--quiet", is_flag=True, help="Print only errors and the output path.")
@@ -86,8 +98,15 @@ def export_command(
         format_ = "onnx" if out is not None and out.suffix.lower() == ".onnx" else "all"
     try:
         report = export_run(
-            run_dir, format=format_, out=out, opset=opset, streaming=streaming, overwrite=overwrite,
-            onnx_ops=onnx_ops, tolerance=tolerance, verbose=not quiet,
+            run_dir,
+            format=format_,
+            out=out,
+            opset=opset,
+            streaming=streaming,
+            overwrite=overwrite,
+            onnx_ops=onnx_ops,
+            tolerance=tolerance,
+            verbose=not quiet,
         )
     except ExportError as error:
         raise click.ClickException(str(error)) from None

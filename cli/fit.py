@@ -24,6 +24,7 @@ import os
 from typing import TYPE_CHECKING, Any
 
 import click
+
 from kerasrnn.cli.backend import use_backend
 from kerasrnn.cli.checks import check_input_file, check_new_run_dir, check_resume_overrides, check_run_dir
 from kerasrnn.cli.options import (
@@ -35,7 +36,6 @@ from kerasrnn.cli.options import (
     quiet_option,
 )
 from kerasrnn.cli.output import echo_final_line
-
 from kerasrnn.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -50,13 +50,16 @@ RESUME_OVERRIDES = ("lr", "epochs", "time_budget")
 RESUME_OPTIONS = frozenset({"resume", "quiet", "backend", "debug", "allow_changed_data", *RESUME_OVERRIDES})
 
 _dataset_option = click.option(
-    "--dataset", metavar="NAME|FILE", help="mnist (default), sunspots, shakespeare (see 'kerasrnn datasets'), "
-    "or the path of a data file (as --data)."
+    "--dataset",
+    metavar="NAME|FILE",
+    help="mnist (default), sunspots, shakespeare (see 'kerasrnn datasets'), or the path of a data file (as --data).",
 )
 _pixel_option = click.option("--pixel", is_flag=True, help="MNIST pixel by pixel (784 x 1) instead of row by row.")
 _permuted_option = click.option("--permuted", is_flag=True, help="MNIST pixel by pixel in a fixed seeded random order.")
 _preset_option = click.option(
-    "--preset", metavar="NAME", help="Run a course lab as configured (see 'kerasrnn presets'); other options override it."
+    "--preset",
+    metavar="NAME",
+    help="Run a course lab as configured (see 'kerasrnn presets'); other options override it.",
 )
 
 
@@ -69,14 +72,18 @@ _preset_option = click.option(
         "backend": [backend_option],
     }
 )
-@click.option("--out", metavar="DIR", help="New run directory (default runs/<time>-<arch>-<dataset>); must not exist or be empty.")
 @click.option(
-    "--resume", metavar="RUN",
+    "--out", metavar="DIR", help="New run directory (default runs/<time>-<arch>-<dataset>); must not exist or be empty."
+)
+@click.option(
+    "--resume",
+    metavar="RUN",
     help="Continue an interrupted run from its last completed epoch, with the options of its config.json "
     "(but --lr, --epochs and --time-budget, which may change).",
 )
 @click.option(
-    "--allow-changed-data", is_flag=True,
+    "--allow-changed-data",
+    is_flag=True,
     help="With --resume: continue even though the data changed since the run began (a warning says so).",
 )
 @quiet_option
@@ -136,7 +143,9 @@ def _resume(ctx: click.Context, options: dict[str, Any]) -> None:
     from kerasrnn.training import resume
 
     run = resume(
-        options["resume"], progress=not options["quiet"], overrides=overrides or None,
+        options["resume"],
+        progress=not options["quiet"],
+        overrides=overrides or None,
         allow_changed_data=options["allow_changed_data"],
     )
     echo_final_line(run)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import click
+
 from kerasrnn.cli.backend import use_backend
 from kerasrnn.cli.options import (
     CONTEXT_SETTINGS,

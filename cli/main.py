@@ -26,10 +26,10 @@ from collections.abc import Sequence
 from typing import Any, NamedTuple
 
 import click
+
 from kerasrnn.cli import output
 from kerasrnn.cli.backend import native_logging
 from kerasrnn.cli.options import CONTEXT_SETTINGS
-
 from kerasrnn.errors import ConfigError, DataError, RunDirError, TrainingError
 
 #: Exit status of an interrupted command (128 + SIGINT).

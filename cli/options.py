@@ -25,6 +25,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
 import click
+
 from kerasrnn.cli import output
 
 F = TypeVar("F", bound=Callable[..., Any])

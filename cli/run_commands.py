@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 
 import click
+
 from kerasrnn.cli.backend import use_backend
 from kerasrnn.cli.checks import check_input_file, check_output_file, check_run_dir
 from kerasrnn.cli.options import (
@@ -31,7 +32,8 @@ INTERRUPTED = 130
 @run_argument
 @click.option("--split", type=click.Choice(["test", "val", "train"]), default="test", show_default=True)
 @click.option(
-    "--allow-changed-data", is_flag=True,
+    "--allow-changed-data",
+    is_flag=True,
     help="Evaluate even though the data changed since the run was trained (the output says data_changed: True).",
 )
 @json_option("Print the metrics as JSON.")
@@ -61,10 +63,20 @@ def evaluate(run: str, split: str, allow_changed_data: bool, as_json: bool, back
 
 @click.command(context_settings=CONTEXT_SETTINGS)
 @run_argument
-@click.option("--input", "input_file", required=True, metavar="FILE", help=".npz (array x) or delimited text, one sequence per line.")
-@click.option("--label-col", type=int, default=None, help="Column of the input that holds labels (skipped; accuracy reported).")
 @click.option(
-    "--output", "-o", metavar="FILE",
+    "--input",
+    "input_file",
+    required=True,
+    metavar="FILE",
+    help=".npz (array x) or delimited text, one sequence per line.",
+)
+@click.option(
+    "--label-col", type=int, default=None, help="Column of the input that holds labels (skipped; accuracy reported)."
+)
+@click.option(
+    "--output",
+    "-o",
+    metavar="FILE",
     help="Write the CSV here instead of to stdout (replaced if it exists; never the input or inside the run directory).",
 )
 @backend_option
@@ -102,10 +114,19 @@ MAX_LENGTH = 1_000_000
 @click.command(context_settings=CONTEXT_SETTINGS)
 @run_argument
 @click.option(
-    "--length", type=click.IntRange(min=1, max=MAX_LENGTH), default=300, show_default=True,
+    "--length",
+    type=click.IntRange(min=1, max=MAX_LENGTH),
+    default=300,
+    show_default=True,
     help=f"Characters to generate (at most {MAX_LENGTH:,}).",
 )
-@click.option("--temperature", type=click.FloatRange(min=0), default=0.8, show_default=True, help="Sampling temperature (0 = most likely).")
+@click.option(
+    "--temperature",
+    type=click.FloatRange(min=0),
+    default=0.8,
+    show_default=True,
+    help="Sampling temperature (0 = most likely).",
+)
 @click.option("--prime", default="\n", help="Text to start from (default: a newline).")
 @click.option("--end", default=None, help="Stop when the generated text ends with this string (e.g. a blank line).")
 @click.option("--samples", type=click.IntRange(min=1), default=1, show_default=True, help="Independent samples.")
@@ -114,8 +135,15 @@ MAX_LENGTH = 1_000_000
 @debug_option
 @click.pass_context
 def generate(
-    ctx: click.Context, run: str, length: int, temperature: float, prime: str, end: str | None, samples: int,
-    seed: int, backend: str | None,
+    ctx: click.Context,
+    run: str,
+    length: int,
+    temperature: float,
+    prime: str,
+    end: str | None,
+    samples: int,
+    seed: int,
+    backend: str | None,
 ) -> None:
     """Generate text character by character with a run's language model.
 

@@ -55,8 +55,7 @@ neither Keras nor TensorFlow.
 from __future__ import annotations
 
 import importlib
-from typing import TYPE_CHECKING
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # for type checkers and IDEs; at run time see __getattr__
     from keras.src.backend import rnn as backend_rnn

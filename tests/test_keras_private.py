@@ -18,8 +18,7 @@ import keras
 import numpy as np
 import pytest
 
-from kerasrnn import keras_private
-from kerasrnn import layers
+from kerasrnn import keras_private, layers
 from kerasrnn.layers.cell_rnn import CellRNN
 from kerasrnn.layers.fused_rnn import FusedKernelLoop
 from kerasrnn.layers.recurrent_cell import RecurrentCell
@@ -129,7 +128,10 @@ def test_backend_rnn_contract():
 
 def test_dropout_rnn_cell_methods():
     cls = keras_private.DropoutRNNCell
-    assert _parameters(cls.get_dropout_mask) == [("self", inspect.Parameter.empty), ("step_input", inspect.Parameter.empty)]
+    assert _parameters(cls.get_dropout_mask) == [
+        ("self", inspect.Parameter.empty),
+        ("step_input", inspect.Parameter.empty),
+    ]
     assert _parameters(cls.get_recurrent_dropout_mask) == [
         ("self", inspect.Parameter.empty),
         ("step_input", inspect.Parameter.empty),

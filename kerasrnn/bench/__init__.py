@@ -17,11 +17,6 @@ Example::
 """
 
 from kerasrnn.bench.report import format_table
-from kerasrnn.bench.runner import BACKENDS
-from kerasrnn.bench.runner import REFERENCES
-from kerasrnn.bench.runner import SHAPES
-from kerasrnn.bench.runner import BenchError
-from kerasrnn.bench.runner import make_config
-from kerasrnn.bench.runner import run_bench
+from kerasrnn.bench.runner import BACKENDS, REFERENCES, SHAPES, BenchError, make_config, run_bench
 
 __all__ = ["BACKENDS", "REFERENCES", "SHAPES", "BenchError", "format_table", "make_config", "run_bench"]

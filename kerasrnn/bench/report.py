@@ -4,16 +4,21 @@ from __future__ import annotations
 
 from typing import Any
 
-from kerasrnn.bench.runner import KERAS_BASELINE
-from kerasrnn.bench.runner import KERAS_BI_BASELINE
-from kerasrnn.bench.runner import TORCH_BASELINE
-from kerasrnn.bench.runner import TORCH_BI_BASELINE
+from kerasrnn.bench.runner import KERAS_BASELINE, KERAS_BI_BASELINE, TORCH_BASELINE, TORCH_BI_BASELINE
 
 COLUMNS = (
-    ("row", "<"), ("backend", "<"), ("device", "<"),
-    ("train/s", ">"), ("x torch", ">"), ("x keras", ">"),
-    ("predict/s", ">"), ("x torch", ">"), ("x keras", ">"),
-    ("peak MB", ">"), ("+train MB", ">"), ("x keras", ">"),
+    ("row", "<"),
+    ("backend", "<"),
+    ("device", "<"),
+    ("train/s", ">"),
+    ("x torch", ">"),
+    ("x keras", ">"),
+    ("predict/s", ">"),
+    ("x torch", ">"),
+    ("x keras", ">"),
+    ("peak MB", ">"),
+    ("+train MB", ">"),
+    ("x keras", ">"),
 )
 GPU_COLUMNS = (("GPU MB", ">"), ("x keras", ">"))
 
@@ -48,16 +53,26 @@ def _cells(row: dict[str, Any], gpu: bool = False) -> tuple[list[str], str | Non
         return _ratio(ratios.get(key))
 
     return [
-        name, backend, device,
+        name,
+        backend,
+        device,
         _rate(row["train"]["samples_per_s"]),
-        ratio("train_vs_torch_lstm"), ratio("train_vs_keras_lstm"),
+        ratio("train_vs_torch_lstm"),
+        ratio("train_vs_keras_lstm"),
         _rate(row["predict"]["samples_per_s"]),
-        ratio("predict_vs_torch_lstm"), ratio("predict_vs_keras_lstm"),
-        _mb(memory.get("peak_rss_train_mb")), _mb(memory.get("train_increment_mb")),
+        ratio("predict_vs_torch_lstm"),
+        ratio("predict_vs_keras_lstm"),
+        _mb(memory.get("peak_rss_train_mb")),
+        _mb(memory.get("train_increment_mb")),
         ratio("peak_rss_train_vs_keras_lstm"),
-    ] + ([
-        _mb(memory.get("gpu_peak_train_mb")), ratio("gpu_peak_train_vs_keras_lstm"),
-    ] if gpu else []), None
+    ] + (
+        [
+            _mb(memory.get("gpu_peak_train_mb")),
+            ratio("gpu_peak_train_vs_keras_lstm"),
+        ]
+        if gpu
+        else []
+    ), None
 
 
 def format_table(result: dict[str, Any]) -> str:
@@ -86,7 +101,7 @@ def format_table(result: dict[str, Any]) -> str:
         table.append(cells)
     header = [title for title, _ in columns]
     widths = [len(title) for title in header]
-    for index, cells in enumerate(table):
+    for cells in table:
         for column, cell in enumerate(cells):
             widths[column] = max(widths[column], len(cell))
 

@@ -20,19 +20,16 @@ import subprocess
 import sys
 import tempfile
 import time
-from datetime import datetime
-from datetime import timezone
+from collections.abc import Callable, Iterable
+from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
-from collections.abc import Callable
-from collections.abc import Iterable
 from typing import Any
 
-from kerasrnn.storage import atomic
-from kerasrnn.storage.destinations import DestinationError
-from kerasrnn.storage.destinations import check_new_file
 from kerasrnn import registry
 from kerasrnn.registry import JIT_COMPILE
+from kerasrnn.storage import atomic
+from kerasrnn.storage.destinations import DestinationError, check_new_file
 
 SCHEMA = "kerasrnn-bench/1"
 BACKENDS = ("tensorflow", "jax", "torch")
@@ -118,9 +115,7 @@ def _as_list(value: Names | None, what: str) -> list[str]:
 def _check(kind: str, values: list[str], accepted: Iterable[str]) -> None:
     unknown = [value for value in values if value not in accepted]
     if unknown:
-        raise BenchError(
-            f"unknown {kind} {', '.join(map(repr, unknown))}; expected one of: {', '.join(accepted)}"
-        )
+        raise BenchError(f"unknown {kind} {', '.join(map(repr, unknown))}; expected one of: {', '.join(accepted)}")
 
 
 def resolve_archs(archs: Names) -> list[str]:
@@ -187,8 +182,13 @@ def make_config(
     if shape not in SHAPES:
         raise BenchError(f"unknown shape {shape!r}; expected one of: {', '.join(SHAPES)}")
     for name, value, minimum in (
-        ("repeats", repeats, 1), ("warmup", warmup, 0), ("batches", batches, 1), ("units", units, 1),
-        ("batch_size", batch_size, 1), ("timeout", timeout, 1), ("torch_threads", torch_threads, 1),
+        ("repeats", repeats, 1),
+        ("warmup", warmup, 0),
+        ("batches", batches, 1),
+        ("units", units, 1),
+        ("batch_size", batch_size, 1),
+        ("timeout", timeout, 1),
+        ("torch_threads", torch_threads, 1),
     ):
         _positive(name, value, minimum)
     if not isinstance(seed, int) or isinstance(seed, bool):
@@ -212,16 +212,22 @@ def make_config(
     else:
         base.update(repeats=DEFAULT_REPEATS, warmup=DEFAULT_WARMUP)
     overrides = {
-        "repeats": repeats, "warmup": warmup, "batches": batches, "units": units, "batch_size": batch_size,
+        "repeats": repeats,
+        "warmup": warmup,
+        "batches": batches,
+        "units": units,
+        "batch_size": batch_size,
     }
     base.update({key: value for key, value in overrides.items() if value is not None})
     # An architecture whose "units" mean something else keeps its own default
     # (convlstm: 16 filters at each of a row's 28 positions, about the cost of
     # 128 LSTM units; 128 filters would take minutes per row), unless units
     # were given.
-    arch_units = {} if units is not None or tiny else {
-        name: arch.defaults["units"] for name, arch in registry.ARCHITECTURES.items() if "units" in arch.defaults
-    }
+    arch_units = (
+        {}
+        if units is not None or tiny
+        else {name: arch.defaults["units"] for name, arch in registry.ARCHITECTURES.items() if "units" in arch.defaults}
+    )
     return {
         "shape": shape,
         "shape_note": SHAPE_NOTES[shape],
@@ -248,8 +254,17 @@ def row_specs(config: dict[str, Any]) -> list[dict[str, Any]]:
     common = {
         key: config[key]
         for key in (
-            "time_steps", "features", "units", "batch_size", "batches", "repeats", "warmup", "seed",
-            "num_classes", "learning_rate", "torch_threads",
+            "time_steps",
+            "features",
+            "units",
+            "batch_size",
+            "batches",
+            "repeats",
+            "warmup",
+            "seed",
+            "num_classes",
+            "learning_rate",
+            "torch_threads",
         )
     }
     common["jit_compile"] = JIT_COMPILE[config["jit_compile"]]  # what model.compile takes
@@ -317,8 +332,14 @@ def machine_info() -> dict[str, Any]:
         "environment": {
             name: os.environ[name]
             for name in (
-                "OMP_NUM_THREADS", "MKL_NUM_THREADS", "XLA_FLAGS", "TF_XLA_FLAGS", "TF_ENABLE_ONEDNN_OPTS",
-                "CUDA_VISIBLE_DEVICES", "XLA_PYTHON_CLIENT_PREALLOCATE", "XLA_PYTHON_CLIENT_MEM_FRACTION",
+                "OMP_NUM_THREADS",
+                "MKL_NUM_THREADS",
+                "XLA_FLAGS",
+                "TF_XLA_FLAGS",
+                "TF_ENABLE_ONEDNN_OPTS",
+                "CUDA_VISIBLE_DEVICES",
+                "XLA_PYTHON_CLIENT_PREALLOCATE",
+                "XLA_PYTHON_CLIENT_MEM_FRACTION",
             )
             if name in os.environ
         },
@@ -346,7 +367,9 @@ def _git_state() -> dict[str, Any] | None:
         ).stdout.strip()
         dirty = subprocess.run(
             ["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
-            capture_output=True, text=True, timeout=10,
+            capture_output=True,
+            text=True,
+            timeout=10,
         ).stdout.strip()
     except (OSError, subprocess.SubprocessError):
         return None
@@ -394,7 +417,11 @@ def run_row(spec: dict[str, Any], timeout: float = DEFAULT_TIMEOUT, python: str 
             json.dump(spec, handle)
         command = [python or sys.executable, str(_WORKER), spec_path, result_path]
         process = subprocess.Popen(
-            command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+            command,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
             start_new_session=True,  # its own process group: a timeout ends the measuring child too
         )
         try:
@@ -560,9 +587,20 @@ def run_bench(
         BenchError: an invalid request (before anything runs).
     """
     config = make_config(
-        archs=archs, backends=backends, shape=shape, repeats=repeats, warmup=warmup, batches=batches,
-        references=references, tiny=tiny, seed=seed, units=units, batch_size=batch_size, timeout=timeout,
-        torch_threads=torch_threads, jit_compile=jit_compile,
+        archs=archs,
+        backends=backends,
+        shape=shape,
+        repeats=repeats,
+        warmup=warmup,
+        batches=batches,
+        references=references,
+        tiny=tiny,
+        seed=seed,
+        units=units,
+        batch_size=batch_size,
+        timeout=timeout,
+        torch_threads=torch_threads,
+        jit_compile=jit_compile,
     )
     check_out_path(out)
     argv = list(sys.argv if argv is None else argv)

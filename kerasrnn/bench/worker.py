@@ -137,8 +137,6 @@ def _keras_device(backend: str, model: Any) -> dict[str, Any]:
             except Exception:  # noqa: BLE001 -- best effort
                 pass
     elif backend == "jax":
-        import jax
-
         device = list(variable.devices())[0]
         info["placement"] = str(device)
         info["type"] = "cpu" if device.platform == "cpu" else "gpu"
@@ -241,9 +239,7 @@ def build_keras_model(spec: dict[str, Any]) -> Any:
     if spec["kind"] == "kerasrnn":
         import kerasrnn
 
-        return kerasrnn.build_model(
-            spec["arch"], "classification", shape, spec["num_classes"], units=spec["units"]
-        )
+        return kerasrnn.build_model(spec["arch"], "classification", shape, spec["num_classes"], units=spec["units"])
     units, name = spec["units"], spec["name"]
     layer = {
         "keras.layers.LSTM": lambda: keras.layers.LSTM(units, name="recurrent"),
@@ -329,9 +325,7 @@ def run_keras_row(spec: dict[str, Any], result: dict[str, Any]) -> None:
     # One fit call over warm-up + repeats epochs: the data adapter and the
     # compiled train step are made once, the first epoch(s) carry the
     # compilation, and only the later epochs are counted.
-    model.fit(
-        x, y, batch_size=batch, epochs=warmup + repeats, shuffle=False, verbose=0, callbacks=[timer]
-    )
+    model.fit(x, y, batch_size=batch, epochs=warmup + repeats, shuffle=False, verbose=0, callbacks=[timer])
     result["timing"]["train_s"] = time.perf_counter() - start
     result["train"] = summarize(timer.seconds[warmup:], timer.seconds[:warmup], samples)
     result["train"]["method"] = f"model.fit(numpy, epochs=warmup+repeats, batch_size={batch}); one epoch per repeat"
@@ -433,8 +427,8 @@ def run_torch_row(spec: dict[str, Any], result: dict[str, Any]) -> None:
         model.train()
         loss = None
         for i in range(batches):
-            xb = x_host[i * batch:(i + 1) * batch].to(device, non_blocking=True)
-            yb = y_host[i * batch:(i + 1) * batch].to(device, non_blocking=True)
+            xb = x_host[i * batch : (i + 1) * batch].to(device, non_blocking=True)
+            yb = y_host[i * batch : (i + 1) * batch].to(device, non_blocking=True)
             optimizer.zero_grad(set_to_none=True)
             loss = loss_fn(model(xb), yb)
             loss.backward()
@@ -446,7 +440,7 @@ def run_torch_row(spec: dict[str, Any], result: dict[str, Any]) -> None:
         model.eval()
         with torch.inference_mode():
             outputs = [
-                torch.softmax(model(x_host[i * batch:(i + 1) * batch].to(device, non_blocking=True)), dim=-1).cpu()
+                torch.softmax(model(x_host[i * batch : (i + 1) * batch].to(device, non_blocking=True)), dim=-1).cpu()
                 for i in range(batches)
             ]
         sync()

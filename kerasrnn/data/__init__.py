@@ -58,8 +58,7 @@ def load_dataset(name: str | os.PathLike, **options: Any) -> SequenceData:
     if unknown:
         allowed = [p for p in accepted if p != "path"]
         raise DataError(
-            f"data set {key!r} does not accept option(s) {', '.join(unknown)}; "
-            f"accepted: {', '.join(allowed)}"
+            f"data set {key!r} does not accept option(s) {', '.join(unknown)}; accepted: {', '.join(allowed)}"
         )
     return loader(**options)
 

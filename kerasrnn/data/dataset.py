@@ -72,9 +72,7 @@ class Dataset:
         """The training-time augmentation of ``data``, or ``None``."""
         return None
 
-    def prepare_inputs(
-        self, x: np.ndarray, info: Mapping[str, Any], integral: bool
-    ) -> tuple[np.ndarray, list[str]]:
+    def prepare_inputs(self, x: np.ndarray, info: Mapping[str, Any], integral: bool) -> tuple[np.ndarray, list[str]]:
         """New inputs (``kerasrnn predict``) prepared as the training inputs were.
 
         Args:

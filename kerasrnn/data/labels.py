@@ -77,9 +77,7 @@ def interpret_labels(
     if task == "classification":
         if not integral:
             example = float(numeric[numeric != np.round(numeric)][0])
-            raise DataError(
-                f"{what}: task='classification' needs integral or text labels; found {example!r}"
-            )
+            raise DataError(f"{what}: task='classification' needs integral or text labels; found {example!r}")
         names = [number_name(value) for value in distinct]
         y = np.searchsorted(distinct, numeric).astype(np.int32)
         return task, y, names, len(names), reason

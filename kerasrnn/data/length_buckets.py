@@ -15,7 +15,8 @@ This module imports Keras; :mod:`kerasrnn.data` does not import it eagerly.
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import keras
 import numpy as np
@@ -75,8 +76,7 @@ class LengthBucketedSequence(keras.utils.PyDataset):
         n = len(self._x)
         if len(self._y) != n or len(self._lengths) != n:
             raise DataError(
-                f"x, y and lengths must have one entry per sample; got {n}, {len(self._y)} and "
-                f"{len(self._lengths)}"
+                f"x, y and lengths must have one entry per sample; got {n}, {len(self._y)} and {len(self._lengths)}"
             )
         if n == 0:
             raise DataError("cannot batch an empty data set (0 samples)")
@@ -90,9 +90,7 @@ class LengthBucketedSequence(keras.utils.PyDataset):
         if not isinstance(pad_to_multiple, (int, np.integer)) or pad_to_multiple < 1:
             raise DataError(f"pad_to_multiple must be a positive integer; got {pad_to_multiple!r}")
         if sequence_targets and (self._y.ndim < 2 or self._y.shape[1] != self._x.shape[1]):
-            raise DataError(
-                f"sequence_targets=True needs y of shape (N, {self._x.shape[1]}, ...); got {self._y.shape}"
-            )
+            raise DataError(f"sequence_targets=True needs y of shape (N, {self._x.shape[1]}, ...); got {self._y.shape}")
         self.batch_size = int(batch_size)
         self.shuffle = bool(shuffle)
         self.seed = int(seed)

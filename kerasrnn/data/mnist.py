@@ -189,10 +189,7 @@ def load_mnist(
         arrays, reason, facts = _try_tfds(tfds_data_dir, download, network_timeout=3.0)
         if arrays is not None:
             info.update(source_kind="tfds", **facts)
-            description = (
-                f"tensorflow-datasets mnist {facts['tfds_dataset_version']} "
-                f"({facts['tfds_dataset_dir']})"
-            )
+            description = f"tensorflow-datasets mnist {facts['tfds_dataset_version']} ({facts['tfds_dataset_dir']})"
         else:
             tried.append(f"tfds: {reason}")
             if source == "tfds":
@@ -307,8 +304,15 @@ class MnistDataset(Dataset):
 
     name = "mnist"
     defaults = dict(
-        arch="bigru", units=128, batch_size=128, epochs=20, lr=3e-3, lr_schedule="cosine",
-        patience=6, augment_shift=2, time_budget=240.0,
+        arch="bigru",
+        units=128,
+        batch_size=128,
+        epochs=20,
+        lr=3e-3,
+        lr_schedule="cosine",
+        patience=6,
+        augment_shift=2,
+        time_budget=240.0,
     )
     options = ("layout", "data_dir", "augment_shift")
     loader = staticmethod(load_mnist)
@@ -334,9 +338,7 @@ class MnistDataset(Dataset):
             return None
         return MnistShift(self.config.augment_shift, self.config.layout, data.info.get("permutation_seed", 0))
 
-    def prepare_inputs(
-        self, x: np.ndarray, info: Mapping[str, Any], integral: bool
-    ) -> tuple[np.ndarray, list[str]]:
+    def prepare_inputs(self, x: np.ndarray, info: Mapping[str, Any], integral: bool) -> tuple[np.ndarray, list[str]]:
         if integral or float(np.max(x)) > 1.5:
             return x / np.float32(255.0), ["pixels divided by 255"]
         return x, []

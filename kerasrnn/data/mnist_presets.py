@@ -42,8 +42,16 @@ REPORTED_ON = "full MNIST (60,000 train / 10,000 test), as reported by the cours
 PRESETS = {
     "lstm-2x128-adam": {
         "description": "LSTM, 2 layers x 128 units, Adam lr 0.01, batch 50, 5 epochs",
-        "options": {**_COURSE, "arch": "lstm", "layers": 2, "units": 128, "optimizer": "adam",
-                    "lr": 0.01, "batch_size": 50, "epochs": 5},
+        "options": {
+            **_COURSE,
+            "arch": "lstm",
+            "layers": 2,
+            "units": 128,
+            "optimizer": "adam",
+            "lr": 0.01,
+            "batch_size": 50,
+            "epochs": 5,
+        },
         "reported_on": REPORTED_ON,
         "reported_test_accuracy": 0.973,
     },
@@ -84,4 +92,3 @@ PRESETS = {
         "reported_test_accuracy": 0.9314,
     },
 }
-

@@ -83,13 +83,10 @@ def _check_images_labels(images: np.ndarray, labels: np.ndarray, what: str) -> N
         raise DataError(f"{what} labels: expected shape (N,), found {labels.shape}")
     if len(images) != len(labels):
         raise DataError(
-            f"{what}: expected as many labels as images, found {len(labels)} labels "
-            f"for {len(images)} images"
+            f"{what}: expected as many labels as images, found {len(labels)} labels for {len(images)} images"
         )
     if len(labels) and (labels.min() < 0 or labels.max() > 9):
-        raise DataError(
-            f"{what} labels: expected digits 0-9, found values from {labels.min()} to {labels.max()}"
-        )
+        raise DataError(f"{what} labels: expected digits 0-9, found values from {labels.min()} to {labels.max()}")
 
 
 def load_mnist_idx(directory: str | os.PathLike) -> MnistArrays | None:
@@ -113,12 +110,8 @@ def load_mnist_idx(directory: str | os.PathLike) -> MnistArrays | None:
     for prefix in ("train", "test"):
         have = [role for role in (f"{prefix}_images", f"{prefix}_labels") if role in files]
         if len(have) == 1:
-            missing = _IDX_BASENAMES[
-                f"{prefix}_labels" if have[0].endswith("images") else f"{prefix}_images"
-            ]
-            raise DataError(
-                f"{directory}: found {files[have[0]].name} but not its companion {missing}[.gz]"
-            )
+            missing = _IDX_BASENAMES[f"{prefix}_labels" if have[0].endswith("images") else f"{prefix}_images"]
+            raise DataError(f"{directory}: found {files[have[0]].name} but not its companion {missing}[.gz]")
     if "test_images" not in files:
         raise DataError(
             f"{directory}: found the MNIST training files but not the test files "
@@ -227,8 +220,7 @@ def _try_tfds(
         if not _host_reachable(TFDS_DOWNLOAD_HOST, timeout=network_timeout):
             return (
                 None,
-                f"no prepared tfds mnist in {builder.data_dir} and {TFDS_DOWNLOAD_HOST} "
-                f"is unreachable (offline?)",
+                f"no prepared tfds mnist in {builder.data_dir} and {TFDS_DOWNLOAD_HOST} is unreachable (offline?)",
                 facts,
             )
     try:
@@ -294,9 +286,7 @@ def load_mnist_bundled() -> tuple[np.ndarray, np.ndarray]:
             raise DataError(f"bundled MNIST file missing: {path} (reinstall kerasrnn)")
         actual = file_md5(path)
         if actual != expected:
-            raise DataError(
-                f"bundled MNIST file {path} is damaged: expected md5 {expected}, found {actual}"
-            )
+            raise DataError(f"bundled MNIST file {path} is damaged: expected md5 {expected}, found {actual}")
         arrays.append(read_idx(path))
     images, labels = arrays
     _check_images_labels(images, labels, "bundled MNIST")

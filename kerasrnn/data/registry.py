@@ -38,8 +38,7 @@ DATASETS: dict[str, DatasetEntry] = {
     ),
     "shakespeare": DatasetEntry(
         "kerasrnn.data.text:CharCorpusDataset",
-        "bundled tiny-shakespeare (1.1M characters), character-level language model, "
-        "contiguous 90/5/5 split",
+        "bundled tiny-shakespeare (1.1M characters), character-level language model, contiguous 90/5/5 split",
     ),
     "file": DatasetEntry(
         "kerasrnn.data.sequence_file:SequenceFileDataset",

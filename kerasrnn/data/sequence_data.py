@@ -75,14 +75,12 @@ class SequenceData:
             x, y = getattr(self, f"x_{split}"), getattr(self, f"y_{split}")
             if len(x) != len(y):
                 raise DataError(
-                    f"x_{split} and y_{split} must have the same number of samples; "
-                    f"got {len(x)} and {len(y)}"
+                    f"x_{split} and y_{split} must have the same number of samples; got {len(x)} and {len(y)}"
                 )
             lengths = getattr(self, f"lengths_{split}")
             if lengths is not None and len(lengths) != len(x):
                 raise DataError(
-                    f"lengths_{split} must have one entry per sample; "
-                    f"got {len(lengths)} for {len(x)} samples"
+                    f"lengths_{split} must have one entry per sample; got {len(lengths)} for {len(x)} samples"
                 )
 
     @property

@@ -129,10 +129,7 @@ def load_sequence_file(
             and column where it applies.
     """
     if task not in (None, "classification", "regression", "labelling"):
-        raise DataError(
-            "task must be 'classification', 'regression', 'labelling' or None (infer); "
-            f"got {task!r}"
-        )
+        raise DataError(f"task must be 'classification', 'regression', 'labelling' or None (infer); got {task!r}")
     if isinstance(label_col, bool) or not isinstance(label_col, (int, np.integer)):
         raise DataError(f"label_col must be an integer column index; got {label_col!r}")
     path = _resolve_path(Path(path).expanduser())
@@ -152,9 +149,7 @@ def load_sequence_file(
         rows = _read_npz_rows(path, task, max_classes, split)
     else:
         if task == "labelling":
-            raise DataError(
-                f"{path}: task='labelling' needs per-step labels, which only .npz files can hold"
-            )
+            raise DataError(f"{path}: task='labelling' needs per-step labels, which only .npz files can hold")
         rows = _read_delimited_rows(path, label_col, task, delimiter, header, max_classes, split)
     return _assemble(path, rows, split)
 
@@ -201,12 +196,15 @@ def _read_delimited_rows(path, label_col, task, delimiter, header, max_classes, 
         test = read_delimited(split.test_path, label_col, delimiter or train.delimiter, header)
     sequences = train.sequences + (test.sequences if test else [])
     labels = np.array(train.labels + (test.labels if test else []), dtype=str)
-    task, y, class_names, num_outputs, reason = interpret_labels(
-        labels, task, max_classes, str(path)
-    )
+    task, y, class_names, num_outputs, reason = interpret_labels(labels, task, max_classes, str(path))
     lengths = {len(sequence) for sequence in sequences}
     return _Rows(
-        sequences, y, task, num_outputs, class_names, reason,
+        sequences,
+        y,
+        task,
+        num_outputs,
+        class_names,
+        reason,
         n_train=len(train.sequences),
         n_given_val=0,
         variable=len(lengths) > 1,
@@ -220,9 +218,7 @@ def _read_delimited_rows(path, label_col, task, delimiter, header, max_classes, 
 def _read_npz_rows(path, task, max_classes, split) -> _Rows:
     arrays = read_training_arrays(path)
     if split.test_path is not None and "x_test" in arrays:
-        raise DataError(
-            f"{path} already holds 'x_test'; do not also give a test file ({split.test_path})"
-        )
+        raise DataError(f"{path} already holds 'x_test'; do not also give a test file ({split.test_path})")
     parts = [("x", "y")]
     if "x_val" in arrays:
         parts.append(("x_val", "y_val"))
@@ -241,14 +237,11 @@ def _read_npz_rows(path, task, max_classes, split) -> _Rows:
         variable |= part_variable
     feature_shapes = {np.asarray(s).shape[1:] for s in sequences}
     if len(feature_shapes) != 1:
-        raise DataError(
-            f"{path}: all x arrays must have the same feature shape; found {sorted(feature_shapes)}"
-        )
+        raise DataError(f"{path}: all x arrays must have the same feature shape; found {sorted(feature_shapes)}")
     y_parts = [np.asarray(arrays[y_name]) for _, y_name in parts]
     if len({y.ndim for y in y_parts}) != 1:
         raise DataError(
-            f"{path}: all y arrays must have the same number of dimensions; "
-            f"found shapes {[y.shape for y in y_parts]}"
+            f"{path}: all y arrays must have the same number of dimensions; found shapes {[y.shape for y in y_parts]}"
         )
     labels = np.concatenate(y_parts)
     if labels.ndim == 2 and labels.shape[1] == 1:
@@ -256,9 +249,7 @@ def _read_npz_rows(path, task, max_classes, split) -> _Rows:
     steps = np.asarray(arrays["x"]).shape[1]
 
     if labels.ndim == 1:
-        task, y, class_names, num_outputs, reason = interpret_labels(
-            labels, task, max_classes, str(path)
-        )
+        task, y, class_names, num_outputs, reason = interpret_labels(labels, task, max_classes, str(path))
     elif labels.ndim == 2 and task in (None, "classification") and is_one_hot(labels):
         task, y = "classification", labels.argmax(axis=1).astype(np.int32)
         class_names, num_outputs = [str(index) for index in range(labels.shape[1])], labels.shape[1]
@@ -268,8 +259,7 @@ def _read_npz_rows(path, task, max_classes, split) -> _Rows:
     ):
         if labels.shape[1] != steps or labels.dtype.kind not in "iub":
             raise DataError(
-                f"{path}: task 'labelling' needs integer y of shape (N, {steps}); "
-                f"found {labels.dtype} {labels.shape}"
+                f"{path}: task 'labelling' needs integer y of shape (N, {steps}); found {labels.dtype} {labels.shape}"
             )
         reason = "task='labelling' given" if task == "labelling" else "integer per-step labels"
         class_values = np.unique(labels)
@@ -277,20 +267,21 @@ def _read_npz_rows(path, task, max_classes, split) -> _Rows:
         class_names, num_outputs = [number_name(v) for v in class_values], len(class_values)
     elif labels.ndim == 2 and task in (None, "regression"):
         if labels.dtype.kind not in "iuf" or not np.all(np.isfinite(labels)):
-            raise DataError(
-                f"{path}: regression targets y must be finite numbers; found dtype {labels.dtype}"
-            )
+            raise DataError(f"{path}: regression targets y must be finite numbers; found dtype {labels.dtype}")
         task, y, class_names, num_outputs = "regression", labels.astype(np.float32), None, labels.shape[1]
         reason = f"{labels.shape[1]} numeric targets per sample"
     elif labels.ndim == 2:
-        raise DataError(
-            f"{path}: task='classification' needs y of shape (N,); found {labels.shape}"
-        )
+        raise DataError(f"{path}: task='classification' needs y of shape (N,); found {labels.shape}")
     else:
         raise DataError(f"{path}: y must have shape (N,), (N, k) or (N, T); found {labels.shape}")
 
     return _Rows(
-        sequences, y, task, num_outputs, class_names, reason,
+        sequences,
+        y,
+        task,
+        num_outputs,
+        class_names,
+        reason,
         n_train=len(arrays["x"]),
         n_given_val=len(arrays["x_val"]) if "x_val" in arrays else 0,
         variable=variable,
@@ -332,13 +323,13 @@ def _assemble(path: Path, rows: _Rows, plan: _SplitPlan) -> SequenceData:
         split["test"] = f"{plan.test_origin}" + (f": {plan.test_path}" if plan.test_path else "")
         if not len(test_idx):
             raise DataError(f"{plan.test_path or path}: the test split holds no rows")
-        test_description = f"test from {plan.test_origin}" + (
-            f" {plan.test_path.name}" if plan.test_path else ""
-        )
+        test_description = f"test from {plan.test_origin}" + (f" {plan.test_path.name}" if plan.test_path else "")
     else:
         try:
             kept, held = split_indices(
-                n_train, plan.test_fraction, plan.seed,
+                n_train,
+                plan.test_fraction,
+                plan.seed,
                 None if stratify is None else stratify[:n_train],
             )
         except DataError as error:
@@ -358,7 +349,9 @@ def _assemble(path: Path, rows: _Rows, plan: _SplitPlan) -> SequenceData:
     else:
         try:
             kept, held = split_indices(
-                len(train_pool), plan.validation_fraction, plan.seed,
+                len(train_pool),
+                plan.validation_fraction,
+                plan.seed,
                 None if stratify is None else stratify[train_pool],
             )
         except DataError as error:
@@ -370,7 +363,10 @@ def _assemble(path: Path, rows: _Rows, plan: _SplitPlan) -> SequenceData:
     if unseen:
         logger.warning(
             "%s: the test split has %d sample(s) with label(s) %s that no training sample has; "
-            "the model cannot predict them", path, unseen["samples"], ", ".join(unseen["labels"]),
+            "the model cannot predict them",
+            path,
+            unseen["samples"],
+            ", ".join(unseen["labels"]),
         )
     files = {str(path): file_md5(path)}
     if plan.test_path is not None:
@@ -397,20 +393,24 @@ def _assemble(path: Path, rows: _Rows, plan: _SplitPlan) -> SequenceData:
         return x[indices], rows.y[indices], (lengths[indices] if rows.variable else None)
 
     (x_train, y_train, l_train), (x_val, y_val, l_val), (x_test, y_test, l_test) = (
-        take(train_idx), take(val_idx), take(test_idx)
+        take(train_idx),
+        take(val_idx),
+        take(test_idx),
     )
     return SequenceData(
-        x_train=x_train, y_train=y_train,
-        x_val=x_val, y_val=y_val,
-        x_test=x_test, y_test=y_test,
+        x_train=x_train,
+        y_train=y_train,
+        x_val=x_val,
+        y_val=y_val,
+        x_test=x_test,
+        y_test=y_test,
         task=rows.task,
         num_outputs=int(rows.num_outputs),
-        source=(
-            f"user file {path} ({info['format']}; {n_total} sequences, {length_text}; "
-            f"{test_description})"
-        ),
+        source=(f"user file {path} ({info['format']}; {n_total} sequences, {length_text}; {test_description})"),
         class_names=rows.class_names,
-        lengths_train=l_train, lengths_val=l_val, lengths_test=l_test,
+        lengths_train=l_train,
+        lengths_val=l_val,
+        lengths_test=l_test,
         info=info,
     )
 
@@ -420,8 +420,15 @@ class SequenceFileDataset(Dataset):
 
     name = "file"
     defaults = dict(
-        arch="bigru", units=64, batch_size=32, epochs=100, lr=1e-3, lr_schedule="constant",
-        patience=10, augment_shift=0, time_budget=240.0,
+        arch="bigru",
+        units=64,
+        batch_size=32,
+        epochs=100,
+        lr=1e-3,
+        lr_schedule="constant",
+        patience=10,
+        augment_shift=0,
+        time_budget=240.0,
     )
     options = ("data_file", "test_file", "label_col", "task")
     loader = staticmethod(load_sequence_file)

@@ -64,9 +64,7 @@ def held_out_count(n: int, fraction: float) -> int:
     if fraction == 0.0:
         return 0
     if n < 2:
-        raise DataError(
-            f"cannot hold out a fraction {fraction} of {n} sample(s); need at least 2 samples"
-        )
+        raise DataError(f"cannot hold out a fraction {fraction} of {n} sample(s); need at least 2 samples")
     return int(min(max(1, round(fraction * n)), n - 1))
 
 
@@ -123,9 +121,7 @@ def split_indices(
     return np.flatnonzero(~held), np.flatnonzero(held)
 
 
-def stratified_sizes_split(
-    labels: np.ndarray, held_total: int, seed: int
-) -> tuple[np.ndarray, np.ndarray]:
+def stratified_sizes_split(labels: np.ndarray, held_total: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """Like :func:`split_indices` with labels, for an exact held-out count."""
     n = len(labels)
     if not 0 < held_total < n:

@@ -54,9 +54,7 @@ def sunspot_series() -> tuple[np.ndarray, np.ndarray]:
     return years, values
 
 
-def sunspot_baselines(
-    years: np.ndarray | None = None, values: np.ndarray | None = None
-) -> dict[str, float]:
+def sunspot_baselines(years: np.ndarray | None = None, values: np.ndarray | None = None) -> dict[str, float]:
     """One-step RMSE on the test years (1989-2008), in original units.
 
     * persistence: ``y_hat[t] = y[t-1]``;
@@ -91,9 +89,7 @@ def rmse(truth: np.ndarray, prediction: np.ndarray) -> float:
     truth = np.asarray(truth, dtype=np.float64).reshape(-1)
     prediction = np.asarray(prediction, dtype=np.float64).reshape(-1)
     if truth.shape != prediction.shape:
-        raise DataError(
-            f"expected as many predictions as targets; got {prediction.size} for {truth.size}"
-        )
+        raise DataError(f"expected as many predictions as targets; got {prediction.size} for {truth.size}")
     return float(np.sqrt(np.mean((truth - prediction) ** 2)))
 
 
@@ -121,7 +117,6 @@ def forecast_rmse(data: SequenceData, predictions_scaled: np.ndarray) -> float:
             f"(shape {predictions_scaled.shape})"
         )
     return rmse(unscale(data.y_test, scale), unscale(predictions_scaled, scale))
-
 
 
 def load_sunspots(
@@ -225,8 +220,15 @@ class SunspotsDataset(Dataset):
 
     name = "sunspots"
     defaults = dict(
-        arch="bigru", units=32, batch_size=16, epochs=300, lr=3e-3, lr_schedule="constant",
-        patience=30, augment_shift=0, time_budget=240.0,
+        arch="bigru",
+        units=32,
+        batch_size=16,
+        epochs=300,
+        lr=3e-3,
+        lr_schedule="constant",
+        patience=30,
+        augment_shift=0,
+        time_budget=240.0,
     )
     options = ("window",)
     loader = staticmethod(load_sunspots)
@@ -237,9 +239,7 @@ class SunspotsDataset(Dataset):
             options["validation_fraction"] = self.config.validation_fraction
         return load_sunspots(**options)
 
-    def prepare_inputs(
-        self, x: np.ndarray, info: Mapping[str, Any], integral: bool
-    ) -> tuple[np.ndarray, list[str]]:
+    def prepare_inputs(self, x: np.ndarray, info: Mapping[str, Any], integral: bool) -> tuple[np.ndarray, list[str]]:
         scale = info["scale"]
         prepared = ((x - scale["mean"]) / scale["std"]).astype(np.float32)
         return prepared, ["windows standardised with the training mean and std"]

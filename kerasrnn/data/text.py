@@ -55,7 +55,7 @@ class CharVocabulary:
         self._ids = {char: index for index, char in enumerate(chars)}
 
     @classmethod
-    def from_text(cls, text: str) -> "CharVocabulary":
+    def from_text(cls, text: str) -> CharVocabulary:
         """The vocabulary of the distinct characters of ``text``, in code-point order."""
         return cls(sorted(set(text)))
 
@@ -83,8 +83,7 @@ class CharVocabulary:
         except KeyError as error:
             char = error.args[0]
             raise DataError(
-                f"character {char!r} at position {text.index(char)} is not in the "
-                f"{self.size}-character vocabulary"
+                f"character {char!r} at position {text.index(char)} is not in the {self.size}-character vocabulary"
             ) from None
 
     def decode(self, ids: Iterable[int]) -> str:
@@ -104,7 +103,7 @@ class CharVocabulary:
         return {"chars": list(self._chars)}
 
     @classmethod
-    def from_config(cls, config: dict) -> "CharVocabulary":
+    def from_config(cls, config: dict) -> CharVocabulary:
         """Inverse of :meth:`to_config`."""
         if not isinstance(config, dict) or "chars" not in config:
             raise DataError(f"expected a vocabulary config with a 'chars' list; got {config!r:.80}")
@@ -138,9 +137,7 @@ def read_text_file(path: str | os.PathLike) -> str:
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as error:
-        raise DataError(
-            f"{path} is not UTF-8 text (byte 0x{raw[error.start]:02x} at offset {error.start})"
-        ) from None
+        raise DataError(f"{path} is not UTF-8 text (byte 0x{raw[error.start]:02x} at offset {error.start})") from None
     return text.lstrip("\ufeff")  # drop a byte-order mark
 
 
@@ -279,8 +276,15 @@ class CharCorpusDataset(Dataset):
 
     name = "shakespeare"
     defaults = dict(
-        arch="gru", units=256, batch_size=32, epochs=30, lr=5e-3, lr_schedule="cosine",
-        patience=4, augment_shift=0, time_budget=240.0,
+        arch="gru",
+        units=256,
+        batch_size=32,
+        epochs=30,
+        lr=5e-3,
+        lr_schedule="cosine",
+        patience=4,
+        augment_shift=0,
+        time_budget=240.0,
     )
     options = ("text_file", "seq_len", "max_chars")
     loader = staticmethod(load_char_corpus)

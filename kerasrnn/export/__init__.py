@@ -33,8 +33,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from kerasrnn.export.errors import ExportError
-from kerasrnn.export.errors import ParityError
+from kerasrnn.export.errors import ExportError, ParityError
 
 _LAZY = {
     "export_model": "kerasrnn.export.api",

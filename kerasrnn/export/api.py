@@ -49,22 +49,21 @@ import os
 import subprocess
 import sys
 import tempfile
-from collections.abc import Iterable
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
 from kerasrnn.export import staging
-from kerasrnn.export.errors import ExportError
-from kerasrnn.export.errors import ParityError
-from kerasrnn.export.errors import one_line
-from kerasrnn.export.job import DEFAULT_BATCH_SIZES
-from kerasrnn.export.job import DEFAULT_TOLERANCE
-from kerasrnn.export.job import FORMATS
-from kerasrnn.export.job import ExportJob
-from kerasrnn.export.job import check_single_file
-from kerasrnn.export.job import load_model
-from kerasrnn.export.job import resolve_formats
+from kerasrnn.export.errors import ExportError, ParityError, one_line
+from kerasrnn.export.job import (
+    DEFAULT_BATCH_SIZES,
+    DEFAULT_TOLERANCE,
+    FORMATS,
+    ExportJob,
+    check_single_file,
+    load_model,
+    resolve_formats,
+)
 from kerasrnn.export.staging import check_destination
 
 __all__ = ["FORMATS", "export_model", "export_models", "export_run", "read_run", "resolve_formats"]
@@ -154,9 +153,18 @@ def export_model(
     """
     results = export_models(
         [{"model": model, "path": path, "metadata": metadata, "max_seen_length": max_seen_length}],
-        format=format, opset=opset, streaming=streaming, overwrite=overwrite, tolerance=tolerance,
-        onnx_ops=onnx_ops, batch_sizes=batch_sizes, lengths=lengths, seed=seed, verbose=verbose,
-        check_trained_backend=check_trained_backend, raise_errors=True,
+        format=format,
+        opset=opset,
+        streaming=streaming,
+        overwrite=overwrite,
+        tolerance=tolerance,
+        onnx_ops=onnx_ops,
+        batch_sizes=batch_sizes,
+        lengths=lengths,
+        seed=seed,
+        verbose=verbose,
+        check_trained_backend=check_trained_backend,
+        raise_errors=True,
     )
     return results[0]
 
@@ -200,8 +208,14 @@ def export_models(
     import keras
 
     common = {
-        "formats": format, "opset": opset, "streaming": streaming, "overwrite": overwrite, "tolerance": tolerance,
-        "onnx_ops": onnx_ops, "batch_sizes": tuple(batch_sizes), "lengths": tuple(lengths) if lengths else None,
+        "formats": format,
+        "opset": opset,
+        "streaming": streaming,
+        "overwrite": overwrite,
+        "tolerance": tolerance,
+        "onnx_ops": onnx_ops,
+        "batch_sizes": tuple(batch_sizes),
+        "lengths": tuple(lengths) if lengths else None,
         "seed": seed,
     }
     specs = [_as_job(job, common) for job in jobs]
@@ -272,8 +286,7 @@ def _claim(jobs: list[ExportJob], held: contextlib.ExitStack, outcomes: list, le
 
 def _check_outside(path: Path, protected: Mapping[str, str | os.PathLike]) -> None:
     """Refuses an output that is, is inside or holds one of the ``protected`` paths (what the job reads)."""
-    from kerasrnn.storage.destinations import DestinationError
-    from kerasrnn.storage.destinations import check_outside
+    from kerasrnn.storage.destinations import DestinationError, check_outside
 
     try:
         check_outside(path, staging.WHAT, dict(protected))
@@ -363,13 +376,15 @@ def _save_trained_outputs(model: Any, job: ExportJob, path: Path) -> None:
     import keras
 
     from kerasrnn.export import parity as parity_lib
-    from kerasrnn.export.graph import dynamic_time_twin
-    from kerasrnn.export.graph import input_description
+    from kerasrnn.export.graph import dynamic_time_twin, input_description
 
     description = input_description(model)
     twin = dynamic_time_twin(model)
     cases = parity_lib.make_cases(
-        description, batch_sizes=job.batch_sizes, lengths=job.lengths, max_seen_length=job.max_seen_length,
+        description,
+        batch_sizes=job.batch_sizes,
+        lengths=job.lengths,
+        max_seen_length=job.max_seen_length,
         seed=job.seed,
     )
     outputs = [keras.ops.convert_to_numpy(twin(case["x"], training=False)) for case in cases]
@@ -393,10 +408,7 @@ def _call_worker(
         for job in jobs:
             remove_new_staging(job.path, before[job.path])
         tail = [line for line in stderr.strip().splitlines() if line.strip()][-5:]
-        message = (
-            f"the TensorFlow export worker failed (exit {returncode})"
-            + (": " + " | ".join(tail) if tail else "")
-        )
+        message = f"the TensorFlow export worker failed (exit {returncode})" + (": " + " | ".join(tail) if tail else "")
         return [ExportError(message) for _ in jobs]
     outcomes = json.loads(results_file.read_text(encoding="utf-8"))
     results: list[dict[str, Any] | ExportError] = []
@@ -429,7 +441,13 @@ def _run_worker_process(
     stderr_file = workspace / "worker.stderr"
     with open(stderr_file, "w", encoding="utf-8") as stderr:
         process = subprocess.Popen(
-            command, env=env, stdout=subprocess.PIPE, stderr=stderr, text=True, encoding="utf-8", errors="replace",
+            command,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=stderr,
+            text=True,
+            encoding="utf-8",
+            errors="replace",
             pass_fds=tuple(lock_fds),
         )
         try:
@@ -553,7 +571,10 @@ def export_run(
         _check_outside(out, {"the run directory": run_dir})
     check_destination(out, overwrite)
     job: dict[str, Any] = {
-        "path": out, "metadata": metadata, "max_seen_length": max_seen, "trained_backend": trained_backend
+        "path": out,
+        "metadata": metadata,
+        "max_seen_length": max_seen,
+        "trained_backend": trained_backend,
     }
     current = keras.backend.backend()
     if current == "tensorflow":
@@ -565,6 +586,13 @@ def export_run(
     else:
         job["model_path"] = model_path
     return export_models(
-        [job], format=formats[0] if len(formats) == 1 else "all", opset=opset, streaming=streaming,
-        overwrite=overwrite, tolerance=tolerance, onnx_ops=onnx_ops, seed=seed, verbose=verbose,
+        [job],
+        format=formats[0] if len(formats) == 1 else "all",
+        opset=opset,
+        streaming=streaming,
+        overwrite=overwrite,
+        tolerance=tolerance,
+        onnx_ops=onnx_ops,
+        seed=seed,
+        verbose=verbose,
     )[0]

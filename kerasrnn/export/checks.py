@@ -12,8 +12,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -86,8 +85,12 @@ class SavedModelRunner:
 
 
 def _case_row(case: dict[str, Any], error: float) -> dict[str, Any]:
-    return {"batch": case["batch"], "length": case["length"], "seen_in_training": case["seen_in_training"],
-            "max_abs_error": error}
+    return {
+        "batch": case["batch"],
+        "length": case["length"],
+        "seen_in_training": case["seen_in_training"],
+        "max_abs_error": error,
+    }
 
 
 def case_figures(
@@ -216,8 +219,10 @@ class ParityReport:
         vs = ""
         if "max_abs_error_vs_trained_backend" in figures:
             vs = f", vs {self.trained_backend} {fmt(figures['max_abs_error_vs_trained_backend'])}"
-        return (f"  {label:<34} max |err| {fmt(figures['max_abs_error'])}{vs}  [{detail}]"
-                f"{'' if figures['passed'] else '  FAILED'}")
+        return (
+            f"  {label:<34} max |err| {fmt(figures['max_abs_error'])}{vs}  [{detail}]"
+            f"{'' if figures['passed'] else '  FAILED'}"
+        )
 
     def failure_message(self, path: Any) -> str:
         """The one-line message of a :class:`~kerasrnn.export.ParityError`."""

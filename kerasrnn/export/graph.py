@@ -63,9 +63,7 @@ def layer_chain(model: Any) -> list[Any] | None:
         # propagated mask (passed as the `mask` keyword).
         args = [t for t in keras.tree.flatten(node.arguments.args) if isinstance(t, keras.KerasTensor)]
         others = {k: v for k, v in node.arguments.kwargs.items() if k != "mask"}
-        if keras.tree.flatten(others) and any(
-            isinstance(t, keras.KerasTensor) for t in keras.tree.flatten(others)
-        ):
+        if keras.tree.flatten(others) and any(isinstance(t, keras.KerasTensor) for t in keras.tree.flatten(others)):
             return None
         if len(args) != 1 or len(node.output_tensors) != 1:
             return None
@@ -106,14 +104,10 @@ def input_description(model: Any) -> dict[str, Any]:
     shape = tuple(input_tensor.shape)
     if len(shape) < 2:
         raise ExportError(
-            f"model {model.name!r} takes inputs of shape {shape}; export needs sequences "
-            f"(batch, time, ...)"
+            f"model {model.name!r} takes inputs of shape {shape}; export needs sequences (batch, time, ...)"
         )
     if any(dim is None for dim in shape[2:]):
-        raise ExportError(
-            f"model {model.name!r}: every input dimension after (batch, time) must be known; "
-            f"got {shape}"
-        )
+        raise ExportError(f"model {model.name!r}: every input dimension after (batch, time) must be known; got {shape}")
     layers = layer_chain(model)
     masking = find_masking(layers)
     embedding = find_embedding(layers)

@@ -13,13 +13,11 @@ from __future__ import annotations
 import dataclasses
 import math
 import os
-from collections.abc import Mapping
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from kerasrnn.export.errors import ExportError
-from kerasrnn.export.errors import one_line
+from kerasrnn.export.errors import ExportError, one_line
 
 #: The artifact formats, and ``"all"`` (both).
 ARTIFACT_FORMATS = ("savedmodel", "onnx")
@@ -161,7 +159,11 @@ class ExportJob:
         set_("opset", DEFAULT_OPSET if self.opset is None else _int("opset", self.opset, 1))
         set_("streaming", bool(self.streaming))
         set_("overwrite", bool(self.overwrite))
-        if isinstance(self.tolerance, bool) or not isinstance(self.tolerance, (int, float)) or math.isnan(self.tolerance):
+        if (
+            isinstance(self.tolerance, bool)
+            or not isinstance(self.tolerance, (int, float))
+            or math.isnan(self.tolerance)
+        ):
             raise ExportError(f"tolerance must be a number; got {self.tolerance!r}")
         set_("tolerance", float(self.tolerance))
         set_("batch_sizes", _distinct("batch_sizes", self.batch_sizes, "batch sizes"))

@@ -29,8 +29,7 @@ ONNX_KEYS = ("architecture", "task", "class_names", "input_spec", "kerasrnn_vers
 
 def _guess_from_name(model_name: str | None) -> tuple[str | None, str | None]:
     """``(arch, task)`` from a :func:`kerasrnn.build_model` name ``<arch>_<task>``."""
-    from kerasrnn.models import ARCHITECTURES
-    from kerasrnn.models import TASKS
+    from kerasrnn.models import ARCHITECTURES, TASKS
 
     match = re.fullmatch(r"(.+)_(classification|labelling|regression|language_model)", model_name or "")
     if match and match.group(1) in ARCHITECTURES and match.group(2) in TASKS:

@@ -38,8 +38,7 @@ from typing import Any
 
 import numpy as np
 
-from kerasrnn.export.graph import input_description
-from kerasrnn.export.graph import layer_chain
+from kerasrnn.export.graph import input_description, layer_chain
 
 
 class NativeUnsupported(Exception):
@@ -244,13 +243,21 @@ class _Builder:
         if P:
             inputs += ["", "", "", g.const(np.stack(P), f"{op}_P")]
         y, y_h = g.node(
-            op, inputs, op.lower(), outputs=2,
-            hidden_size=int(units), direction=direction, activations=activations, **extra,
+            op,
+            inputs,
+            op.lower(),
+            outputs=2,
+            hidden_size=int(units),
+            direction=direction,
+            activations=activations,
+            **extra,
         )[:2]
         directions = len(cells)
         if return_sequences:
             # Y: (time, directions, batch, units)
-            self.tensor = self._merge(y, directions, merge_mode, axis=1, concat_perm=[0, 2, 1, 3], concat_shape=[0, 0, -1])
+            self.tensor = self._merge(
+                y, directions, merge_mode, axis=1, concat_perm=[0, 2, 1, 3], concat_shape=[0, 0, -1]
+            )
             self.layout = "tbf"
         else:
             # Y_h: (directions, batch, units) -- the last step (backward: first step)
@@ -264,7 +271,9 @@ class _Builder:
         if merge_mode == "concat":
             t = g.node("Transpose", [y], "directions_last", perm=concat_perm)
             return g.node("Reshape", [t, g.const(concat_shape, "shape", np.int64)], "concat_directions")
-        parts = [g.node("Gather", [y, g.const(index, "direction", np.int64)], "direction", axis=axis) for index in (0, 1)]
+        parts = [
+            g.node("Gather", [y, g.const(index, "direction", np.int64)], "direction", axis=axis) for index in (0, 1)
+        ]
         if merge_mode == "sum":
             return g.node("Add", parts, "merge_sum")
         if merge_mode == "mul":
@@ -323,8 +332,13 @@ def _plan(model):
         if isinstance(layer, keras.layers.Embedding) and layer.mask_zero:
             raise NativeUnsupported("Embedding(mask_zero=True)")
         allowed = (
-            Recurrent, keras.layers.RNN, keras.layers.Bidirectional, keras.layers.Dense,
-            keras.layers.Embedding, keras.layers.Dropout, keras.layers.InputLayer,
+            Recurrent,
+            keras.layers.RNN,
+            keras.layers.Bidirectional,
+            keras.layers.Dense,
+            keras.layers.Embedding,
+            keras.layers.Dropout,
+            keras.layers.InputLayer,
         )
         if not isinstance(layer, allowed):
             raise NativeUnsupported(f"layer {layer.name!r} ({type(layer).__name__})")
@@ -356,9 +370,7 @@ def _cells(layer):
     return []
 
 
-def build_native_onnx(
-    model: Any, opset: int = 17, input_name: str | None = None, output_name: str = "outputs"
-) -> Any:
+def build_native_onnx(model: Any, opset: int = 17, input_name: str | None = None, output_name: str = "outputs") -> Any:
     """An ``onnx.ModelProto`` of ``model`` on native recurrent operators.
 
     Dynamic ``batch`` and ``time`` axes. Raises :class:`NativeUnsupported`
@@ -367,8 +379,7 @@ def build_native_onnx(
     """
     import keras
     import onnx
-    from onnx import TensorProto
-    from onnx import helper
+    from onnx import TensorProto, helper
 
     if opset < MIN_OPSET:
         raise NativeUnsupported(f"native recurrent operators are written for opset >= {MIN_OPSET}")
@@ -405,12 +416,18 @@ def build_native_onnx(
         dtype = helper.np_dtype_to_tensor_dtype(np.dtype(description["dtype"]))
     input_shape = ["batch", "time", *step_shape]
     out_rank = len(model.outputs[0].shape)
-    output_shape = ["batch", "time", *model.outputs[0].shape[2:]] if out_rank == 3 else ["batch", *model.outputs[0].shape[1:]]
+    output_shape = (
+        ["batch", "time", *model.outputs[0].shape[2:]] if out_rank == 3 else ["batch", *model.outputs[0].shape[1:]]
+    )
     onnx_graph = helper.make_graph(
         graph.nodes,
         f"{model.name}_native",
         [helper.make_tensor_value_info(input_name, dtype, input_shape)],
-        [helper.make_tensor_value_info(output_name, TensorProto.FLOAT, [d if d is not None else "batch" for d in output_shape])],
+        [
+            helper.make_tensor_value_info(
+                output_name, TensorProto.FLOAT, [d if d is not None else "batch" for d in output_shape]
+            )
+        ],
         initializer=graph.initializers,
     )
     proto = helper.make_model(

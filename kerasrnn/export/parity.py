@@ -77,8 +77,12 @@ def make_cases(
     for length, seen in parity_lengths(description, lengths, max_seen_length):
         for batch in batch_sizes:
             cases.append(
-                {"batch": batch, "length": length, "seen_in_training": bool(seen),
-                 "x": make_inputs(description, batch, length, rng)}
+                {
+                    "batch": batch,
+                    "length": length,
+                    "seen_in_training": bool(seen),
+                    "x": make_inputs(description, batch, length, rng),
+                }
             )
     return cases
 

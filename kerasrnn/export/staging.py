@@ -137,9 +137,7 @@ def check_destination(path: str | os.PathLike, overwrite: bool = False) -> Path:
         reason = not_an_onnx_export(checked) if single else not_an_export(checked)
         if reason:
             replaces = "an earlier kerasrnn ONNX export" if single else "a kerasrnn export or an empty directory"
-            raise ExportError(
-                f"{WHAT} {path} cannot be overwritten: it {reason}; overwrite replaces only {replaces}"
-            )
+            raise ExportError(f"{WHAT} {path} cannot be overwritten: it {reason}; overwrite replaces only {replaces}")
     return checked
 
 

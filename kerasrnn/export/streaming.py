@@ -34,8 +34,7 @@ from __future__ import annotations
 from typing import Any
 
 from kerasrnn.export.errors import ExportError
-from kerasrnn.export.graph import layer_chain
-from kerasrnn.export.graph import single_input_output
+from kerasrnn.export.graph import layer_chain, single_input_output
 
 
 def _state_shapes(cell):
@@ -59,8 +58,7 @@ def _plan(model):
     import keras
 
     from kerasrnn.layers import Recurrent
-    from kerasrnn.layers.frames import FeaturesAsFrames
-    from kerasrnn.layers.frames import FlattenFrames
+    from kerasrnn.layers.frames import FeaturesAsFrames, FlattenFrames
 
     input_tensor, _ = single_input_output(model)
     layers = layer_chain(model)
@@ -68,13 +66,24 @@ def _plan(model):
         raise ExportError(f"streaming export needs a model that is one chain of layers; {model.name!r} is not")
     step_shape = tuple(int(d) for d in input_tensor.shape[2:])
     per_step = (
-        keras.layers.Dense, keras.layers.Activation, keras.layers.Softmax,
-        keras.layers.LayerNormalization, keras.layers.BatchNormalization,
-        keras.layers.GlobalAveragePooling1D, keras.layers.GlobalAveragePooling2D,
-        keras.layers.GlobalMaxPooling1D, keras.layers.GlobalMaxPooling2D,
+        keras.layers.Dense,
+        keras.layers.Activation,
+        keras.layers.Softmax,
+        keras.layers.LayerNormalization,
+        keras.layers.BatchNormalization,
+        keras.layers.GlobalAveragePooling1D,
+        keras.layers.GlobalAveragePooling2D,
+        keras.layers.GlobalMaxPooling1D,
+        keras.layers.GlobalMaxPooling2D,
     )
-    identity = (keras.layers.Dropout, keras.layers.GaussianNoise, keras.layers.GaussianDropout,
-                keras.layers.SpatialDropout1D, keras.layers.ActivityRegularization, keras.layers.InputLayer)
+    identity = (
+        keras.layers.Dropout,
+        keras.layers.GaussianNoise,
+        keras.layers.GaussianDropout,
+        keras.layers.SpatialDropout1D,
+        keras.layers.ActivityRegularization,
+        keras.layers.InputLayer,
+    )
     plan, states = [], []
 
     def add_rnn(rnn, where):
@@ -92,8 +101,12 @@ def _plan(model):
         shapes = _state_shapes(rnn.cell)
         for shape in shapes:
             states.append(
-                {"name": f"state_{len(states)}", "shape": [None, *shape], "layer": rnn.name,
-                 "cell": type(rnn.cell).__name__}
+                {
+                    "name": f"state_{len(states)}",
+                    "shape": [None, *shape],
+                    "layer": rnn.name,
+                    "cell": type(rnn.cell).__name__,
+                }
             )
         plan.append(("rnn", rnn.cell, len(shapes)))
 

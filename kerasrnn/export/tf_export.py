@@ -41,26 +41,20 @@ import numpy as np
 
 from kerasrnn.export import parity as parity_lib
 from kerasrnn.export import writers
-from kerasrnn.export.checks import OnnxRunner
-from kerasrnn.export.checks import ParityReport
-from kerasrnn.export.checks import SavedModelRunner
-from kerasrnn.export.checks import case_figures
-from kerasrnn.export.checks import fmt
-from kerasrnn.export.checks import numpy_of
-from kerasrnn.export.checks import streaming_figures
-from kerasrnn.export.checks import worst_error
-from kerasrnn.export.errors import ExportError
-from kerasrnn.export.errors import ParityError
-from kerasrnn.export.errors import one_line
+from kerasrnn.export.checks import (
+    OnnxRunner,
+    ParityReport,
+    SavedModelRunner,
+    case_figures,
+    fmt,
+    numpy_of,
+    streaming_figures,
+    worst_error,
+)
+from kerasrnn.export.errors import ExportError, ParityError, one_line
 from kerasrnn.export.job import ExportJob
-from kerasrnn.export.staging import StagedFile
-from kerasrnn.export.staging import commit
-from kerasrnn.export.staging import stage
-from kerasrnn.export.writers import METADATA_FILE
-from kerasrnn.export.writers import ONNX_FILE
-from kerasrnn.export.writers import PARITY_FILE
-from kerasrnn.export.writers import SAVEDMODEL_DIR
-from kerasrnn.export.writers import STREAMING_DIR
+from kerasrnn.export.staging import StagedFile, commit, stage
+from kerasrnn.export.writers import METADATA_FILE, ONNX_FILE, PARITY_FILE, SAVEDMODEL_DIR, STREAMING_DIR
 from kerasrnn.storage import atomic
 
 logger = logging.getLogger(__name__)
@@ -165,7 +159,10 @@ def _parity_cases(job: ExportJob, description: dict[str, Any]) -> tuple[list[dic
     if job.cases_path is not None:
         return parity_lib.load_cases(job.cases_path)
     cases = parity_lib.make_cases(
-        description, batch_sizes=job.batch_sizes, lengths=job.lengths, max_seen_length=job.max_seen_length,
+        description,
+        batch_sizes=job.batch_sizes,
+        lengths=job.lengths,
+        max_seen_length=job.max_seen_length,
         seed=job.seed,
     )
     return cases, None
@@ -186,8 +183,7 @@ def _metadata(model: Any, description: dict[str, Any], job: ExportJob) -> dict[s
 
 
 def _prepare(directory: Path, model: Any, job: ExportJob, level: int) -> _Export:
-    from kerasrnn.export.graph import dynamic_time_twin
-    from kerasrnn.export.graph import input_description
+    from kerasrnn.export.graph import dynamic_time_twin, input_description
 
     description = input_description(model)
     twin = dynamic_time_twin(model)  # the reference: Keras' layers, run eagerly
@@ -212,9 +208,19 @@ def _prepare(directory: Path, model: Any, job: ExportJob, level: int) -> _Export
     )
     parity = ParityReport(job.tolerance, trained_backend, cases, originals is not None, level)
     return _Export(
-        job=job, directory=directory, model=model, description=description, traced_twin=traced_twin, step=step,
-        cases=cases, references=references, originals=originals, signature=signature, serve=serve,
-        metadata=metadata, parity=parity,
+        job=job,
+        directory=directory,
+        model=model,
+        description=description,
+        traced_twin=traced_twin,
+        step=step,
+        cases=cases,
+        references=references,
+        originals=originals,
+        signature=signature,
+        serve=serve,
+        metadata=metadata,
+        parity=parity,
     )
 
 
@@ -248,11 +254,13 @@ def _native_onnx(export: _Export) -> tuple[Any, str, str | None]:
     Raises:
         ExportError: ``onnx_ops="native"`` and the native form is not possible.
     """
-    from kerasrnn.export.native_onnx import MIN_OPSET
-    from kerasrnn.export.native_onnx import NativeUnsupported
-    from kerasrnn.export.native_onnx import build_native_onnx
-    from kerasrnn.export.native_onnx import prefers_native
-    from kerasrnn.export.native_onnx import supports_native
+    from kerasrnn.export.native_onnx import (
+        MIN_OPSET,
+        NativeUnsupported,
+        build_native_onnx,
+        prefers_native,
+        supports_native,
+    )
 
     job, model = export.job, export.traced_twin
     if job.onnx_ops == "tf2onnx":

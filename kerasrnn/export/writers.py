@@ -12,9 +12,8 @@ import json
 import logging
 import os
 import warnings
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from collections.abc import Callable
-from collections.abc import Sequence
 from typing import Any
 
 from kerasrnn.export.errors import ExportError

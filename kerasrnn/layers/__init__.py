@@ -17,30 +17,18 @@ none (PyTorch's own LSTM/GRU kernel on CPU on the torch backend).
 from kerasrnn.layers.conv_lstm import ConvLSTMCell
 from kerasrnn.layers.conv_lstm1d import ConvLSTM1D
 from kerasrnn.layers.conv_lstm2d import ConvLSTM2D
-from kerasrnn.layers.esn import ESN
-from kerasrnn.layers.esn import ESNCell
-from kerasrnn.layers.fused_rnn import GRU
-from kerasrnn.layers.fused_rnn import LSTM
-from kerasrnn.layers.ind_rnn import IndRNN
-from kerasrnn.layers.ind_rnn import IndRNNCell
-from kerasrnn.layers.layer_norm_gru import LayerNormGRU
-from kerasrnn.layers.layer_norm_gru import LayerNormGRUCell
-from kerasrnn.layers.layer_norm_lstm import LayerNormLSTM
-from kerasrnn.layers.layer_norm_lstm import LayerNormLSTMCell
-from kerasrnn.layers.layer_norm_simple_rnn import LayerNormSimpleRNN
-from kerasrnn.layers.layer_norm_simple_rnn import LayerNormSimpleRNNCell
-from kerasrnn.layers.mgu import MGU
-from kerasrnn.layers.mgu import MGUCell
-from kerasrnn.layers.mut1 import MUT1
-from kerasrnn.layers.mut1 import MUT1Cell
-from kerasrnn.layers.mut2 import MUT2
-from kerasrnn.layers.mut2 import MUT2Cell
-from kerasrnn.layers.mut3 import MUT3
-from kerasrnn.layers.mut3 import MUT3Cell
-from kerasrnn.layers.nas import NAS
-from kerasrnn.layers.nas import NASCell
-from kerasrnn.layers.peephole_lstm import PeepholeLSTM
-from kerasrnn.layers.peephole_lstm import PeepholeLSTMCell
+from kerasrnn.layers.esn import ESN, ESNCell
+from kerasrnn.layers.fused_rnn import GRU, LSTM
+from kerasrnn.layers.ind_rnn import IndRNN, IndRNNCell
+from kerasrnn.layers.layer_norm_gru import LayerNormGRU, LayerNormGRUCell
+from kerasrnn.layers.layer_norm_lstm import LayerNormLSTM, LayerNormLSTMCell
+from kerasrnn.layers.layer_norm_simple_rnn import LayerNormSimpleRNN, LayerNormSimpleRNNCell
+from kerasrnn.layers.mgu import MGU, MGUCell
+from kerasrnn.layers.mut1 import MUT1, MUT1Cell
+from kerasrnn.layers.mut2 import MUT2, MUT2Cell
+from kerasrnn.layers.mut3 import MUT3, MUT3Cell
+from kerasrnn.layers.nas import NAS, NASCell
+from kerasrnn.layers.peephole_lstm import PeepholeLSTM, PeepholeLSTMCell
 from kerasrnn.layers.recurrent import Recurrent
 
 __all__ = [

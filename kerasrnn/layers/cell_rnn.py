@@ -33,9 +33,7 @@ from keras.layers import InputSpec
 from kerasrnn import backend as fast_paths
 from kerasrnn.keras_private import backend_rnn
 from kerasrnn.layers.recurrent_cell import RecurrentCell
-from kerasrnn.layers.tensor_types import Identifier
-from kerasrnn.layers.tensor_types import Shape
-from kerasrnn.layers.tensor_types import Tensor
+from kerasrnn.layers.tensor_types import Identifier, Shape, Tensor
 
 # Keyword arguments that belong to ``keras.layers.RNN`` rather than the cell.
 _RNN_ARGS = (
@@ -153,9 +151,7 @@ class CellRNN(keras.layers.RNN):
         super().build(sequences_shape, initial_state_shape)
         # Once built, a different feature width is a clear error naming the
         # layer instead of a shape mismatch deep inside a matmul.
-        self.input_spec = InputSpec(
-            ndim=self.sequence_ndim, axes={-1: sequences_shape[-1]}
-        )
+        self.input_spec = InputSpec(ndim=self.sequence_ndim, axes={-1: sequences_shape[-1]})
 
     def get_config(self) -> dict[str, Any]:
         config = super().get_config()
@@ -163,9 +159,7 @@ class CellRNN(keras.layers.RNN):
         cell_config = self.cell.get_config()
         for key in _LAYER_ONLY_CONFIG:
             cell_config.pop(key, None)
-        config["activity_regularizer"] = keras.regularizers.serialize(
-            self.activity_regularizer
-        )
+        config["activity_regularizer"] = keras.regularizers.serialize(self.activity_regularizer)
         return {**config, **cell_config}
 
     @classmethod

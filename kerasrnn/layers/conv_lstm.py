@@ -12,16 +12,11 @@ from collections.abc import Sequence
 from typing import Any
 
 import keras
-from keras import constraints
-from keras import initializers
-from keras import ops
-from keras import regularizers
+from keras import constraints, initializers, ops, regularizers
 
 from kerasrnn.layers.cell_rnn import CellRNN
 from kerasrnn.layers.recurrent_cell import RecurrentCell
-from kerasrnn.layers.tensor_types import Identifier
-from kerasrnn.layers.tensor_types import Shape
-from kerasrnn.layers.tensor_types import Tensor
+from kerasrnn.layers.tensor_types import Identifier, Shape, Tensor
 
 
 def _as_tuple(value: int | Sequence[int], rank: int, name: str) -> tuple[int, ...]:
@@ -125,9 +120,7 @@ class ConvLSTMCell(RecurrentCell):
         self.padding = padding
         self.data_format = data_format or keras.config.image_data_format()
         if self.data_format not in ("channels_last", "channels_first"):
-            raise ValueError(
-                f"`data_format` must be 'channels_last' or 'channels_first'; received {data_format!r}."
-            )
+            raise ValueError(f"`data_format` must be 'channels_last' or 'channels_first'; received {data_format!r}.")
         self.peephole = bool(peephole)
         self.unit_forget_bias = unit_forget_bias
         self.peephole_initializer = initializers.get(peephole_initializer)
@@ -145,9 +138,7 @@ class ConvLSTMCell(RecurrentCell):
         """The shape of ``H`` and ``C`` for a batch (after the input convolution)."""
         spatial = tuple(
             conv_output_length(n, k, s, self.padding, d)
-            for n, k, s, d in zip(
-                self.spatial_dims, self.kernel_size, self.strides, self.dilation_rate
-            )
+            for n, k, s, d in zip(self.spatial_dims, self.kernel_size, self.strides, self.dilation_rate)
         )
         if self.data_format == "channels_last":
             return (batch_size, *spatial, self.filters)
@@ -237,9 +228,7 @@ class ConvLSTMCell(RecurrentCell):
     ) -> tuple[Tensor, list[Tensor]]:
         h_tm1, c_tm1 = states
         h = self.dropped_state(h_tm1, training)
-        z = projected + ops.conv(
-            h, self.recurrent_kernel, strides=1, padding="same", data_format=self.data_format
-        )
+        z = projected + ops.conv(h, self.recurrent_kernel, strides=1, padding="same", data_format=self.data_format)
         z_i, z_f, z_c, z_o = ops.split(z, 4, axis=self.channel_axis)
         if self.peephole:
             z_i = z_i + self.input_gate_peephole * c_tm1
@@ -327,18 +316,16 @@ class ConvLSTM(CellRNN):
         batch_size, steps = sequences_shape[0], sequences_shape[1]
         if self.cell.spatial_dims is None:
             frame = (batch_size,) + tuple(sequences_shape[2:])
-            self.cell.spatial_dims = tuple(
-                frame[1:-1] if self.cell.data_format == "channels_last" else frame[2:]
-            )
+            self.cell.spatial_dims = tuple(frame[1:-1] if self.cell.data_format == "channels_last" else frame[2:])
         state_shape = self.cell.state_shape(batch_size)
-        output_shape = (
-            (batch_size, steps) + state_shape[1:] if self.return_sequences else state_shape
-        )
+        output_shape = (batch_size, steps) + state_shape[1:] if self.return_sequences else state_shape
         if self.return_state:
             return output_shape, state_shape, state_shape
         return output_shape
 
-    def compute_mask(self, _: Tensor, mask: Tensor | Sequence[Tensor | None] | None) -> Tensor | list[Tensor | None] | None:
+    def compute_mask(
+        self, _: Tensor, mask: Tensor | Sequence[Tensor | None] | None
+    ) -> Tensor | list[Tensor | None] | None:
         mask = keras.tree.flatten(mask)[0] if mask is not None else None
         output_mask = mask if self.return_sequences else None
         if self.return_state:

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import random
-from collections.abc import Callable
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import keras
@@ -13,9 +12,7 @@ from keras import ops
 
 from kerasrnn.layers.cell_rnn import CellRNN
 from kerasrnn.layers.recurrent_cell import RecurrentCell
-from kerasrnn.layers.tensor_types import Identifier
-from kerasrnn.layers.tensor_types import Shape
-from kerasrnn.layers.tensor_types import Tensor
+from kerasrnn.layers.tensor_types import Identifier, Shape, Tensor
 
 # RecurrentCell arguments that would act on trained weights only.
 _TRAINING_ONLY = (
@@ -190,9 +187,7 @@ class ESNCell(RecurrentCell):
         )
         self.bias = None
         if self.use_bias:
-            self.bias = self.add_weight(
-                shape=(units,), name="bias", initializer=self.bias_initializer, trainable=False
-            )
+            self.bias = self.add_weight(shape=(units,), name="bias", initializer=self.bias_initializer, trainable=False)
 
     def project_inputs(self, inputs: Tensor) -> Tensor:
         z = ops.matmul(inputs, self.kernel)

@@ -16,8 +16,7 @@ from typing import Any
 import keras
 from keras import ops
 
-from kerasrnn.layers.tensor_types import Shape
-from kerasrnn.layers.tensor_types import Tensor
+from kerasrnn.layers.tensor_types import Shape, Tensor
 
 
 @keras.saving.register_keras_serializable(package="kerasrnn")

@@ -16,8 +16,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import keras
-from keras import ops
-from keras import tree
+from keras import ops, tree
 
 from kerasrnn import backend as fast_paths
 from kerasrnn.layers.tensor_types import Tensor

@@ -7,15 +7,11 @@ from collections.abc import Sequence
 from typing import Any
 
 import keras
-from keras import constraints
-from keras import initializers
-from keras import ops
+from keras import constraints, initializers, ops
 
 from kerasrnn.layers.cell_rnn import CellRNN
 from kerasrnn.layers.recurrent_cell import RecurrentCell
-from kerasrnn.layers.tensor_types import Identifier
-from kerasrnn.layers.tensor_types import Shape
-from kerasrnn.layers.tensor_types import Tensor
+from kerasrnn.layers.tensor_types import Identifier, Shape, Tensor
 
 
 def relu_recurrent_bound(time_steps: int, magnitude: float = 2.0) -> float:
@@ -135,8 +131,7 @@ class IndRNNCell(RecurrentCell):
             and recurrent_max_abs > 0
         ):
             raise ValueError(
-                f"{name}: `recurrent_max_abs` must be a positive number or None, "
-                f"received {recurrent_max_abs!r}."
+                f"{name}: `recurrent_max_abs` must be a positive number or None, received {recurrent_max_abs!r}."
             )
         super().__init__(units, activation=activation, **kwargs)
         bound = None if recurrent_max_abs is None else float(recurrent_max_abs)

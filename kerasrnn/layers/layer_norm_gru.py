@@ -6,15 +6,12 @@ from collections.abc import Sequence
 from typing import Any
 
 import keras
-from keras import initializers
-from keras import ops
+from keras import initializers, ops
 
 from kerasrnn.layers.cell_rnn import CellRNN
 from kerasrnn.layers.layer_norm_lstm import layer_norm
 from kerasrnn.layers.recurrent_cell import RecurrentCell
-from kerasrnn.layers.tensor_types import Identifier
-from kerasrnn.layers.tensor_types import Shape
-from kerasrnn.layers.tensor_types import Tensor
+from kerasrnn.layers.tensor_types import Identifier, Shape, Tensor
 
 
 @keras.saving.register_keras_serializable(package="kerasrnn")
@@ -102,12 +99,16 @@ class LayerNormGRUCell(RecurrentCell):
         self.recurrent_kernel = self.add_recurrent_kernel(3 * units)
         self.bias = self.add_bias(3 * units)
         for norm in ("kernel_norm", "recurrent_norm"):
-            setattr(self, f"{norm}_gamma", self.add_weight(
-                shape=(3 * units,), name=f"{norm}_gamma", initializer=self.norm_gamma_initializer
-            ))
-            setattr(self, f"{norm}_beta", self.add_weight(
-                shape=(3 * units,), name=f"{norm}_beta", initializer=self.norm_beta_initializer
-            ))
+            setattr(
+                self,
+                f"{norm}_gamma",
+                self.add_weight(shape=(3 * units,), name=f"{norm}_gamma", initializer=self.norm_gamma_initializer),
+            )
+            setattr(
+                self,
+                f"{norm}_beta",
+                self.add_weight(shape=(3 * units,), name=f"{norm}_beta", initializer=self.norm_beta_initializer),
+            )
 
     def _grouped_norm(self, v: Tensor, gamma: Tensor, beta: Tensor) -> tuple[Tensor, Tensor]:
         """``(LN of the gates' 2u features, LN of the candidate's u features)`` of a ``3u`` vector."""

@@ -6,15 +6,12 @@ from collections.abc import Sequence
 from typing import Any
 
 import keras
-from keras import initializers
-from keras import ops
+from keras import initializers, ops
 
 from kerasrnn import backend as fast_paths
 from kerasrnn.layers.cell_rnn import CellRNN
 from kerasrnn.layers.recurrent_cell import RecurrentCell
-from kerasrnn.layers.tensor_types import Identifier
-from kerasrnn.layers.tensor_types import Shape
-from kerasrnn.layers.tensor_types import Tensor
+from kerasrnn.layers.tensor_types import Identifier, Shape, Tensor
 
 
 def layer_norm(x: Tensor, gamma: Tensor, beta: Tensor, epsilon: float) -> Tensor:
@@ -108,12 +105,16 @@ class LayerNormLSTMCell(RecurrentCell):
         self.recurrent_kernel = self.add_recurrent_kernel(4 * units)
         self.bias = self.add_lstm_bias(self.unit_forget_bias)
         for norm, width in (("kernel_norm", 4 * units), ("recurrent_norm", 4 * units), ("state_norm", units)):
-            setattr(self, f"{norm}_gamma", self.add_weight(
-                shape=(width,), name=f"{norm}_gamma", initializer=self.norm_gamma_initializer
-            ))
-            setattr(self, f"{norm}_beta", self.add_weight(
-                shape=(width,), name=f"{norm}_beta", initializer=self.norm_beta_initializer
-            ))
+            setattr(
+                self,
+                f"{norm}_gamma",
+                self.add_weight(shape=(width,), name=f"{norm}_gamma", initializer=self.norm_gamma_initializer),
+            )
+            setattr(
+                self,
+                f"{norm}_beta",
+                self.add_weight(shape=(width,), name=f"{norm}_beta", initializer=self.norm_beta_initializer),
+            )
 
     def project_inputs(self, inputs: Tensor) -> Tensor:
         z = layer_norm(

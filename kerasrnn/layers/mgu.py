@@ -9,8 +9,7 @@ from keras import ops
 
 from kerasrnn.layers.cell_rnn import CellRNN
 from kerasrnn.layers.recurrent_cell import RecurrentCell
-from kerasrnn.layers.tensor_types import Shape
-from kerasrnn.layers.tensor_types import Tensor
+from kerasrnn.layers.tensor_types import Shape, Tensor
 
 
 @keras.saving.register_keras_serializable(package="kerasrnn")

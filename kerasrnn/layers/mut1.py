@@ -9,8 +9,7 @@ from keras import ops
 
 from kerasrnn.layers.cell_rnn import CellRNN
 from kerasrnn.layers.mut_cell import ProjectedMUTCell
-from kerasrnn.layers.tensor_types import Shape
-from kerasrnn.layers.tensor_types import Tensor
+from kerasrnn.layers.tensor_types import Shape, Tensor
 
 
 @keras.saving.register_keras_serializable(package="kerasrnn")
@@ -62,9 +61,7 @@ class MUT1Cell(ProjectedMUTCell):
 
     def project_inputs(self, inputs: Tensor) -> Tensor:
         # [W_xz x + b_z, W_xr x + b_r, tanh(x) + b_h]
-        projected = ops.concatenate(
-            [ops.matmul(inputs, self.kernel), ops.tanh(self.project(inputs))], axis=-1
-        )
+        projected = ops.concatenate([ops.matmul(inputs, self.kernel), ops.tanh(self.project(inputs))], axis=-1)
         return projected + self.bias if self.use_bias else projected
 
     def recurrent_step(

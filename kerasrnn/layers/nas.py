@@ -6,16 +6,11 @@ from collections.abc import Sequence
 from typing import Any
 
 import keras
-from keras import constraints
-from keras import initializers
-from keras import ops
-from keras import regularizers
+from keras import constraints, initializers, ops, regularizers
 
 from kerasrnn.layers.cell_rnn import CellRNN
 from kerasrnn.layers.recurrent_cell import RecurrentCell
-from kerasrnn.layers.tensor_types import Identifier
-from kerasrnn.layers.tensor_types import Shape
-from kerasrnn.layers.tensor_types import Tensor
+from kerasrnn.layers.tensor_types import Identifier, Shape, Tensor
 
 NAS_BASE = 8  # the cell's eight branches
 

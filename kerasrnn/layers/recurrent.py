@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import keras
 
 from kerasrnn.layers.esn import ESN
-from kerasrnn.layers.fused_rnn import GRU
-from kerasrnn.layers.fused_rnn import LSTM
+from kerasrnn.layers.fused_rnn import GRU, LSTM
 from kerasrnn.layers.ind_rnn import IndRNN
 from kerasrnn.layers.layer_norm_gru import LayerNormGRU
 from kerasrnn.layers.layer_norm_lstm import LayerNormLSTM
@@ -21,8 +19,7 @@ from kerasrnn.layers.mut2 import MUT2
 from kerasrnn.layers.mut3 import MUT3
 from kerasrnn.layers.nas import NAS
 from kerasrnn.layers.peephole_lstm import PeepholeLSTM
-from kerasrnn.layers.tensor_types import Shape
-from kerasrnn.layers.tensor_types import Tensor
+from kerasrnn.layers.tensor_types import Shape, Tensor
 
 
 def _simple_rnn(activation: str) -> Callable[..., keras.layers.RNN]:
@@ -149,8 +146,7 @@ class Recurrent(keras.layers.Layer):
             cell = CELL_ALIASES.get(cell, cell)
             if cell not in CELL_LAYERS:
                 raise ValueError(
-                    f"Recurrent: unknown cell {cell!r}; expected one of "
-                    f"{sorted(CELL_LAYERS)} or a cell instance."
+                    f"Recurrent: unknown cell {cell!r}; expected one of {sorted(CELL_LAYERS)} or a cell instance."
                 )
             if units is None:
                 raise ValueError(f"Recurrent: `units` is required with cell={cell!r}.")
@@ -159,9 +155,7 @@ class Recurrent(keras.layers.Layer):
                 raise ValueError("Recurrent: `cell_kwargs` only applies to a cell name.")
             cell_units = getattr(cell, "units", None)
             if units is not None and cell_units is not None and units != cell_units:
-                raise ValueError(
-                    f"Recurrent: units={units} but the given cell has units={cell_units}."
-                )
+                raise ValueError(f"Recurrent: units={units} but the given cell has units={cell_units}.")
             units = cell_units if units is None else units
             # Keep the cell as its config (a template copied for every layer
             # and direction) so that no unbuilt layer is tracked here.

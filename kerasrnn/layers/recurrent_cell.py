@@ -21,22 +21,16 @@ forward as the output of a masked step).
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import keras
-from keras import constraints
-from keras import initializers
-from keras import ops
-from keras import regularizers
+from keras import constraints, initializers, ops, regularizers
 
 # Keras' RNN layer draws the dropout masks *before* its time loop only for cells
 # that are instances of this private mixin; see kerasrnn.keras_private.
 from kerasrnn.keras_private import DropoutRNNCell
-from kerasrnn.layers.tensor_types import Identifier
-from kerasrnn.layers.tensor_types import Shape
-from kerasrnn.layers.tensor_types import Tensor
+from kerasrnn.layers.tensor_types import Identifier, Shape, Tensor
 
 
 class RecurrentCell(keras.layers.Layer, DropoutRNNCell):
@@ -87,16 +81,10 @@ class RecurrentCell(keras.layers.Layer, DropoutRNNCell):
         **kwargs: Any,
     ) -> None:
         if not isinstance(units, int) or isinstance(units, bool) or units <= 0:
-            raise ValueError(
-                f"{type(self).__name__}: `units` must be a positive integer, "
-                f"received units={units!r}."
-            )
+            raise ValueError(f"{type(self).__name__}: `units` must be a positive integer, received units={units!r}.")
         for arg, rate in (("dropout", dropout), ("recurrent_dropout", recurrent_dropout)):
             if not 0.0 <= rate < 1.0:
-                raise ValueError(
-                    f"{type(self).__name__}: `{arg}` must be in [0, 1), "
-                    f"received {arg}={rate!r}."
-                )
+                raise ValueError(f"{type(self).__name__}: `{arg}` must be in [0, 1), received {arg}={rate!r}.")
         super().__init__(**kwargs)
         self.units = units
         self.activation = keras.activations.get(activation)
@@ -151,9 +139,7 @@ class RecurrentCell(keras.layers.Layer, DropoutRNNCell):
 
     def add_lstm_bias(self, unit_forget_bias: bool) -> keras.Variable | None:
         """The fused ``(4 * units,)`` bias of gates i, f, c, o; forget part 1 if asked."""
-        initializer = (
-            forget_bias_initializer(self.bias_initializer, self.units, 4) if unit_forget_bias else None
-        )
+        initializer = forget_bias_initializer(self.bias_initializer, self.units, 4) if unit_forget_bias else None
         return self.add_bias(4 * self.units, initializer=initializer)
 
     def input_dim_of(self, input_shape: Shape) -> int:
@@ -183,9 +169,7 @@ class RecurrentCell(keras.layers.Layer, DropoutRNNCell):
         """The rest of the step: ``(projected input, states) -> (output, new states)``."""
         raise NotImplementedError
 
-    def call(
-        self, inputs: Tensor, states: Sequence[Tensor], training: bool = False
-    ) -> tuple[Tensor, list[Tensor]]:
+    def call(self, inputs: Tensor, states: Sequence[Tensor], training: bool = False) -> tuple[Tensor, list[Tensor]]:
         projected = self.project_inputs(self.dropped_inputs(inputs, training))
         return self.recurrent_step(projected, states, training=training)
 
@@ -208,33 +192,22 @@ class RecurrentCell(keras.layers.Layer, DropoutRNNCell):
     # -- the cell contract -------------------------------------------------------
 
     def get_initial_state(self, batch_size: int | Tensor | None = None) -> list[Tensor]:
-        return [
-            ops.zeros((batch_size, size), dtype=self.compute_dtype)
-            for size in self.state_size
-        ]
+        return [ops.zeros((batch_size, size), dtype=self.compute_dtype) for size in self.state_size]
 
     def get_config(self) -> dict[str, Any]:
         config = {
             "units": self.units,
             "activation": keras.activations.serialize(self.activation),
-            "recurrent_activation": keras.activations.serialize(
-                self.recurrent_activation
-            ),
+            "recurrent_activation": keras.activations.serialize(self.recurrent_activation),
             "use_bias": self.use_bias,
             "kernel_initializer": initializers.serialize(self.kernel_initializer),
-            "recurrent_initializer": initializers.serialize(
-                self.recurrent_initializer
-            ),
+            "recurrent_initializer": initializers.serialize(self.recurrent_initializer),
             "bias_initializer": initializers.serialize(self.bias_initializer),
             "kernel_regularizer": regularizers.serialize(self.kernel_regularizer),
-            "recurrent_regularizer": regularizers.serialize(
-                self.recurrent_regularizer
-            ),
+            "recurrent_regularizer": regularizers.serialize(self.recurrent_regularizer),
             "bias_regularizer": regularizers.serialize(self.bias_regularizer),
             "kernel_constraint": constraints.serialize(self.kernel_constraint),
-            "recurrent_constraint": constraints.serialize(
-                self.recurrent_constraint
-            ),
+            "recurrent_constraint": constraints.serialize(self.recurrent_constraint),
             "bias_constraint": constraints.serialize(self.bias_constraint),
             "dropout": self.dropout,
             "recurrent_dropout": self.recurrent_dropout,
@@ -243,9 +216,7 @@ class RecurrentCell(keras.layers.Layer, DropoutRNNCell):
         return {**super().get_config(), **config}
 
 
-def forget_bias_initializer(
-    bias_initializer: Callable[..., Tensor], units: int, gates: int
-) -> Callable[..., Tensor]:
+def forget_bias_initializer(bias_initializer: Callable[..., Tensor], units: int, gates: int) -> Callable[..., Tensor]:
     """Bias initializer for ``gates`` fused gates, the 2nd (forget) set to one."""
 
     def initializer(shape: Shape, dtype: str | None = None) -> Tensor:

@@ -7,10 +7,8 @@ readers and type checkers and change nothing at run time.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from collections.abc import Sequence
-from typing import Any
-from typing import TypeAlias
+from collections.abc import Callable, Sequence
+from typing import Any, TypeAlias
 
 Tensor: TypeAlias = Any
 """A tensor of the active backend (``tf.Tensor``, ``jax.Array``, ``torch.Tensor``),

@@ -88,8 +88,12 @@ def _conv_lstm_stack(inputs, units, layers, dropout, return_sequences, peephole,
     for index in range(layers):
         last = index == layers - 1
         x = conv(
-            units, kernel_size, padding="same", peephole=peephole,
-            return_sequences=return_sequences or not last, name=f"convlstm_{index}",
+            units,
+            kernel_size,
+            padding="same",
+            peephole=peephole,
+            return_sequences=return_sequences or not last,
+            name=f"convlstm_{index}",
         )(x)
         if dropout and not last:
             x = keras.layers.Dropout(dropout)(x)

@@ -368,7 +368,8 @@ class StagedDirectory:
             self._remove_created()
             raise DestinationError(
                 f"cannot {verb} {what} {self.final}: {error.strerror or error}",
-                path=self.final, problem=Problem.OS_ERROR,
+                path=self.final,
+                problem=Problem.OS_ERROR,
             ) from None
 
     def commit(self) -> Path:
@@ -390,7 +391,8 @@ class StagedDirectory:
                 os.rename(backup, self.final)
             raise DestinationError(
                 f"cannot move {self.what} into {self.final}: {error.strerror or error}",
-                path=self.final, problem=Problem.OS_ERROR,
+                path=self.final,
+                problem=Problem.OS_ERROR,
             ) from None
         self.done = True
         if backup is not None:

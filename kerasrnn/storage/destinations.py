@@ -77,17 +77,23 @@ def _check_parent(path: Path, what: str, verb: str, create_parents: bool) -> Non
     if not (ancestor.exists() or ancestor.is_symlink()):
         raise DestinationError(
             f"{what} {path}: directory {ancestor} does not exist",
-            path=path, problem=Problem.NO_PARENT, blocker=ancestor,
+            path=path,
+            problem=Problem.NO_PARENT,
+            blocker=ancestor,
         )
     if not ancestor.is_dir():
         raise DestinationError(
             f"cannot {verb} {what} {path}: {ancestor} is not a directory",
-            path=path, problem=Problem.PARENT_NOT_A_DIRECTORY, blocker=ancestor,
+            path=path,
+            problem=Problem.PARENT_NOT_A_DIRECTORY,
+            blocker=ancestor,
         )
     if not _writable(ancestor):
         raise DestinationError(
             f"cannot {verb} {what} {path}: {ancestor} is not writable",
-            path=path, problem=Problem.NOT_WRITABLE, blocker=ancestor,
+            path=path,
+            problem=Problem.NOT_WRITABLE,
+            blocker=ancestor,
         )
 
 
@@ -106,7 +112,9 @@ def _check_existing_directory(path: Path, what: str, existing: Existing, verb: s
             )
         if not _writable(path):
             raise DestinationError(
-                f"cannot {verb} {what} {path}: permission denied", path=path, problem=Problem.NOT_WRITABLE,
+                f"cannot {verb} {what} {path}: permission denied",
+                path=path,
+                problem=Problem.NOT_WRITABLE,
                 blocker=path,
             )
 
@@ -208,6 +216,8 @@ def check_outside(path: str | os.PathLike, what: str, protected: dict[str, str |
             continue
         raise DestinationError(
             f"{what} {path} {relation} {description} {protected_path}; write it elsewhere",
-            path=Path(path), problem=Problem.INSIDE_INPUT, blocker=guarded,
+            path=Path(path),
+            problem=Problem.INSIDE_INPUT,
+            blocker=guarded,
         )
     return resolved

@@ -57,9 +57,7 @@ class WriterLock:
             ...
     """
 
-    def __init__(
-        self, path: str | os.PathLike, what: str, *, remove: bool = False, make_parents: bool = False
-    ) -> None:
+    def __init__(self, path: str | os.PathLike, what: str, *, remove: bool = False, make_parents: bool = False) -> None:
         """``remove``: delete the lock file on release; ``make_parents``: create its missing
         parent directories on acquire (and remove those left empty on release)."""
         self.path = Path(path)

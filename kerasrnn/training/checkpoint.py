@@ -64,7 +64,7 @@ class TrainingState:
         return dataclasses.asdict(self)
 
     @classmethod
-    def from_dict(cls, values: dict[str, Any]) -> "TrainingState":
+    def from_dict(cls, values: dict[str, Any]) -> TrainingState:
         names = {field.name for field in dataclasses.fields(cls)}
         return cls(**{key: value for key, value in values.items() if key in names})
 

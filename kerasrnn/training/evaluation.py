@@ -87,8 +87,7 @@ def load_run_model(run: RunDir) -> keras.Model:
                 f"so the model cannot be recovered: train it again with kerasrnn fit"
             )
         raise RunDirError(
-            f"{run.path} has no {path.name}: the run did not finish "
-            f"(continue it with kerasrnn fit --resume {run.path})"
+            f"{run.path} has no {path.name}: the run did not finish (continue it with kerasrnn fit --resume {run.path})"
         )
     if not zipfile.is_zipfile(path):
         raise RunDirError(

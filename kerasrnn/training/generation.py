@@ -91,7 +91,7 @@ def sample_text(
     fill = vocabulary.encode(_fill_char(vocabulary, prime))[0]
     context = np.full((num_samples, window), fill, dtype=np.int32)
     ids = vocabulary.encode(prime)[-window:]
-    context[:, window - len(ids):] = ids
+    context[:, window - len(ids) :] = ids
 
     rng = np.random.default_rng(seed)
     generated = [[] for _ in range(num_samples)]
@@ -115,7 +115,7 @@ def sample_text(
                 generated[sample].append(int(token))
                 if on_text is not None:
                     on_text(sample, vocabulary.decode([int(token)]))
-                if end and vocabulary.decode(generated[sample][-len(end):]) == end:
+                if end and vocabulary.decode(generated[sample][-len(end) :]) == end:
                     done[sample] = True
         if done.all():
             break

@@ -140,23 +140,31 @@ def train_batches(config: RunConfig, data: SequenceData, augment: Augmentation |
     """The training input of ``model.fit``."""
     if data.variable_length:
         return BucketedBatches(
-            data.x_train, _step_targets(data.x_train, data.y_train, data.task), data.lengths_train,
+            data.x_train,
+            _step_targets(data.x_train, data.y_train, data.task),
+            data.lengths_train,
             batch_size=config.batch_size,
-            shuffle=True, seed=config.seed,
+            shuffle=True,
+            seed=config.seed,
             pad_to_multiple=bucket_width_multiple(data.x_train.shape[1]),
             sequence_targets=data.task == "labelling",
         )
     return ShuffledBatches(data.x_train, data.y_train, config.batch_size, config.seed, augment)
 
 
-def eval_input(data: SequenceData, split: str, batch_size: int) -> tuple[np.ndarray, np.ndarray] | BucketedBatches | None:
+def eval_input(
+    data: SequenceData, split: str, batch_size: int
+) -> tuple[np.ndarray, np.ndarray] | BucketedBatches | None:
     """``(x, y)`` arrays, or a :class:`BucketedBatches`, for evaluating a split; ``None`` if empty."""
     x, y = getattr(data, f"x_{split}"), getattr(data, f"y_{split}")
     if len(x) == 0:
         return None
     if data.variable_length:
         return BucketedBatches(
-            x, _step_targets(x, y, data.task), getattr(data, f"lengths_{split}"), batch_size=batch_size,
+            x,
+            _step_targets(x, y, data.task),
+            getattr(data, f"lengths_{split}"),
+            batch_size=batch_size,
             shuffle=False,
             pad_to_multiple=bucket_width_multiple(x.shape[1]),
             sequence_targets=data.task == "labelling",

@@ -41,9 +41,7 @@ from kerasrnn.errors import ConfigError, DataError
 from kerasrnn.training.batched_prediction import predict_in_batches
 
 
-def _as_model_input(
-    sequences, model_shape: tuple, path: Path
-) -> tuple[np.ndarray, np.ndarray | None]:
+def _as_model_input(sequences, model_shape: tuple, path: Path) -> tuple[np.ndarray, np.ndarray | None]:
     """``(x, lengths)`` shaped for a model whose input is ``(T | None, F...)``."""
     steps, features = model_shape[0], tuple(model_shape[1:])
     per_step = int(np.prod(features)) if features else 1
@@ -85,8 +83,6 @@ def _as_model_input(
     for index, row in enumerate(sequences):
         x[index, : lengths[index]] = row.reshape(lengths[index], *features)
     return x, lengths
-
-
 
 
 def predict_file(
@@ -168,7 +164,9 @@ def predict_file(
     elif task == "regression":
         values = np.asarray(outputs, dtype=np.float64).reshape(len(x), -1)
         values = np.asarray(dataset.outputs_in_units(values, info), dtype=np.float64)
-        columns = ["index"] + (["prediction"] if values.shape[1] == 1 else [f"prediction_{i}" for i in range(values.shape[1])])
+        columns = ["index"] + (
+            ["prediction"] if values.shape[1] == 1 else [f"prediction_{i}" for i in range(values.shape[1])]
+        )
         columns += ["label"] if labels is not None else []
         for index, value in enumerate(values):
             row = {"index": index}
@@ -177,7 +175,7 @@ def predict_file(
                 row["label"] = labels[index]
             rows.append(row)
         if labels is not None and values.shape[1] == 1:
-            truth = np.array([float(l) for l in labels])
+            truth = np.array([float(label) for label in labels])
             summary["rmse"] = float(np.sqrt(np.mean((truth - values[:, 0]) ** 2)))
     else:  # labelling
         names = class_names or [str(i) for i in range(np.asarray(outputs[0]).shape[-1])]

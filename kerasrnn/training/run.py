@@ -172,9 +172,7 @@ class Run:
         record.setdefault("resumed", []).append(resumed)
         record["status"] = "running"
         directory.write_record(record)
-        return cls(
-            config, dataset, data, model, train, directory, record, checkpoint, state, checkpoint.rng_state
-        )
+        return cls(config, dataset, data, model, train, directory, record, checkpoint, state, checkpoint.rng_state)
 
 
 #: The options ``fit --resume`` may change.
@@ -219,15 +217,19 @@ def check_same_data(
     if not changed:
         return False
     message = (
-        f"the data of {directory.path} changed since the run was trained ({then} then, {current} now; "
-        f"{data.source})"
+        f"the data of {directory.path} changed since the run was trained ({then} then, {current} now; {data.source})"
     )
     if not allow_changed:
         raise DataChangedError(f"{message}; pass --allow-changed-data to use it anyway")
     logger.warning("%s; continuing as --allow-changed-data says", message)
     record.setdefault("data_changes", []).append(
-        {"at": now(), "by": by, "then": saved.get("sha256") or saved.get("sizes"),
-         "now": now_described["sha256"], "source": data.source}
+        {
+            "at": now(),
+            "by": by,
+            "then": saved.get("sha256") or saved.get("sizes"),
+            "now": now_described["sha256"],
+            "source": data.source,
+        }
     )
     return True
 

@@ -37,7 +37,17 @@ if TYPE_CHECKING:
 # Options that name files or directories.
 _PATHS = ("data_file", "test_file", "text_file", "data_dir")
 # Options that take the data set's (or the architecture's) default when unset (None).
-_PER_DATASET = ("arch", "units", "batch_size", "epochs", "lr", "lr_schedule", "patience", "augment_shift", "time_budget")
+_PER_DATASET = (
+    "arch",
+    "units",
+    "batch_size",
+    "epochs",
+    "lr",
+    "lr_schedule",
+    "patience",
+    "augment_shift",
+    "time_budget",
+)
 
 
 def option(
@@ -131,16 +141,25 @@ class RunConfig:
     )
     dataset: str = option(registry.DEFAULT_DATASET, "Data set (see 'kerasrnn datasets').", cli=False)
     data_file: str | None = option(
-        None, "Your sequences: .npz (x, y) or delimited text (UCR: label first).", type=str, flag="--data",
+        None,
+        "Your sequences: .npz (x, y) or delimited text (UCR: label first).",
+        type=str,
+        flag="--data",
         metavar="FILE",
     )
     test_file: str | None = option(
-        None, "Test split for --data (default: FOO_TEST next to FOO_TRAIN, else a seeded split).", type=str,
-        flag="--test-data", metavar="FILE",
+        None,
+        "Test split for --data (default: FOO_TEST next to FOO_TRAIN, else a seeded split).",
+        type=str,
+        flag="--test-data",
+        metavar="FILE",
     )
     text_file: str | None = option(
-        None, "A UTF-8 corpus for the character language model (default: tiny-shakespeare).", type=str,
-        flag="--text", metavar="FILE",
+        None,
+        "A UTF-8 corpus for the character language model (default: tiny-shakespeare).",
+        type=str,
+        flag="--text",
+        metavar="FILE",
     )
     data_dir: str | None = option(
         None, "Directory with MNIST IDX files (default $KERASRNN_DATA).", type=str, metavar="DIR"
@@ -153,9 +172,7 @@ class RunConfig:
     window: int = option(12, "Sunspots: years of history per forecast (default 12).", type=int)
     seq_len: int = option(100, "Text: characters per training sequence (default 100).", type=int)
     max_chars: int | None = option(None, "Text: use only the first N characters.", type=int)
-    max_samples: int | None = option(
-        None, "Keep at most N samples of each split (seeded), for quick runs.", type=int
-    )
+    max_samples: int | None = option(None, "Keep at most N samples of each split (seeded), for quick runs.", type=int)
     validation_fraction: float | None = option(
         None, "Fraction of the training data held out for validation.", type=float
     )
@@ -170,7 +187,8 @@ class RunConfig:
     )
     embedding_dim: int = option(64, "Text: character embedding width (default 64).", type=int)
     init: str = option(
-        "keras", "Weight initialization: keras (default) or pytorch (torch.nn's, to rerun PyTorch labs).",
+        "keras",
+        "Weight initialization: keras (default) or pytorch (torch.nn's, to rerun PyTorch labs).",
         choices=registry.INITIALIZATIONS,
     )
 
@@ -179,19 +197,13 @@ class RunConfig:
     lr_schedule: str | None = option(
         None, "Per-epoch schedule (default: cosine for MNIST and text).", choices=registry.LR_SCHEDULES
     )
-    batch_size: int | None = option(
-        None, "Training batch size (default: per data set, 128 for MNIST).", type=int
-    )
+    batch_size: int | None = option(None, "Training batch size (default: per data set, 128 for MNIST).", type=int)
     epochs: int | None = option(None, "Maximum epochs (default: per data set, 20 for MNIST).", type=int)
     iterations: int | None = option(
         None, "Stop after N training batches instead (as the course's '3000 iterations').", type=int
     )
-    clipnorm: float | None = option(
-        1.0, "Clip gradients to this norm (default 1.0; 0 turns clipping off).", type=float
-    )
-    patience: int | None = option(
-        None, "Early stopping patience in epochs, best weights restored (0 = off).", type=int
-    )
+    clipnorm: float | None = option(1.0, "Clip gradients to this norm (default 1.0; 0 turns clipping off).", type=float)
+    patience: int | None = option(None, "Early stopping patience in epochs, best weights restored (0 = off).", type=int)
     augment_shift: int | None = option(
         None, "MNIST: random shifts of training images by up to N pixels (default 2; 0 = off).", type=int
     )
@@ -327,9 +339,7 @@ class RunConfig:
             raise ConfigError(f"a run configuration must be a JSON object; got {type(values).__name__}")
         unknown = sorted(set(values) - set(cls.field_names()))
         if unknown:
-            raise ConfigError(
-                f"unknown option(s) {', '.join(unknown)}; accepted: {', '.join(cls.field_names())}"
-            )
+            raise ConfigError(f"unknown option(s) {', '.join(unknown)}; accepted: {', '.join(cls.field_names())}")
         return cls(**values)
 
     @classmethod
@@ -351,8 +361,11 @@ def _integer(name: str, value: Any, low: int | None, high: int | None = None) ->
     ok = ok and (low is None or value >= low) and (high is None or value <= high)
     if not ok:
         bounds = f">= {low}" if high is None else f"from {low} to {high}"
-        raise ConfigError(f"{name} must be an integer {bounds}; got {value!r}" if low is not None
-                          else f"{name} must be an integer; got {value!r}")
+        raise ConfigError(
+            f"{name} must be an integer {bounds}; got {value!r}"
+            if low is not None
+            else f"{name} must be an integer; got {value!r}"
+        )
 
 
 def _number(name, value, low=None, high=None, low_open=False, high_open=False) -> None:

@@ -80,7 +80,9 @@ def check_new_run_dir(path: Path) -> None:
         check_new_directory(path, "--out", existing=existing)
     except DestinationError as error:
         if error.problem in (Problem.NOT_EMPTY, Problem.NOT_A_DIRECTORY):
-            raise RunDirExistsError(f"{error}; give a new directory, or continue that run with --resume {path}") from None
+            raise RunDirExistsError(
+                f"{error}; give a new directory, or continue that run with --resume {path}"
+            ) from None
         raise RunDirError(f"{error}; give a writable --out") from None
 
 
@@ -269,9 +271,7 @@ class RunDir:
         from matplotlib.ticker import MaxNLocator
 
         epochs = [row["epoch"] for row in rows]
-        metric = next(
-            (name for name in ("accuracy", "rmse", "bits_per_char") if name in rows[0]), None
-        )
+        metric = next((name for name in ("accuracy", "rmse", "bits_per_char") if name in rows[0]), None)
         figure = Figure(figsize=(10, 4), dpi=100)
         FigureCanvasAgg(figure)
         panels = [("loss", "loss")] + ([(metric, metric.replace("_", " "))] if metric else [])
@@ -281,8 +281,11 @@ class RunDir:
                 values = [_finite(row.get(prefix + key)) for row in rows]
                 if any(value is not None for value in values):
                     axes.plot(
-                        epochs, [math.nan if v is None else v for v in values], style,
-                        markersize=3, label="validation" if prefix else "training",
+                        epochs,
+                        [math.nan if v is None else v for v in values],
+                        style,
+                        markersize=3,
+                        label="validation" if prefix else "training",
                     )
             axes.xaxis.set_major_locator(MaxNLocator(integer=True))
             axes.set_xlabel("epoch")

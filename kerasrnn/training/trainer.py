@@ -115,8 +115,14 @@ def _train(run: Run, progress: bool, extra_callbacks: Sequence[keras.callbacks.C
         budget = f", time budget {config.time_budget:g} s" if config.time_budget else ""
         logger.info(
             "model: %s (%d x %d units), %s parameters, backend %s; training up to %d epochs%s -> %s",
-            config.arch, config.layers, config.units, f"{run.model.count_params():,}", config.backend,
-            config.epochs, budget, run.directory.path,
+            config.arch,
+            config.layers,
+            config.units,
+            f"{run.model.count_params():,}",
+            config.backend,
+            config.epochs,
+            budget,
+            run.directory.path,
         )
         fit_options = {"validation_batch_size": EVAL_BATCH_SIZE} if isinstance(validation, tuple) else {}
         try:
@@ -133,7 +139,8 @@ def _train(run: Run, progress: bool, extra_callbacks: Sequence[keras.callbacks.C
         except KeyboardInterrupt:
             logger.info(
                 "interrupted after epoch %d; continue with: kerasrnn fit --resume %s",
-                state.epochs_done, run.directory.path,
+                state.epochs_done,
+                run.directory.path,
             )
             raise
 

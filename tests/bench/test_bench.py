@@ -13,14 +13,9 @@ import keras
 import pytest
 from click.testing import CliRunner
 
-from kerasrnn.bench import BenchError
-from kerasrnn.bench import format_table
-from kerasrnn.bench import make_config
-from kerasrnn.bench import run_bench
+from kerasrnn.bench import BenchError, format_table, make_config, run_bench
+from kerasrnn.bench.runner import add_ratios, row_specs, run_row
 from kerasrnn.cli.main import main as kerasrnn_cli
-from kerasrnn.bench.runner import add_ratios
-from kerasrnn.bench.runner import row_specs
-from kerasrnn.bench.runner import run_row
 from kerasrnn.models import ARCHITECTURES
 
 BACKEND = keras.backend.backend()
@@ -62,8 +57,13 @@ def bench(tmp_path_factory):
     out = tmp_path_factory.mktemp("bench") / "bench.json"
     lines = []
     result = run_bench(
-        archs=[ARCH], backends=[BACKEND], references=["torch.nn.LSTM"], tiny=True, out=out,
-        progress=lines.append, torch_threads=1,  # OpenMP threads spin badly on a busy CI machine
+        archs=[ARCH],
+        backends=[BACKEND],
+        references=["torch.nn.LSTM"],
+        tiny=True,
+        out=out,
+        progress=lines.append,
+        torch_threads=1,  # OpenMP threads spin badly on a busy CI machine
     )
     return result, out, lines
 
@@ -131,17 +131,26 @@ def test_bidirectional_references_run_and_serve_bi_rows(tmp_path):
     # Keras' Bidirectional(LSTM) on this backend, compiled as --jit-compile off.
     out = tmp_path / "bench.json"
     result = run_bench(
-        archs="none", backends=[BACKEND], references=["torch.nn.LSTM(bidirectional)", "keras.layers.Bidirectional(LSTM)"],
-        tiny=True, torch_threads=1, jit_compile="off", out=out,
+        archs="none",
+        backends=[BACKEND],
+        references=["torch.nn.LSTM(bidirectional)", "keras.layers.Bidirectional(LSTM)"],
+        tiny=True,
+        torch_threads=1,
+        jit_compile="off",
+        out=out,
     )
     assert [row["id"] for row in result["rows"]] == [
-        "torch.nn.LSTM(bidirectional)@native", f"keras.layers.Bidirectional(LSTM)@{BACKEND}",
+        "torch.nn.LSTM(bidirectional)@native",
+        f"keras.layers.Bidirectional(LSTM)@{BACKEND}",
     ]
     for row in result["rows"]:
         check_row(row, result["config"])
     torch_bi, keras_bi = result["rows"]
     units = result["config"]["units"]
-    assert torch_bi["model"]["params"] == 2 * (4 * units * (result["config"]["features"] + units + 2)) + 2 * units * 10 + 10
+    assert (
+        torch_bi["model"]["params"]
+        == 2 * (4 * units * (result["config"]["features"] + units + 2)) + 2 * units * 10 + 10
+    )
     assert keras_bi["model"]["jit_compile"] is False and result["config"]["jit_compile"] == "off"
     assert keras_bi["ratios"]["train_vs_torch_bilstm"] > 0 and "train_vs_keras_bilstm" in keras_bi["ratios"]
     assert "jit_compile=off" in format_table(result)
@@ -150,19 +159,26 @@ def test_bidirectional_references_run_and_serve_bi_rows(tmp_path):
 def test_bidirectional_rows_are_compared_with_bidirectional_references():
     def ok(name, backend, train, rss):
         return {
-            "id": f"{name}@{backend}", "name": name, "backend": backend, "status": "ok", "device": {"type": "cpu"},
-            "train": {"samples_per_s": train}, "predict": {"samples_per_s": train},
+            "id": f"{name}@{backend}",
+            "name": name,
+            "backend": backend,
+            "status": "ok",
+            "device": {"type": "cpu"},
+            "train": {"samples_per_s": train},
+            "predict": {"samples_per_s": train},
             "memory": {"peak_rss_train_mb": rss},
         }
 
-    rows = add_ratios([
-        ok("torch.nn.LSTM", "native", 1000.0, 300.0),
-        ok("torch.nn.LSTM(bidirectional)", "native", 500.0, 400.0),
-        ok("keras.layers.LSTM", "jax", 800.0, 600.0),
-        ok("keras.layers.Bidirectional(LSTM)", "jax", 400.0, 800.0),
-        ok("bilstm", "jax", 600.0, 400.0),
-        ok("lstm", "jax", 900.0, 600.0),
-    ])
+    rows = add_ratios(
+        [
+            ok("torch.nn.LSTM", "native", 1000.0, 300.0),
+            ok("torch.nn.LSTM(bidirectional)", "native", 500.0, 400.0),
+            ok("keras.layers.LSTM", "jax", 800.0, 600.0),
+            ok("keras.layers.Bidirectional(LSTM)", "jax", 400.0, 800.0),
+            ok("bilstm", "jax", 600.0, 400.0),
+            ok("lstm", "jax", 900.0, 600.0),
+        ]
+    )
     bilstm, lstm = rows[4]["ratios"], rows[5]["ratios"]
     assert bilstm["train_vs_torch_bilstm"] == 1.2 and bilstm["train_vs_keras_bilstm"] == 1.5
     assert bilstm["peak_rss_train_vs_keras_bilstm"] == 0.5
@@ -180,8 +196,13 @@ def test_default_references_add_bidirectional_ones_for_bi_archs_only():
     assert "torch.nn.LSTM(bidirectional)" not in make_config(archs="lstm", backends="jax")["references"]
     ids = [spec["id"] for spec in row_specs(make_config(archs="bilstm", backends="jax"))]
     assert ids == [
-        "torch.nn.LSTM@native", "torch.nn.GRU@native", "torch.nn.LSTM(bidirectional)@native",
-        "keras.layers.LSTM@jax", "keras.layers.GRU@jax", "keras.layers.Bidirectional(LSTM)@jax", "bilstm@jax",
+        "torch.nn.LSTM@native",
+        "torch.nn.GRU@native",
+        "torch.nn.LSTM(bidirectional)@native",
+        "keras.layers.LSTM@jax",
+        "keras.layers.GRU@jax",
+        "keras.layers.Bidirectional(LSTM)@jax",
+        "bilstm@jax",
     ]
 
 
@@ -228,25 +249,37 @@ def test_a_row_past_its_timeout_is_killed_and_reported():
 def test_ratios_and_table_with_an_error_row():
     def ok(name, backend, train, predict, peak):
         return {
-            "id": f"{name}@{backend}", "name": name, "backend": backend, "status": "ok", "device": {"type": "cpu"},
-            "train": {"samples_per_s": train}, "predict": {"samples_per_s": predict},
+            "id": f"{name}@{backend}",
+            "name": name,
+            "backend": backend,
+            "status": "ok",
+            "device": {"type": "cpu"},
+            "train": {"samples_per_s": train},
+            "predict": {"samples_per_s": predict},
             "memory": {"peak_rss_train_mb": peak, "train_increment_mb": 10.0},
         }
 
-    rows = add_ratios([
-        ok("torch.nn.LSTM", "native", 1000.0, 4000.0, 300.0),
-        ok("keras.layers.LSTM", "jax", 500.0, 2000.0, 800.0),
-        ok("mut1", "jax", 750.0, 5000.0, 400.0),
-        {"id": "mut1@torch", "name": "mut1", "backend": "torch", "status": "error", "error": "ValueError: nope"},
-    ])
+    rows = add_ratios(
+        [
+            ok("torch.nn.LSTM", "native", 1000.0, 4000.0, 300.0),
+            ok("keras.layers.LSTM", "jax", 500.0, 2000.0, 800.0),
+            ok("mut1", "jax", 750.0, 5000.0, 400.0),
+            {"id": "mut1@torch", "name": "mut1", "backend": "torch", "status": "error", "error": "ValueError: nope"},
+        ]
+    )
     assert rows[2]["ratios"] == {
-        "train_vs_torch_lstm": 0.75, "train_vs_keras_lstm": 1.5, "predict_vs_torch_lstm": 1.25,
-        "predict_vs_keras_lstm": 2.5, "peak_rss_train_vs_keras_lstm": 0.5,
+        "train_vs_torch_lstm": 0.75,
+        "train_vs_keras_lstm": 1.5,
+        "predict_vs_torch_lstm": 1.25,
+        "predict_vs_keras_lstm": 2.5,
+        "peak_rss_train_vs_keras_lstm": 0.5,
     }
     assert rows[3]["ratios"] == {}
     config = make_config(archs="mut1", backends="jax,torch", references=True)
     result = {
-        "config": config, "rows": rows, "failed": ["mut1@torch"],
+        "config": config,
+        "rows": rows,
+        "failed": ["mut1@torch"],
         "machine": {"usable_cpus": 2, "loadavg_before": [0.1, 0, 0], "loadavg_after": [2.0, 0, 0]},
     }
     table = format_table(result)
@@ -262,8 +295,13 @@ def test_ratios_and_table_with_an_error_row():
 def test_gpu_rows_get_gpu_memory_columns():
     def ok(name, backend, gpu_peak):
         return {
-            "id": f"{name}@{backend}", "name": name, "backend": backend, "status": "ok", "device": {"type": "gpu"},
-            "train": {"samples_per_s": 1000.0}, "predict": {"samples_per_s": 1000.0},
+            "id": f"{name}@{backend}",
+            "name": name,
+            "backend": backend,
+            "status": "ok",
+            "device": {"type": "gpu"},
+            "train": {"samples_per_s": 1000.0},
+            "predict": {"samples_per_s": 1000.0},
             "memory": {"peak_rss_train_mb": 900.0, "gpu_peak_train_mb": gpu_peak},
         }
 
@@ -288,8 +326,12 @@ def test_a_stopped_run_leaves_its_finished_rows_in_the_json(tmp_path):
 
     with pytest.raises(KeyboardInterrupt):
         run_bench(
-            archs="none", references=["torch.nn.LSTM", "torch.nn.GRU"], tiny=True, out=out,
-            progress=stop_after_first_row, torch_threads=1,
+            archs="none",
+            references=["torch.nn.LSTM", "torch.nn.GRU"],
+            tiny=True,
+            out=out,
+            progress=stop_after_first_row,
+            torch_threads=1,
         )
     written = json.loads(out.read_text())
     assert written["complete"] is False
@@ -316,8 +358,12 @@ def test_config_defaults_and_row_order():
     assert make_config(tiny=True, repeats=3)["repeats"] == 3
     ids = [spec["id"] for spec in row_specs(make_config(archs="gru,mut2", backends="jax"))]
     assert ids == [
-        "torch.nn.LSTM@native", "torch.nn.GRU@native", "keras.layers.LSTM@jax", "keras.layers.GRU@jax",
-        "gru@jax", "mut2@jax",
+        "torch.nn.LSTM@native",
+        "torch.nn.GRU@native",
+        "keras.layers.LSTM@jax",
+        "keras.layers.GRU@jax",
+        "gru@jax",
+        "mut2@jax",
     ]
     assert [spec["id"] for spec in row_specs(make_config(archs="rnn", backends="torch", references=False))] == [
         "rnn@torch"
@@ -330,7 +376,9 @@ def test_convlstm_rows_keep_its_default_filters_unless_units_are_given():
     assert units["lstm@jax"] == 128 and units["conv-lstm@jax"] == 16 and units["keras.layers.LSTM@jax"] == 128
     given = row_specs(make_config(archs="conv-lstm", backends="jax", units=32, references=False))
     assert [spec["units"] for spec in given] == [32]
-    assert [spec["units"] for spec in row_specs(make_config(archs="convlstm", backends="jax", tiny=True, references=False))] == [8]
+    assert [
+        spec["units"] for spec in row_specs(make_config(archs="convlstm", backends="jax", tiny=True, references=False))
+    ] == [8]
 
 
 @pytest.mark.parametrize(
@@ -375,7 +423,16 @@ def test_cli_bad_arguments_exit_2_with_a_message(args, message):
 def test_cli_help_has_examples():
     result = invoke("--help")
     assert result.exit_code == 0
-    for option in ("--archs", "--backends", "--shape", "--repeats", "--warmup", "--batches", "--out",
-                   "--no-reference", "--tiny"):
+    for option in (
+        "--archs",
+        "--backends",
+        "--shape",
+        "--repeats",
+        "--warmup",
+        "--batches",
+        "--out",
+        "--no-reference",
+        "--tiny",
+    ):
         assert option in result.output
     assert "kerasrnn bench --tiny" in result.output

@@ -19,6 +19,7 @@ import click
 import numpy as np
 import pytest
 from click.testing import CliRunner
+
 from kerasrnn.cli.main import COMMANDS, main
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -67,7 +68,12 @@ print("EXIT", code, "HEAVY", ",".join(heavy) or "-", file=sys.stderr)
 def run_fresh(*args):
     """``kerasrnn ARGS`` in a new process: (stdout, stderr, exit code, heavy modules imported)."""
     result = subprocess.run(
-        [sys.executable, "-c", _HEAVY_IMPORTS, *map(str, args)], check=False, cwd=ROOT, capture_output=True, text=True, timeout=120
+        [sys.executable, "-c", _HEAVY_IMPORTS, *map(str, args)],
+        check=False,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     last = result.stderr.strip().splitlines()[-1].split()
     assert last[0] == "EXIT", result.stderr
@@ -130,13 +136,23 @@ def test_the_command_table_has_each_commands_own_short_help():
         command = main.get_command(None, name)
         assert command.get_short_help_str(limit=1000) == entry.short_help, name
         checked.append(name)
-    assert set(checked) == {"fit", "evaluate", "predict", "generate", "archs", "datasets", "presets", "env", "export", "bench"}
+    assert set(checked) == {
+        "fit",
+        "evaluate",
+        "predict",
+        "generate",
+        "archs",
+        "datasets",
+        "presets",
+        "env",
+        "export",
+        "bench",
+    }
 
 
 def test_fit_has_an_option_for_every_run_config_field():
     from kerasrnn.cli.fit import fit
     from kerasrnn.cli.options import option_flag
-
     from kerasrnn.training.run_config import RunConfig
 
     help_text = run_cli("fit", "--help").output
@@ -154,7 +170,6 @@ def test_fit_has_an_option_for_every_run_config_field():
 
 def test_a_new_run_config_field_gets_its_option_by_itself():
     from kerasrnn.cli.options import config_options
-
     from kerasrnn.training.run_config import RunConfig, option
 
     @dataclasses.dataclass
@@ -221,7 +236,12 @@ def test_without_tensorflow_the_cli_picks_an_installed_backend(tmp_path):
     env = {k: v for k, v in os.environ.items() if k != "KERAS_BACKEND"}
     env.update(PYTHONPATH=os.pathsep.join([str(hide), str(ROOT)]), KERAS_HOME=str(tmp_path / "keras-home"))
     result = subprocess.run(
-        [sys.executable, "-m", "kerasrnn.cli.main", "env", "--json"], check=False, cwd=ROOT, env=env, capture_output=True, text=True,
+        [sys.executable, "-m", "kerasrnn.cli.main", "env", "--json"],
+        check=False,
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
         timeout=300,
     )
     assert result.returncode == 0, result.stderr
@@ -230,8 +250,13 @@ def test_without_tensorflow_the_cli_picks_an_installed_backend(tmp_path):
     # A backend the user named (option or variable) is kept, without a word.
     for extra_args, extra_env in ((["--backend", "torch"], {}), ([], {"KERAS_BACKEND": "torch"})):
         result = subprocess.run(
-            [sys.executable, "-m", "kerasrnn.cli.main", "env", "--json", *extra_args], check=False, cwd=ROOT, env={**env, **extra_env},
-            capture_output=True, text=True, timeout=300,
+            [sys.executable, "-m", "kerasrnn.cli.main", "env", "--json", *extra_args],
+            check=False,
+            cwd=ROOT,
+            env={**env, **extra_env},
+            capture_output=True,
+            text=True,
+            timeout=300,
         )
         assert result.returncode == 0, result.stderr
         assert json.loads(result.stdout)["backend"] == "torch" and "not installed" not in result.stderr
@@ -317,8 +342,20 @@ def test_fit_sunspots_reports_rmse_beside_the_baselines(tmp_path):
 def test_fit_shakespeare_then_generate(tmp_path):
     out = tmp_path / "text"
     result = run_cli(
-        "fit", "--dataset", "shakespeare", "--arch", "gru", "--max-chars", "20000", "--seq-len", "20",
-        "--sample-length", "12", "--out", out, *TINY,
+        "fit",
+        "--dataset",
+        "shakespeare",
+        "--arch",
+        "gru",
+        "--max-chars",
+        "20000",
+        "--seq-len",
+        "20",
+        "--sample-length",
+        "12",
+        "--out",
+        out,
+        *TINY,
     )
     assert result.exit_code == 0, result.output
     metrics = json.loads((out / "metrics.json").read_text())
@@ -350,8 +387,22 @@ def _ucr_file(path, rng, rows=30):
 def test_fit_variable_length_file_with_string_labels_and_predict(tmp_path):
     data = _ucr_file(tmp_path / "Walk_TRAIN.csv", np.random.default_rng(0))
     out = tmp_path / "walk"
-    result = run_cli("fit", "--data", data, "--arch", "bigru", "--units", "4", "--epochs", "2",
-                     "--batch-size", "12", "--out", out, "--quiet")
+    result = run_cli(
+        "fit",
+        "--data",
+        data,
+        "--arch",
+        "bigru",
+        "--units",
+        "4",
+        "--epochs",
+        "2",
+        "--batch-size",
+        "12",
+        "--out",
+        out,
+        "--quiet",
+    )
     assert result.exit_code == 0, result.output
     record = json.loads((out / "config.json").read_text())
     assert record["data"]["variable_length"] and record["data"]["class_names"] == ["down", "up"]
@@ -369,11 +420,24 @@ def test_fit_per_step_labelling_with_variable_lengths(tmp_path):
     x = rng.normal(size=(24, 9)).astype(np.float32)
     y = (x > 0).astype(np.int64)  # label of every step: is the value positive?
     for i in range(24):
-        x[i, 4 + i % 5:] = np.nan  # trailing NaN: shorter sequences
+        x[i, 4 + i % 5 :] = np.nan  # trailing NaN: shorter sequences
     np.savez(tmp_path / "steps.npz", x=x, y=y)
     out = tmp_path / "steps"
-    result = run_cli("fit", "--data", tmp_path / "steps.npz", "--arch", "lstm", "--units", "4", "--epochs", "1",
-                     "--batch-size", "8", "--out", out)
+    result = run_cli(
+        "fit",
+        "--data",
+        tmp_path / "steps.npz",
+        "--arch",
+        "lstm",
+        "--units",
+        "4",
+        "--epochs",
+        "1",
+        "--batch-size",
+        "8",
+        "--out",
+        out,
+    )
     assert result.exit_code == 0, result.output
     assert [line for line in result.stderr.splitlines() if line.startswith("kerasrnn: ")]  # progress messages
     record = json.loads((out / "config.json").read_text())
@@ -423,16 +487,19 @@ def test_existing_run_directory_is_not_overwritten(mnist_run):
 def test_data_failures_exit_1_with_one_line(tmp_path):
     malformed = tmp_path / "bad.csv"
     malformed.write_text("1,0.5,0.25\n2,0.1,oops\n1,0.3,0.2\n")
-    assert_one_line_error(run_cli("fit", "--data", malformed, *TINY, "--out", tmp_path / "a"), 1,
-                          "line 2", "expected a number", "'oops'")
+    assert_one_line_error(
+        run_cli("fit", "--data", malformed, *TINY, "--out", tmp_path / "a"), 1, "line 2", "expected a number", "'oops'"
+    )
     nan_inside = tmp_path / "nan.csv"
     nan_inside.write_text("".join(f"{i % 2},0.5,nan,0.25\n" for i in range(20)))
-    assert_one_line_error(run_cli("fit", "--data", nan_inside, *TINY, "--out", tmp_path / "b"), 1,
-                          "missing value (NaN or empty) inside")
+    assert_one_line_error(
+        run_cli("fit", "--data", nan_inside, *TINY, "--out", tmp_path / "b"), 1, "missing value (NaN or empty) inside"
+    )
     good = tmp_path / "good.csv"
     good.write_text("".join(f"{i % 2},0.5,0.1,0.25\n" for i in range(20)))
-    assert_one_line_error(run_cli("fit", "--data", good, "--label-col", "7", *TINY, "--out", tmp_path / "c"), 1,
-                          "label")
+    assert_one_line_error(
+        run_cli("fit", "--data", good, "--label-col", "7", *TINY, "--out", tmp_path / "c"), 1, "label"
+    )
     assert not any((tmp_path / name).exists() for name in "abc")  # nothing written for bad data
 
 

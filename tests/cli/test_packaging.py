@@ -49,7 +49,9 @@ def test_kerasrnn_cli_is_the_cli_folder_from_the_repository_root():
         "import sys, kerasrnn, kerasrnn.cli.main as m; "
         "print(kerasrnn.__file__); print(m.__file__); print(sys.modules['kerasrnn.cli'].__path__[0])"
     )
-    result = subprocess.run([sys.executable, "-c", code], check=False, cwd=ROOT, capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-c", code], check=False, cwd=ROOT, capture_output=True, text=True, timeout=60
+    )
     assert result.returncode == 0, result.stderr
     package, main, cli = map(Path, result.stdout.split())
     assert package == ROOT / "kerasrnn" / "__init__.py"

@@ -46,8 +46,22 @@ def file_run(tmp_path_factory):
     base = tmp_path_factory.mktemp("file-run")
     data = _write_series(base / "series.csv")
     out = base / "run"
-    result = run_cli("fit", "--data", data, "--arch", "gru", "--units", "4", "--epochs", "1", "--batch-size", "8",
-                     "--out", out, "--quiet")
+    result = run_cli(
+        "fit",
+        "--data",
+        data,
+        "--arch",
+        "gru",
+        "--units",
+        "4",
+        "--epochs",
+        "1",
+        "--batch-size",
+        "8",
+        "--out",
+        out,
+        "--quiet",
+    )
     assert result.exit_code == 0, result.output
     return out, data
 
@@ -55,8 +69,22 @@ def file_run(tmp_path_factory):
 @pytest.fixture(scope="module")
 def text_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("text-run") / "run"
-    result = run_cli("fit", "--dataset", "shakespeare", "--arch", "gru", "--max-chars", "20000", "--seq-len", "20",
-                     "--sample-length", "4", "--out", out, *TINY)
+    result = run_cli(
+        "fit",
+        "--dataset",
+        "shakespeare",
+        "--arch",
+        "gru",
+        "--max-chars",
+        "20000",
+        "--seq-len",
+        "20",
+        "--sample-length",
+        "4",
+        "--out",
+        out,
+        *TINY,
+    )
     assert result.exit_code == 0, result.output
     return out
 
@@ -119,8 +147,9 @@ def _interrupted_run(tmp_path, data):
             raise KeyboardInterrupt
 
     out = tmp_path / "run"
-    config = RunConfig(data_file=str(data), dataset="file", epochs=3, arch="gru", units=4, batch_size=8,
-                       time_budget=0.0, patience=0)
+    config = RunConfig(
+        data_file=str(data), dataset="file", epochs=3, arch="gru", units=4, batch_size=8, time_budget=0.0, patience=0
+    )
     with pytest.raises(KeyboardInterrupt):
         fit(config, out=out, progress=False, extra_callbacks=(StopAfterFirstEpoch(),))
     return out
@@ -137,13 +166,25 @@ def test_resume_takes_new_lr_and_epochs_and_says_when_the_data_changed(tmp_path)
     data = _write_series(tmp_path / "series.csv")
     out = _interrupted_run(tmp_path, data)
     refused = run_cli("fit", "--resume", out, "--units", "8")
-    assert_one_line_error(refused, 2, "--resume continues a run", "--lr, --epochs, --time-budget may change",
-                          "drop --units")
+    assert_one_line_error(
+        refused, 2, "--resume continues a run", "--lr, --epochs, --time-budget may change", "drop --units"
+    )
     _write_series(data, seed=3)  # same sizes, other values
     changed = run_cli("fit", "--resume", out, "--lr", "0.0001", "--epochs", "2", "--quiet")
     assert_one_line_error(changed, 1, "changed since the run was trained", "--allow-changed-data")
-    resumed = run_cli("fit", "--resume", out, "--lr", "0.0001", "--epochs", "2", "--time-budget", "600",
-                      "--allow-changed-data", "--quiet")
+    resumed = run_cli(
+        "fit",
+        "--resume",
+        out,
+        "--lr",
+        "0.0001",
+        "--epochs",
+        "2",
+        "--time-budget",
+        "600",
+        "--allow-changed-data",
+        "--quiet",
+    )
     assert resumed.exit_code == 0, resumed.output
     assert "changed since the run was trained" in resumed.stderr  # a warning, also with --quiet
     record = _record(out)
@@ -226,8 +267,11 @@ NOISE = ("absl::InitializeLog", "oneDNN", "cuda", "cuInit", "port.cc", "cpu_feat
 def _noise(text):
     from kerasrnn.cli.backend import is_native_noise
 
-    return [line for line in text.splitlines() if any(word in line for word in NOISE)
-            or is_native_noise(line.encode() + b"\n", 3)]
+    return [
+        line
+        for line in text.splitlines()
+        if any(word in line for word in NOISE) or is_native_noise(line.encode() + b"\n", 3)
+    ]
 
 
 @pytest.mark.skipif(
@@ -235,13 +279,13 @@ def _noise(text):
     reason="needs the installed kerasrnn command and TensorFlow",
 )
 def test_the_tensorflow_backend_prints_no_native_lines(tmp_path):
-    env = {k: v for k, v in os.environ.items()
-           if k not in ("TF_CPP_MIN_LOG_LEVEL", "GRPC_VERBOSITY", "KERASRNN_DEBUG")}
+    env = {k: v for k, v in os.environ.items() if k not in ("TF_CPP_MIN_LOG_LEVEL", "GRPC_VERBOSITY", "KERASRNN_DEBUG")}
     env["KERAS_BACKEND"] = "tensorflow"
 
     def kerasrnn(*args):
-        return subprocess.run(["kerasrnn", *map(str, args)], cwd=ROOT, env=env, capture_output=True, text=True,
-                              timeout=600, check=False)
+        return subprocess.run(
+            ["kerasrnn", *map(str, args)], cwd=ROOT, env=env, capture_output=True, text=True, timeout=600, check=False
+        )
 
     usage = kerasrnn("fit", "--epochs", "1", "--iterations", "2")
     assert usage.returncode == 2 and len(usage.stderr.splitlines()) == 1, usage.stderr

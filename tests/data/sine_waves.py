@@ -25,9 +25,12 @@ def load_sine_waves(length: int = 50, samples: int = 600, seed: int = 0) -> Sequ
     y = labels.astype(np.int32)
     train, val = int(0.6 * samples), int(0.8 * samples)
     return SequenceData(
-        x_train=x[:train], y_train=y[:train],
-        x_val=x[train:val], y_val=y[train:val],
-        x_test=x[val:], y_test=y[val:],
+        x_train=x[:train],
+        y_train=y[:train],
+        x_val=x[train:val],
+        y_val=y[train:val],
+        x_test=x[val:],
+        y_test=y[val:],
         task="classification",
         num_outputs=2,
         source=f"generated sine waves ({samples} x {length} steps, seed {seed})",
@@ -41,8 +44,14 @@ class SineWavesDataset(Dataset):
 
     name = "sine-waves"
     defaults = dict(
-        arch="gru", units=16, batch_size=32, epochs=5, lr=1e-2, lr_schedule="constant",
-        patience=0, time_budget=60.0,
+        arch="gru",
+        units=16,
+        batch_size=32,
+        epochs=5,
+        lr=1e-2,
+        lr_schedule="constant",
+        patience=0,
+        time_budget=60.0,
     )
     options = ("seq_len",)
     loader = staticmethod(load_sine_waves)

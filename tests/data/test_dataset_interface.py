@@ -39,7 +39,8 @@ def test_options_of_another_data_set_are_refused():
 def sine_waves_registered(monkeypatch):
     """``sine-waves`` in the registry: the one line docs/contributing.md adds."""
     monkeypatch.setitem(
-        DATASETS, "sine-waves",
+        DATASETS,
+        "sine-waves",
         DatasetEntry("tests.data.sine_waves:SineWavesDataset", "noisy sines, slow or fast (worked example)"),
     )
 

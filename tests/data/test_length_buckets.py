@@ -111,12 +111,14 @@ def test_fit_with_masking():
     # pad_to_multiple=5: two batch widths (5 and 9), so two compilations on JAX.
     dataset = LengthBucketedSequence(x, y, lengths, batch_size=8, seed=0, pad_to_multiple=5)
     assert {dataset[i][0].shape[1] for i in range(len(dataset))} <= {5, 9}
-    model = keras.Sequential([
-        keras.Input(shape=(None, 1)),
-        keras.layers.Masking(mask_value=PAD_VALUE),
-        keras.layers.SimpleRNN(4),
-        keras.layers.Dense(2, activation="softmax"),
-    ])
+    model = keras.Sequential(
+        [
+            keras.Input(shape=(None, 1)),
+            keras.layers.Masking(mask_value=PAD_VALUE),
+            keras.layers.SimpleRNN(4),
+            keras.layers.Dense(2, activation="softmax"),
+        ]
+    )
     model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
     history = model.fit(dataset, epochs=2, verbose=0)
     assert len(history.history["loss"]) == 2 and np.isfinite(history.history["loss"]).all()

@@ -27,8 +27,14 @@ pytestmark = pytest.mark.backend_independent
 # Counts of each digit in the real MNIST test set (t10k).
 T10K_COUNTS = [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]
 
-IDX_CODES = {np.dtype("u1"): 0x08, np.dtype("i1"): 0x09, np.dtype(">i2"): 0x0B,
-             np.dtype(">i4"): 0x0C, np.dtype(">f4"): 0x0D, np.dtype(">f8"): 0x0E}
+IDX_CODES = {
+    np.dtype("u1"): 0x08,
+    np.dtype("i1"): 0x09,
+    np.dtype(">i2"): 0x0B,
+    np.dtype(">i4"): 0x0C,
+    np.dtype(">f4"): 0x0D,
+    np.dtype(">f8"): 0x0E,
+}
 
 
 def write_idx(path, array, gz=False):
@@ -203,9 +209,7 @@ def test_mnist_10k_split_is_machine_independent(bundled):
 # -------------------------------------------------------------------- layouts
 
 
-@pytest.mark.parametrize(
-    "layout,shape", [("rows", (28, 28)), ("pixel", (784, 1)), ("permuted", (784, 1))]
-)
+@pytest.mark.parametrize("layout,shape", [("rows", (28, 28)), ("pixel", (784, 1)), ("permuted", (784, 1))])
 def test_layouts(layout, shape):
     data = load_mnist(source="bundled", layout=layout)
     assert data.x_train.shape == (7200, *shape) and data.x_val.shape == (800, *shape)
@@ -214,9 +218,7 @@ def test_layouts(layout, shape):
     assert 0.0 <= data.x_train.min() and data.x_train.max() <= 1.0
     assert data.task == "classification" and data.num_outputs == 10
     assert data.class_names == [str(d) for d in range(10)]
-    assert data.source == (
-        "bundled MNIST test set (mnist-10k protocol: 8000 train / 2000 test, fixed split seed 0)"
-    )
+    assert data.source == ("bundled MNIST test set (mnist-10k protocol: 8000 train / 2000 test, fixed split seed 0)")
     json.dumps(data.info)
     json.dumps(data.describe())
 
@@ -263,8 +265,10 @@ def test_idx_dir_wins(tmp_path):
     assert (len(data.x_train), len(data.x_val), len(data.x_test)) == (54, 6, 30)
     assert str(tmp_path / "data") in data.source and "standard split" in data.source
     assert set(data.info["files"]) == {
-        "train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz",
-        "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz",
+        "train-images-idx3-ubyte.gz",
+        "train-labels-idx1-ubyte.gz",
+        "t10k-images-idx3-ubyte.gz",
+        "t10k-labels-idx1-ubyte.gz",
     }
 
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import gzip
 import io
-import json
 import os
 import zipfile
 from pathlib import Path
@@ -54,7 +53,7 @@ def _idx_bytes() -> bytes:
 
 VALID = {
     "csv": b"label,a,b,c\n0,0.1,0.2,0.3\n1,1.5,,\n0,2,3,4\n1,5,6,7\n0,1,1,1\n1,2,2,2\n",
-    "tsv": "A\t0.5\t1\t2\nB\t3\t4\nA\t1\t1\nB\t2\t2\nA\t3\t3\t3\n".encode(),
+    "tsv": b"A\t0.5\t1\t2\nB\t3\t4\nA\t1\t1\nB\t2\t2\nA\t3\t3\t3\n",
     "npz": _npz_bytes(x=np.random.default_rng(0).normal(size=(8, 4, 2)), y=np.arange(8) % 2),
     "idx": _idx_bytes(),
     "idx.gz": gzip.compress(_idx_bytes()),
@@ -166,11 +165,14 @@ def test_text_corpora(tmp_path, data):
 
 
 @FUZZ
-@given(value=st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=5),
-    lambda children: st.lists(children, max_size=5) | st.dictionaries(st.text(max_size=5), children, max_size=5),
-    max_leaves=20,
-) | st.fixed_dictionaries({"chars": st.lists(st.text(max_size=3), max_size=8)}))
+@given(
+    value=st.recursive(
+        st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=5),
+        lambda children: st.lists(children, max_size=5) | st.dictionaries(st.text(max_size=5), children, max_size=5),
+        max_leaves=20,
+    )
+    | st.fixed_dictionaries({"chars": st.lists(st.text(max_size=3), max_size=8)})
+)
 def test_vocabularies(value):
     try:
         vocabulary = CharVocabulary.from_config(value)
@@ -197,8 +199,13 @@ def test_run_directories(tmp_path, config, history, metrics, state):
     (run_path / "metrics.json").write_bytes(metrics)
     (run_path / "checkpoint" / "state.json").write_bytes(state)
     run = RunDir.open(run_path)
-    for read in (run.read_record, run.read_config, run.read_history, run.read_metrics,
-                 Checkpoint(run.checkpoint_dir).state):
+    for read in (
+        run.read_record,
+        run.read_config,
+        run.read_history,
+        run.read_metrics,
+        Checkpoint(run.checkpoint_dir).state,
+    ):
         try:
             read()
             event(f"{read.__name__}: data")

@@ -9,7 +9,6 @@ import textwrap
 import numpy as np
 import pytest
 
-import kerasrnn.data as data_pkg
 from kerasrnn.data import DATASETS, PAD_VALUE, DataError, SequenceData, load_dataset
 from kerasrnn.data.splits import indices_digest, split_indices, stable_permutation
 

@@ -218,8 +218,7 @@ def test_streaming_steps_reproduce_the_full_model(exports, name):
 
 def test_streaming_keras_model_on_this_backend(exports):
     """build_streaming_model works on every backend (here: the test's backend)."""
-    from kerasrnn.export import build_streaming_model
-    from kerasrnn.export import initial_states
+    from kerasrnn.export import build_streaming_model, initial_states
 
     model = exports["gru-masked"][0]
     step, info = build_streaming_model(model)
@@ -234,8 +233,7 @@ def test_streaming_keras_model_on_this_backend(exports):
 
 
 def test_streaming_refuses_bidirectional():
-    from kerasrnn.export import ExportError
-    from kerasrnn.export import build_streaming_model
+    from kerasrnn.export import ExportError, build_streaming_model
 
     with pytest.raises(ExportError, match="unidirectional"):
         build_streaming_model(_build(CASES["bigru"]))

@@ -18,12 +18,9 @@ import pytest
 from click.testing import CliRunner
 
 import kerasrnn
-from kerasrnn.data import PAD_VALUE
-from kerasrnn.export import ExportError
-from kerasrnn.export import ParityError
-from kerasrnn.export import export_model
-from kerasrnn.export import read_run
 from kerasrnn.cli.main import main as kerasrnn_cli
+from kerasrnn.data import PAD_VALUE
+from kerasrnn.export import ExportError, ParityError, export_model, read_run
 
 ort = pytest.importorskip("onnxruntime")
 if importlib.util.find_spec("tf2onnx") is None:

@@ -75,7 +75,9 @@ def make_run(path):
     path.mkdir(parents=True)
     tiny_model().save(path / "model.keras")
     record = {
-        "kerasrnn_run": 1, "status": "complete", "config": {"arch": "gru", "backend": BACKEND},
+        "kerasrnn_run": 1,
+        "status": "complete",
+        "config": {"arch": "gru", "backend": BACKEND},
         "data": {"task": "classification", "input_shape": [6, 3], "class_names": ["a", "b"]},
     }
     (path / "config.json").write_text(json.dumps(record))
@@ -85,7 +87,9 @@ def make_run(path):
 
 def staging_of(out):
     """The temporary directories of exports to ``out``."""
-    return sorted(p for p in out.parent.iterdir() if p.name.startswith(f".{out.name}.tmp-")) if out.parent.is_dir() else []
+    return (
+        sorted(p for p in out.parent.iterdir() if p.name.startswith(f".{out.name}.tmp-")) if out.parent.is_dir() else []
+    )
 
 
 def wait_for(condition, timeout, what):
@@ -147,7 +151,9 @@ def test_overwrite_never_replaces_the_directory_holding_the_run(tmp_path):
     make_run(runs / "runB")
     (runs / "notes.md").write_text("what I tried")
     before = snapshot(runs)
-    result = CliRunner().invoke(kerasrnn_cli, ["export", str(run_a), "--format", "onnx", "--out", str(runs), "--overwrite"])
+    result = CliRunner().invoke(
+        kerasrnn_cli, ["export", str(run_a), "--format", "onnx", "--out", str(runs), "--overwrite"]
+    )
     assert result.exit_code == 1, result.output
     assert "holds the run directory" in result.output and "Traceback" not in result.output
     assert snapshot(runs) == before

@@ -75,8 +75,12 @@ def check_masking(label, make, seed=0):
     last_out, last_h = numpy(last(x, mask=mask))
     for i, length in enumerate(LENGTHS):
         alone_seq, alone_h = numpy(sequences(x[i : i + 1, :length]))
-        for got, want in ((seq_out[i, :length], alone_seq[0]), (last_out[i], alone_seq[0, -1]),
-                          (seq_h[i], alone_h[0]), (last_h[i], alone_h[0])):
+        for got, want in (
+            (seq_out[i, :length], alone_seq[0]),
+            (last_out[i], alone_seq[0, -1]),
+            (seq_h[i], alone_h[0]),
+            (last_h[i], alone_h[0]),
+        ):
             err = ref.record_error(f"mask {label}", ref.relative_error(got, want))
             assert err < TOLERANCE, f"mask {label} sequence {i}: relative error {err:.2e}"
 
@@ -117,8 +121,7 @@ def check_fast_path(layer_cls, cell_cls, monkeypatch, go_backwards=False, **kwar
     x = rng.normal(size=(3, 6, 4)).astype("float32")
     mask = np.ones(x.shape[:2], bool)
     mask[1, 3:] = False
-    plain = keras.layers.RNN(cell_cls(5, **kwargs), return_sequences=True, return_state=True,
-                             go_backwards=go_backwards)
+    plain = keras.layers.RNN(cell_cls(5, **kwargs), return_sequences=True, return_state=True, go_backwards=go_backwards)
     plain.build(x.shape)
     weights = [rng.normal(scale=0.5, size=w.shape).astype("float32") for w in plain.get_weights()]
     plain.set_weights(weights)
@@ -226,9 +229,7 @@ def check_keras_file_round_trip(tmp_path, make_layer, make_cell, cell_name, cell
     h = keras.layers.Bidirectional(make_layer(5, return_sequences=True), merge_mode="sum")(h)
     h = keras.layers.RNN(make_cell(5), return_sequences=True)(h)
     h = make_layer(5, return_sequences=True, go_backwards=True)(h)
-    h = kerasrnn.layers.Recurrent(
-        cell_name, 5, num_layers=2, bidirectional=True, cell_kwargs=cell_kwargs
-    )(h)
+    h = kerasrnn.layers.Recurrent(cell_name, 5, num_layers=2, bidirectional=True, cell_kwargs=cell_kwargs)(h)
     model = keras.Model(inputs, keras.layers.Dense(2)(h))
     x = np.random.default_rng(0).normal(size=(3, 6, 4)).astype("float32")
     path = os.fspath(tmp_path / "model.keras")
@@ -255,18 +256,19 @@ def check_recurrent_matches_hand_stacked(cell_name, make_layer, n_states, cell_k
     cell_kwargs = cell_kwargs or {}
     x = np.random.default_rng(3).normal(size=(3, 6, 4)).astype("float32")
     recurrent = kerasrnn.layers.Recurrent(
-        cell_name, 5, num_layers=2, bidirectional=True, return_sequences=True,
-        return_state=True, cell_kwargs=cell_kwargs,
+        cell_name,
+        5,
+        num_layers=2,
+        bidirectional=True,
+        return_sequences=True,
+        return_state=True,
+        cell_kwargs=cell_kwargs,
     )
     outputs, *states = recurrent(x)
     assert len(states) == 2 * 2 * n_states
     inputs = keras.Input((None, 4))
-    h, *s0 = keras.layers.Bidirectional(
-        make_layer(5, return_sequences=True, return_state=True, **cell_kwargs)
-    )(inputs)
-    out, *s1 = keras.layers.Bidirectional(
-        make_layer(5, return_sequences=True, return_state=True, **cell_kwargs)
-    )(h)
+    h, *s0 = keras.layers.Bidirectional(make_layer(5, return_sequences=True, return_state=True, **cell_kwargs))(inputs)
+    out, *s1 = keras.layers.Bidirectional(make_layer(5, return_sequences=True, return_state=True, **cell_kwargs))(h)
     by_hand = keras.Model(inputs, [out, *s0, *s1])
     by_hand.set_weights(recurrent.get_weights())
     for got, want in zip(numpy([outputs, *states]), numpy(by_hand(x))):

@@ -16,7 +16,6 @@ import itertools
 
 import numpy as np
 
-
 # -- helpers -------------------------------------------------------------------
 
 # {label: max relative error seen}; filled by the tests through record_error and
@@ -392,9 +391,7 @@ def run_layer_norm_gru(x, w, eps=1e-3, initial_state=None, go_backwards=False):
             + np.concatenate([b_z, b_r])
         )
         z, r = sigmoid(a[:, :units]), sigmoid(a[:, units:])
-        candidate = np.tanh(
-            layer_norm(x_t @ W_h, gx[c], bx[c], eps) + r * layer_norm(h @ U_h, gh[c], bh[c], eps) + b_h
-        )
+        candidate = np.tanh(layer_norm(x_t @ W_h, gx[c], bx[c], eps) + r * layer_norm(h @ U_h, gh[c], bh[c], eps) + b_h)
         h_new = z * h + (1 - z) * candidate
         return h_new, [h_new]
 
@@ -461,8 +458,7 @@ def conv_nd(x, kernel, strides=1, padding="valid", dilation=1):
     y = np.zeros((x.shape[0], *out_sizes, kernel.shape[-1]))
     for offset in itertools.product(*(range(k) for k in ks)):
         window = (slice(None),) + tuple(
-            slice(o * d, o * d + (out - 1) * s + 1, s)
-            for o, d, s, out in zip(offset, dilation, strides, out_sizes)
+            slice(o * d, o * d + (out - 1) * s + 1, s) for o, d, s, out in zip(offset, dilation, strides, out_sizes)
         )
         y += np.tensordot(xp[window], kernel[offset], axes=([-1], [0]))
     return y
@@ -502,11 +498,7 @@ def run_conv_lstm(
         p_i = p_f = p_o = 0.0
 
     def gate(g, X, H):
-        return (
-            conv_nd(X, W_x[g], strides, padding, dilation)
-            + conv_nd(H, W_h[g], 1, "same", 1)
-            + b[g]
-        )
+        return conv_nd(X, W_x[g], strides, padding, dilation) + conv_nd(H, W_h[g], 1, "same", 1) + b[g]
 
     def step(X, states):
         H, C = states

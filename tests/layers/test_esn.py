@@ -8,8 +8,8 @@ import pytest
 
 import kerasrnn
 from kerasrnn import layers
-from tests.helpers import numpy_reference as ref
 from tests.helpers import cell_checks as cells
+from tests.helpers import numpy_reference as ref
 
 L = layers.ESN
 CELL = layers.ESNCell
@@ -62,8 +62,10 @@ def test_spectral_radius_and_connectivity():
 
 
 def test_seeded_reservoir_is_reproducible():
-    seeded = dict(kernel_initializer=keras.initializers.GlorotUniform(seed=1),
-                  recurrent_initializer=keras.initializers.GlorotUniform(seed=2))
+    seeded = dict(
+        kernel_initializer=keras.initializers.GlorotUniform(seed=1),
+        recurrent_initializer=keras.initializers.GlorotUniform(seed=2),
+    )
     a = _reservoir(seed=7, **seeded)
     b = _reservoir(seed=7, **seeded)
     for name in a:
@@ -113,9 +115,18 @@ def test_cell_in_keras_rnn_and_bidirectional():
 
 
 def test_config_round_trip():
-    cells.check_config_round_trip(L, CELL(3, connectivity=0.3, leaky=0.2, spectral_radius=1.2, use_norm2=True),
-                                connectivity=0.5, leaky=0.25, spectral_radius=0.5, use_norm2=True,
-                                dropout=0.25, recurrent_dropout=0.125, seed=3, use_bias=False)
+    cells.check_config_round_trip(
+        L,
+        CELL(3, connectivity=0.3, leaky=0.2, spectral_radius=1.2, use_norm2=True),
+        connectivity=0.5,
+        leaky=0.25,
+        spectral_radius=0.5,
+        use_norm2=True,
+        dropout=0.25,
+        recurrent_dropout=0.125,
+        seed=3,
+        use_bias=False,
+    )
 
 
 def test_keras_file_round_trip(tmp_path):

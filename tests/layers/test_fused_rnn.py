@@ -170,8 +170,7 @@ def test_config_and_keras_file_round_trip(form, tmp_path):
 
 @pytest.mark.parametrize("dtype", ["float32", "float16"])
 def test_fused_layer_norm_matches_the_reference(dtype):
-    from kerasrnn.layers.layer_norm_lstm import layer_norm
-    from kerasrnn.layers.layer_norm_lstm import reference_layer_norm
+    from kerasrnn.layers.layer_norm_lstm import layer_norm, reference_layer_norm
 
     rng = np.random.default_rng(3)
     x = keras.ops.convert_to_tensor(rng.normal(2.0, 3.0, size=(5, 16)).astype(dtype))

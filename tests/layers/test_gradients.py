@@ -27,33 +27,38 @@ L = kerasrnn.layers
 # (ConvLSTM's forward pass is slow on torch's CPU conv, hence fewer entries.)
 CASES = {
     "peephole_lstm": (
-        L.PeepholeLSTM, (UNITS,), {}, (INPUT,),
-        ["kernel", "recurrent_kernel", "input_gate_peephole", "forget_gate_peephole",
-         "output_gate_peephole"],
+        L.PeepholeLSTM,
+        (UNITS,),
+        {},
+        (INPUT,),
+        ["kernel", "recurrent_kernel", "input_gate_peephole", "forget_gate_peephole", "output_gate_peephole"],
     ),
     "mut1_exact": (L.MUT1, (UNITS,), {}, (UNITS,), ["kernel", "recurrent_kernel", "bias"]),
-    "mut1_projected": (
-        L.MUT1, (UNITS,), {}, (INPUT,), ["kernel", "recurrent_kernel", "input_projection"]
-    ),
+    "mut1_projected": (L.MUT1, (UNITS,), {}, (INPUT,), ["kernel", "recurrent_kernel", "input_projection"]),
     "mut2_exact": (L.MUT2, (UNITS,), {}, (UNITS,), ["kernel", "recurrent_kernel", "bias"]),
-    "mut2_projected": (
-        L.MUT2, (UNITS,), {}, (INPUT,), ["kernel", "recurrent_kernel", "input_projection"]
-    ),
+    "mut2_projected": (L.MUT2, (UNITS,), {}, (INPUT,), ["kernel", "recurrent_kernel", "input_projection"]),
     "mut3": (L.MUT3, (UNITS,), {}, (INPUT,), ["kernel", "recurrent_kernel", "bias"]),
-    "ind_rnn_tanh": (
-        L.IndRNN, (UNITS,), {"activation": "tanh"}, (INPUT,), ["kernel", "recurrent_kernel", "bias"]
-    ),
+    "ind_rnn_tanh": (L.IndRNN, (UNITS,), {"activation": "tanh"}, (INPUT,), ["kernel", "recurrent_kernel", "bias"]),
     "mgu": (L.MGU, (UNITS,), {}, (INPUT,), ["kernel", "recurrent_kernel", "bias"]),
     "nas_projected": (
-        L.NAS, (UNITS,), {"projection": 3, "use_bias": True}, (INPUT,),
+        L.NAS,
+        (UNITS,),
+        {"projection": 3, "use_bias": True},
+        (INPUT,),
         ["kernel", "recurrent_kernel", "bias", "projection_weights"],
     ),
     "layer_norm_lstm": (
-        L.LayerNormLSTM, (UNITS,), {}, (INPUT,),
+        L.LayerNormLSTM,
+        (UNITS,),
+        {},
+        (INPUT,),
         ["kernel", "recurrent_kernel", "kernel_norm_gamma", "state_norm_beta"],
     ),
     "conv_lstm1d_peephole": (
-        L.ConvLSTM1D, (2, 3), {"padding": "same"}, (5, 2),
+        L.ConvLSTM1D,
+        (2, 3),
+        {"padding": "same"},
+        (5, 2),
         ["kernel", "recurrent_kernel", "forget_gate_peephole"],
     ),
 }
@@ -202,10 +207,12 @@ class BackendFunction:
 def test_gradients_match_central_differences(name, float64):
     cls, args, kwargs, frame, checked = CASES[name]
     rng = np.random.default_rng(list(CASES).index(name))
-    zeros = {n: "zeros" for n in ("kernel_initializer", "recurrent_initializer",
-                                  "peephole_initializer") if n in cls.cell_argument_names()}
-    layer = cls(*args, return_sequences=True, return_state=True, dtype="float64",
-                **zeros, **kwargs)
+    zeros = {
+        n: "zeros"
+        for n in ("kernel_initializer", "recurrent_initializer", "peephole_initializer")
+        if n in cls.cell_argument_names()
+    }
+    layer = cls(*args, return_sequences=True, return_state=True, dtype="float64", **zeros, **kwargs)
     x = rng.normal(size=(BATCH, TIME) + frame)
     layer.build(x.shape)
     ref.randomize_weights(layer, rng)

@@ -12,10 +12,8 @@ import pytest
 
 import kerasrnn
 from kerasrnn import registry
-from kerasrnn.layers import IndRNN
-from kerasrnn.layers import IndRNNCell
-from kerasrnn.layers.ind_rnn import MaxAbs
-from kerasrnn.layers.ind_rnn import relu_recurrent_bound
+from kerasrnn.layers import IndRNN, IndRNNCell
+from kerasrnn.layers.ind_rnn import MaxAbs, relu_recurrent_bound
 from tests.helpers import cell_checks as cells
 
 
@@ -26,7 +24,7 @@ def _u(layer):
 def test_paper_bound():
     assert relu_recurrent_bound(1) == 2.0
     assert relu_recurrent_bound(784) == pytest.approx(2 ** (1 / 784))
-    assert relu_recurrent_bound(10, magnitude=4.0) == pytest.approx(4 ** 0.1)
+    assert relu_recurrent_bound(10, magnitude=4.0) == pytest.approx(4**0.1)
     for bad in (0, -3, 2.5, True):
         with pytest.raises(ValueError, match="time_steps"):
             relu_recurrent_bound(bad)
@@ -105,8 +103,12 @@ def test_architectures_are_registered():
 
 
 def test_config_round_trip():
-    for kwargs in ({}, {"time_steps": 100}, {"recurrent_max_abs": 0.7, "activation": "tanh"},
-                   {"recurrent_initializer": "ones", "recurrent_constraint": "non_neg"}):
+    for kwargs in (
+        {},
+        {"time_steps": 100},
+        {"recurrent_max_abs": 0.7, "activation": "tanh"},
+        {"recurrent_initializer": "ones", "recurrent_constraint": "non_neg"},
+    ):
         cell = IndRNNCell(3, **kwargs)
         config = cell.get_config()
         assert config["recurrent_activation"] is None

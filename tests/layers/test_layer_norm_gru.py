@@ -8,10 +8,9 @@ import pytest
 from keras.src import testing
 
 from kerasrnn import layers
-from tests.helpers import numpy_reference as ref
 from tests.helpers import cell_checks as cells
-from tests.layers.test_learning import _train
-from tests.layers.test_learning import memory_task
+from tests.helpers import numpy_reference as ref
+from tests.layers.test_learning import _train, memory_task
 
 L = layers.LayerNormGRU
 CELL = layers.LayerNormGRUCell
@@ -65,9 +64,13 @@ def test_weights_and_gate_order():
     layer.build((2, 3, 5))
     shapes = {w.name: tuple(w.shape) for w in layer.cell.weights}
     assert shapes == {
-        "kernel": (5, 12), "recurrent_kernel": (4, 12), "bias": (12,),
-        "kernel_norm_gamma": (12,), "kernel_norm_beta": (12,),
-        "recurrent_norm_gamma": (12,), "recurrent_norm_beta": (12,),
+        "kernel": (5, 12),
+        "recurrent_kernel": (4, 12),
+        "bias": (12,),
+        "kernel_norm_gamma": (12,),
+        "kernel_norm_beta": (12,),
+        "recurrent_norm_gamma": (12,),
+        "recurrent_norm_beta": (12,),
     }
 
 
@@ -89,10 +92,16 @@ def test_cell_in_keras_rnn_and_bidirectional():
 
 
 def test_config_round_trip():
-    cells.check_config_round_trip(L, CELL(3, norm_epsilon=1e-5, norm_gamma_initializer="zeros",
-                                        recurrent_activation="hard_sigmoid"),
-                                dropout=0.25, recurrent_dropout=0.125, seed=3, use_bias=False,
-                                norm_epsilon=0.01, kernel_regularizer="l2")
+    cells.check_config_round_trip(
+        L,
+        CELL(3, norm_epsilon=1e-5, norm_gamma_initializer="zeros", recurrent_activation="hard_sigmoid"),
+        dropout=0.25,
+        recurrent_dropout=0.125,
+        seed=3,
+        use_bias=False,
+        norm_epsilon=0.01,
+        kernel_regularizer="l2",
+    )
 
 
 def test_keras_file_round_trip(tmp_path):

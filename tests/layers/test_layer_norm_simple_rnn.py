@@ -8,10 +8,9 @@ import pytest
 from keras.src import testing
 
 from kerasrnn import layers
-from tests.helpers import numpy_reference as ref
 from tests.helpers import cell_checks as cells
-from tests.layers.test_learning import _train
-from tests.layers.test_learning import memory_task
+from tests.helpers import numpy_reference as ref
+from tests.layers.test_learning import _train, memory_task
 
 L = layers.LayerNormSimpleRNN
 CELL = layers.LayerNormSimpleRNNCell
@@ -23,11 +22,14 @@ def _make(**cell):
 
 REFERENCE_CASES = {
     "layer_norm_simple_rnn": (_make(), ref.run_layer_norm_simple_rnn),
-    "layer_norm_simple_rnn_eps=0.1": (_make(layernorm_epsilon=0.1),
-                                      functools.partial(ref.run_layer_norm_simple_rnn, eps=0.1)),
-    "layer_norm_simple_rnn_no_bias_relu": (_make(use_bias=False, activation="relu"),
-                                           functools.partial(ref.run_layer_norm_simple_rnn,
-                                                             activation=lambda v: np.maximum(v, 0.0))),
+    "layer_norm_simple_rnn_eps=0.1": (
+        _make(layernorm_epsilon=0.1),
+        functools.partial(ref.run_layer_norm_simple_rnn, eps=0.1),
+    ),
+    "layer_norm_simple_rnn_no_bias_relu": (
+        _make(use_bias=False, activation="relu"),
+        functools.partial(ref.run_layer_norm_simple_rnn, activation=lambda v: np.maximum(v, 0.0)),
+    ),
 }
 
 
@@ -71,10 +73,16 @@ def test_cell_in_keras_rnn_and_bidirectional():
 
 
 def test_config_round_trip():
-    cells.check_config_round_trip(L, CELL(3, layernorm_epsilon=1e-3, gamma_initializer="zeros",
-                                        gamma_regularizer="l2", dropout=0.1),
-                                dropout=0.25, recurrent_dropout=0.125, seed=3, use_bias=False,
-                                layernorm_epsilon=0.01, gamma_constraint="non_neg")
+    cells.check_config_round_trip(
+        L,
+        CELL(3, layernorm_epsilon=1e-3, gamma_initializer="zeros", gamma_regularizer="l2", dropout=0.1),
+        dropout=0.25,
+        recurrent_dropout=0.125,
+        seed=3,
+        use_bias=False,
+        layernorm_epsilon=0.01,
+        gamma_constraint="non_neg",
+    )
 
 
 def test_keras_file_round_trip(tmp_path):

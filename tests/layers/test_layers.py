@@ -74,8 +74,14 @@ class LayerContractTest(testing.TestCase):
     def test_recurrent(self):
         self.run_layer_test(
             layers.Recurrent,
-            init_kwargs={"cell": "mut2", "units": 6, "num_layers": 2, "bidirectional": True,
-                         "dropout": 0.1, "return_sequences": True},
+            init_kwargs={
+                "cell": "mut2",
+                "units": 6,
+                "num_layers": 2,
+                "bidirectional": True,
+                "dropout": 0.1,
+                "return_sequences": True,
+            },
             input_shape=(3, 5, 4),
             expected_output_shape=(3, 5, 12),
             supports_masking=True,
@@ -90,8 +96,9 @@ def test_cell_in_keras_rnn_and_bidirectional(cell_cls, n_states):
     assert tuple(outputs.shape) == (3, 5, 6)
     assert len(states) == n_states
     # The output is the first state (what the JAX masking loop relies on).
-    np.testing.assert_allclose(keras.ops.convert_to_numpy(outputs[:, -1]),
-                               keras.ops.convert_to_numpy(states[0]), rtol=0, atol=0)
+    np.testing.assert_allclose(
+        keras.ops.convert_to_numpy(outputs[:, -1]), keras.ops.convert_to_numpy(states[0]), rtol=0, atol=0
+    )
     bi = keras.layers.Bidirectional(keras.layers.RNN(cell_cls(6)), merge_mode="sum")
     assert tuple(bi(x).shape) == (3, 6)
 
@@ -125,11 +132,25 @@ def test_keras_file_round_trip(tmp_path):
 
 @pytest.mark.parametrize("layer_cls", [cls for cls, _ in SEQUENCE_LAYERS], ids=_ids(SEQUENCE_LAYERS))
 def test_get_config_lists_every_argument(layer_cls):
-    layer = layer_cls(7, dropout=0.25, recurrent_dropout=0.125, seed=3, go_backwards=True,
-                      activation="relu", use_bias=False, kernel_regularizer="l2")
+    layer = layer_cls(
+        7,
+        dropout=0.25,
+        recurrent_dropout=0.125,
+        seed=3,
+        go_backwards=True,
+        activation="relu",
+        use_bias=False,
+        kernel_regularizer="l2",
+    )
     config = layer.get_config()
-    for key, value in {"units": 7, "dropout": 0.25, "recurrent_dropout": 0.125, "seed": 3,
-                       "go_backwards": True, "use_bias": False}.items():
+    for key, value in {
+        "units": 7,
+        "dropout": 0.25,
+        "recurrent_dropout": 0.125,
+        "seed": 3,
+        "go_backwards": True,
+        "use_bias": False,
+    }.items():
         assert config[key] == value
     clone = layer_cls.from_config(config)
     assert clone.get_config() == config
@@ -138,13 +159,17 @@ def test_get_config_lists_every_argument(layer_cls):
 
 
 def test_cell_configs_round_trip():
-    for cell in [layers.PeepholeLSTMCell(3, unit_forget_bias=False, peephole_initializer="ones"),
-                 layers.LayerNormLSTMCell(3, norm_epsilon=1e-5),
-                 layers.MUT1Cell(3, input_projection=True), layers.MUT2Cell(3, input_projection=False),
-                 layers.MUT3Cell(3, recurrent_activation="hard_sigmoid"),
-                 layers.IndRNNCell(3, time_steps=100), layers.MGUCell(3, activation="softsign"),
-                 layers.NASCell(3, projection=2, use_bias=True),
-                 layers.ConvLSTMCell(2, 3, (3, 1), padding="same", peephole=False)]:
+    for cell in [
+        layers.PeepholeLSTMCell(3, unit_forget_bias=False, peephole_initializer="ones"),
+        layers.LayerNormLSTMCell(3, norm_epsilon=1e-5),
+        layers.MUT1Cell(3, input_projection=True),
+        layers.MUT2Cell(3, input_projection=False),
+        layers.MUT3Cell(3, recurrent_activation="hard_sigmoid"),
+        layers.IndRNNCell(3, time_steps=100),
+        layers.MGUCell(3, activation="softsign"),
+        layers.NASCell(3, projection=2, use_bias=True),
+        layers.ConvLSTMCell(2, 3, (3, 1), padding="same", peephole=False),
+    ]:
         config = cell.get_config()
         assert type(cell).from_config(config).get_config() == config
 
@@ -159,8 +184,9 @@ def test_stateful_carries_states_between_batches():
     stateful.set_weights(whole.get_weights())
     first = keras.ops.convert_to_numpy(stateful(x[:, :3]))
     second = keras.ops.convert_to_numpy(stateful(x[:, 3:]))
-    np.testing.assert_allclose(np.concatenate([first, second], axis=1),
-                               keras.ops.convert_to_numpy(whole(x)), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(
+        np.concatenate([first, second], axis=1), keras.ops.convert_to_numpy(whole(x)), rtol=1e-5, atol=1e-6
+    )
     stateful.reset_state()
     np.testing.assert_allclose(keras.ops.convert_to_numpy(stateful(x[:, :3])), first, rtol=1e-5, atol=1e-6)
 
@@ -188,9 +214,17 @@ def test_mixed_precision():
     keras.config.set_dtype_policy("mixed_float16" if keras.backend.backend() != "jax" else "mixed_bfloat16")
     try:
         x = np.random.default_rng(0).normal(size=(2, 4, 3)).astype("float32")
-        for layer in [layers.PeepholeLSTM(4), layers.LayerNormLSTM(4), layers.MUT1(4), layers.MUT2(4),
-                      layers.IndRNN(4), layers.MGU(4), layers.NAS(4, projection=3),
-                      layers.MUT3(4), layers.Recurrent("mut1", 4, bidirectional=True)]:
+        for layer in [
+            layers.PeepholeLSTM(4),
+            layers.LayerNormLSTM(4),
+            layers.MUT1(4),
+            layers.MUT2(4),
+            layers.IndRNN(4),
+            layers.MGU(4),
+            layers.NAS(4, projection=3),
+            layers.MUT3(4),
+            layers.Recurrent("mut1", 4, bidirectional=True),
+        ]:
             y = layer(x)
             assert keras.backend.standardize_dtype(y.dtype) == keras.config.dtype_policy().compute_dtype
             assert all(keras.backend.standardize_dtype(w.dtype) == "float32" for w in layer.weights)
@@ -243,8 +277,9 @@ def test_bad_arguments():
     with pytest.raises(ValueError, match="merge_mode"):
         layers.Recurrent("lstm", 3, merge_mode="max")
     with pytest.raises(ValueError, match="expects 4 initial states"):
-        layers.Recurrent("lstm", 3, num_layers=2)(np.zeros((1, 2, 3), "float32"),
-                                                 initial_state=[np.zeros((1, 3), "float32")])
+        layers.Recurrent("lstm", 3, num_layers=2)(
+            np.zeros((1, 2, 3), "float32"), initial_state=[np.zeros((1, 3), "float32")]
+        )
     with pytest.raises(ValueError, match="static spatial"):
         layers.ConvLSTM2D(2, 3)(keras.Input((4, None, 5, 1)))
 

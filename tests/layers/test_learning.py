@@ -40,18 +40,14 @@ LEARNERS = {
     "MGU": lambda: layers.MGU(16),
     # Slow to learn it (13-21 epochs): 16 units got there from 1 of 3 initializations, 32 from 3 of 3.
     "NAS": lambda: layers.NAS(32),
-    "ConvLSTM1D": lambda: keras.Sequential(
-        [layers.ConvLSTM1D(4, 3, padding="same"), keras.layers.Flatten()]
-    ),
+    "ConvLSTM1D": lambda: keras.Sequential([layers.ConvLSTM1D(4, 3, padding="same"), keras.layers.Flatten()]),
     "Recurrent-bimut2": lambda: layers.Recurrent("mut2", 8, num_layers=2, bidirectional=True),
 }
 
 
 def _train(recurrent, x, y, epochs=25):
     keras.utils.set_random_seed(0)
-    model = keras.Sequential(
-        [keras.Input(x.shape[1:]), recurrent, keras.layers.Dense(2, activation="softmax")]
-    )
+    model = keras.Sequential([keras.Input(x.shape[1:]), recurrent, keras.layers.Dense(2, activation="softmax")])
     # Clipped as the CLI trains (clipnorm 1.0): at this learning rate an
     # unclipped LayerNormLSTM diverged from some initializations.
     optimizer = keras.optimizers.Adam(0.02, clipnorm=1.0)

@@ -12,8 +12,7 @@ import pytest
 
 import kerasrnn
 from kerasrnn import registry
-from kerasrnn.layers import MGU
-from kerasrnn.layers import MGUCell
+from kerasrnn.layers import MGU, MGUCell
 from tests.helpers import cell_checks as cells
 
 
@@ -63,8 +62,15 @@ def test_architectures_are_registered():
 
 
 def test_config_round_trip():
-    cell = MGUCell(3, activation="softsign", recurrent_activation="hard_sigmoid", use_bias=False,
-                   dropout=0.1, recurrent_dropout=0.2, seed=4)
+    cell = MGUCell(
+        3,
+        activation="softsign",
+        recurrent_activation="hard_sigmoid",
+        use_bias=False,
+        dropout=0.1,
+        recurrent_dropout=0.2,
+        seed=4,
+    )
     config = cell.get_config()
     assert MGUCell.from_config(config).get_config() == config
     layer = MGU(3, go_backwards=True, kernel_regularizer="l2")

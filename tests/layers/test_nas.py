@@ -12,8 +12,7 @@ import pytest
 
 import kerasrnn
 from kerasrnn import registry
-from kerasrnn.layers import NAS
-from kerasrnn.layers import NASCell
+from kerasrnn.layers import NAS, NASCell
 from tests.helpers import cell_checks as cells
 
 
@@ -25,8 +24,7 @@ def test_weight_shapes_as_tensorflow_addons():
     layer = NAS(6, projection=3, use_bias=True)
     layer.build((2, 3, 4))
     shapes = {w.name: tuple(w.shape) for w in layer.cell.weights}
-    assert shapes == {"kernel": (4, 48), "recurrent_kernel": (3, 48), "bias": (48,),
-                      "projection_weights": (6, 3)}
+    assert shapes == {"kernel": (4, 48), "recurrent_kernel": (3, 48), "bias": (48,), "projection_weights": (6, 3)}
 
 
 def test_projected_states_output_first():
@@ -77,8 +75,15 @@ def test_architectures_are_registered():
 
 
 def test_config_round_trip():
-    cell = NASCell(3, projection=2, use_bias=True, projection_initializer="ones",
-                   projection_regularizer="l2", projection_constraint="non_neg", seed=2)
+    cell = NASCell(
+        3,
+        projection=2,
+        use_bias=True,
+        projection_initializer="ones",
+        projection_regularizer="l2",
+        projection_constraint="non_neg",
+        seed=2,
+    )
     config = cell.get_config()
     assert config["projection"] == 2 and config["use_bias"] is True
     assert NASCell.from_config(config).get_config() == config

@@ -11,8 +11,7 @@ import pytest
 
 from kerasrnn import layers
 from kerasrnn.layers.cell_rnn import CellRNN
-from kerasrnn.layers.recurrent import CELL_ALIASES
-from kerasrnn.layers.recurrent import CELL_LAYERS
+from kerasrnn.layers.recurrent import CELL_ALIASES, CELL_LAYERS
 
 
 def _np(x):
@@ -32,13 +31,16 @@ def _hand_stacked(cell, units, input_dim, return_sequences, merge_mode="concat")
     return keras.Model(inputs, [outputs, *states0, *states1])
 
 
-@pytest.mark.parametrize("cell", ["lstm", "gru", "rnn_relu", "peephole_lstm", "mut1", "layer_norm_lstm", "ind_rnn", "mgu"])
+@pytest.mark.parametrize(
+    "cell", ["lstm", "gru", "rnn_relu", "peephole_lstm", "mut1", "layer_norm_lstm", "ind_rnn", "mgu"]
+)
 @pytest.mark.parametrize("return_sequences", [False, True])
 def test_two_layer_bidirectional_matches_hand_stacked(cell, return_sequences):
     rng = np.random.default_rng(0)
     x = rng.normal(size=(3, 6, 4)).astype("float32")
-    recurrent = layers.Recurrent(cell, 5, num_layers=2, bidirectional=True,
-                                 return_sequences=return_sequences, return_state=True)
+    recurrent = layers.Recurrent(
+        cell, 5, num_layers=2, bidirectional=True, return_sequences=return_sequences, return_state=True
+    )
     outputs, *states = recurrent(x)
     reference = _hand_stacked(cell, 5, 4, return_sequences)
     reference.set_weights([w * 1.0 for w in recurrent.get_weights()])
@@ -54,8 +56,7 @@ def test_state_order_is_layer_then_direction():
     # Layer 1's forward h at the last step equals the first half of the
     # output at the last step (concat merge, return_sequences=True).
     x = np.random.default_rng(1).normal(size=(2, 5, 3)).astype("float32")
-    recurrent = layers.Recurrent("lstm", 4, num_layers=2, bidirectional=True,
-                                 return_sequences=True, return_state=True)
+    recurrent = layers.Recurrent("lstm", 4, num_layers=2, bidirectional=True, return_sequences=True, return_state=True)
     outputs, l0f_h, l0f_c, l0b_h, l0b_c, l1f_h, l1f_c, l1b_h, l1b_c = recurrent(x)
     np.testing.assert_allclose(_np(outputs)[:, -1, :4], _np(l1f_h), rtol=1e-6)
     np.testing.assert_allclose(_np(outputs)[:, 0, 4:], _np(l1b_h), rtol=1e-6)
@@ -140,11 +141,24 @@ def _snake_case(class_name):
 
 def test_cell_names_follow_the_class_name_rule():
     # kerasrnn's own layer classes: class name in snake_case = file = cell name.
-    own = {name: factory for name, factory in CELL_LAYERS.items()
-           if isinstance(factory, type) and issubclass(factory, CellRNN)}
-    assert set(own) == {"peephole_lstm", "layer_norm_lstm", "mut1", "mut2", "mut3",
-                         "ind_rnn", "mgu", "nas",
-                         "layer_norm_simple_rnn", "layer_norm_gru", "esn"}
+    own = {
+        name: factory
+        for name, factory in CELL_LAYERS.items()
+        if isinstance(factory, type) and issubclass(factory, CellRNN)
+    }
+    assert set(own) == {
+        "peephole_lstm",
+        "layer_norm_lstm",
+        "mut1",
+        "mut2",
+        "mut3",
+        "ind_rnn",
+        "mgu",
+        "nas",
+        "layer_norm_simple_rnn",
+        "layer_norm_gru",
+        "esn",
+    }
     for name, layer_cls in own.items():
         assert _snake_case(layer_cls.__name__) == name
         assert layer_cls.__module__ == f"kerasrnn.layers.{name}"

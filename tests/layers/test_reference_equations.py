@@ -102,19 +102,11 @@ CASES = [
     Case("nas", _layer(L.NAS, UNITS), (INPUT,), ref.run_nas),
     Case("nas_projected_bias", _layer(L.NAS, UNITS, projection=4, use_bias=True), (INPUT,), ref.run_nas),
     _conv_case("conv1d_same_peephole", L.ConvLSTM1D, (9, 3), 4, 3, padding="same"),
-    _conv_case(
-        "conv1d_same_even_kernel", L.ConvLSTM1D, (8, 3), 4, 2, padding="same", peephole=False
-    ),
-    _conv_case(
-        "conv1d_valid_strided_peephole", L.ConvLSTM1D, (9, 2), 3, 2, strides=2, padding="valid"
-    ),
+    _conv_case("conv1d_same_even_kernel", L.ConvLSTM1D, (8, 3), 4, 2, padding="same", peephole=False),
+    _conv_case("conv1d_valid_strided_peephole", L.ConvLSTM1D, (9, 2), 3, 2, strides=2, padding="valid"),
     _conv_case("conv2d_same_peephole", L.ConvLSTM2D, (5, 6, 2), 3, (3, 2), padding="same"),
-    _conv_case(
-        "conv2d_valid", L.ConvLSTM2D, (5, 6, 2), 3, (2, 3), padding="valid", peephole=False
-    ),
-    _conv_case(
-        "conv2d_same", L.ConvLSTM2D, (5, 6, 2), 3, (3, 3), padding="same", peephole=False
-    ),
+    _conv_case("conv2d_valid", L.ConvLSTM2D, (5, 6, 2), 3, (2, 3), padding="valid", peephole=False),
+    _conv_case("conv2d_same", L.ConvLSTM2D, (5, 6, 2), 3, (3, 3), padding="same", peephole=False),
     _conv_case(
         "conv2d_dilated_peephole",
         L.ConvLSTM2D,
@@ -124,9 +116,7 @@ CASES = [
         dilation_rate=(2, 1),
         padding="valid",
     ),
-    _conv_case(
-        "conv2d_same_strided_peephole", L.ConvLSTM2D, (5, 6, 2), 3, 3, strides=2, padding="same"
-    ),
+    _conv_case("conv2d_same_strided_peephole", L.ConvLSTM2D, (5, 6, 2), 3, 3, strides=2, padding="same"),
 ]
 
 # Two random draws for each cell in each of its forms, one for the extra variants
@@ -193,18 +183,14 @@ def _check_against_reference(case, seed, go_backwards=False, with_initial_state=
     kwargs = {}
     if with_initial_state:
         _, zero_states = case.reference(x[:, :1], weights)  # just for the state shapes
-        initial_state = [
-            rng.uniform(-1.0, 1.0, s.shape).astype("float32") for s in zero_states
-        ]
+        initial_state = [rng.uniform(-1.0, 1.0, s.shape).astype("float32") for s in zero_states]
         kwargs["initial_state"] = initial_state
     outputs, *states = _numpy(layer(x, **kwargs))
     expected_outputs, expected_states = case.reference(
         x, weights, initial_state=initial_state, go_backwards=go_backwards
     )
 
-    label = case.name + (" go_backwards" if go_backwards else "") + (
-        " initial_state" if with_initial_state else ""
-    )
+    label = case.name + (" go_backwards" if go_backwards else "") + (" initial_state" if with_initial_state else "")
     assert outputs.shape == expected_outputs.shape
     assert len(states) == len(expected_states)
     # Every time step, then every final state.
@@ -242,8 +228,7 @@ def test_initial_state_matches_reference(case):
 )
 def test_conv_lstm_without_peepholes_is_keras_conv_lstm(ours, theirs, frame, conv):
     rng = np.random.default_rng(7)
-    kwargs = dict(return_sequences=True, return_state=True, activation="tanh",
-                  recurrent_activation="sigmoid", **conv)
+    kwargs = dict(return_sequences=True, return_state=True, activation="tanh", recurrent_activation="sigmoid", **conv)
     zeros = dict(kernel_initializer="zeros", recurrent_initializer="zeros")
     mine = ours(3, peephole=False, **zeros, **kwargs)
     keras_layer = theirs(3, **zeros, **kwargs)
@@ -253,9 +238,7 @@ def test_conv_lstm_without_peepholes_is_keras_conv_lstm(ours, theirs, frame, con
     ref.randomize_weights(mine, rng)
     weights = ref.named_weights(mine)
     assert sorted(weights) == sorted(ref.named_weights(keras_layer))
-    keras_layer.cell.set_weights(
-        [weights[v.name.split("/")[-1]].astype("float32") for v in keras_layer.cell.weights]
-    )
+    keras_layer.cell.set_weights([weights[v.name.split("/")[-1]].astype("float32") for v in keras_layer.cell.weights])
     label = f"keras {theirs.__name__} {conv['padding']}"
     for a, b in zip(_numpy(mine(x)), _numpy(keras_layer(x))):
         err = ref.record_error(label, ref.relative_error(a, b))

@@ -84,9 +84,7 @@ def test_pytorch_initialized_model_round_trips(tmp_path):
     model.save(tmp_path / "m.keras")
     loaded = keras.saving.load_model(tmp_path / "m.keras")
     x = _inputs("classification")
-    np.testing.assert_allclose(
-        keras.ops.convert_to_numpy(loaded(x)), keras.ops.convert_to_numpy(model(x)), rtol=1e-6
-    )
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(loaded(x)), keras.ops.convert_to_numpy(model(x)), rtol=1e-6)
 
 
 @pytest.mark.parametrize(
@@ -102,8 +100,13 @@ def test_pytorch_initialized_model_round_trips(tmp_path):
     ],
 )
 def test_errors_name_what_is_accepted(kwargs, message):
-    options = {"arch": "conv-lstm" if "input_shape" in kwargs else "lstm", "task": "classification",
-               "input_shape": (6, 3), "num_outputs": 2, **kwargs}
+    options = {
+        "arch": "conv-lstm" if "input_shape" in kwargs else "lstm",
+        "task": "classification",
+        "input_shape": (6, 3),
+        "num_outputs": 2,
+        **kwargs,
+    }
     with pytest.raises(ValueError, match=message.replace("(", r"\(").replace(")", r"\)")):
         kerasrnn.build_model(**options)
 

@@ -82,11 +82,31 @@ MNIST_TINY = ["--arch", "gru", "--units", "4", "--epochs", "1", "--batch-size", 
 CSV_TINY = ["--data", "data.csv", "--arch", "gru", "--units", "4", "--epochs", "1", "--batch-size", "8", "--quiet"]
 LM_TINY = ["--text", "corpus.txt", "--max-chars", "5000", "--seq-len", "20", "--units", "8", "--epochs", "1", "--quiet"]
 
-DAMAGED_WORDS = ("damaged", "truncated", "corrupt", "unreadable", "cannot read", "cannot load", "not a valid",
-                 "invalid", "incomplete", "broken")
+DAMAGED_WORDS = (
+    "damaged",
+    "truncated",
+    "corrupt",
+    "unreadable",
+    "cannot read",
+    "cannot load",
+    "not a valid",
+    "invalid",
+    "incomplete",
+    "broken",
+)
 CHANGED_WORDS = ("changed",)
-UNSEEN_WORDS = ("never occur", "not in training", "not in the training", "do not occur", "does not occur",
-                "unseen", "not seen in training", "absent from the training", "cannot predict", "cannot know")
+UNSEEN_WORDS = (
+    "never occur",
+    "not in training",
+    "not in the training",
+    "do not occur",
+    "does not occur",
+    "unseen",
+    "not seen in training",
+    "absent from the training",
+    "cannot predict",
+    "cannot know",
+)
 
 
 # --------------------------------------------------------------------------- #
@@ -164,7 +184,12 @@ class Started:
         self._out, self._err = open(self.out_path, "wb"), open(self.err_path, "wb")
         self.started = time.monotonic()
         self.process = subprocess.Popen(
-            [*COMMAND, *args], cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=self._out, stderr=self._err,
+            [*COMMAND, *args],
+            cwd=cwd,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=self._out,
+            stderr=self._err,
             start_new_session=True,
         )
 
@@ -185,15 +210,21 @@ class Started:
         self._err.close()
         out = self.out_path.read_bytes().decode("utf-8", "replace")
         err = self.err_path.read_bytes().decode("utf-8", "replace")
-        return Result(self.args, str(self.cwd), None if timed_out else self.process.returncode, out, err, seconds,
-                      timed_out)
+        return Result(
+            self.args, str(self.cwd), None if timed_out else self.process.returncode, out, err, seconds, timed_out
+        )
 
 
 def run_command(args: list[str], cwd: Path, env: dict[str, str], timeout: float) -> Result:
     started = time.monotonic()
     process = subprocess.Popen(
-        [*COMMAND, *args], cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE, start_new_session=True,
+        [*COMMAND, *args],
+        cwd=cwd,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
     )
     try:
         out, err = process.communicate(timeout=timeout)
@@ -202,8 +233,15 @@ def run_command(args: list[str], cwd: Path, env: dict[str, str], timeout: float)
         _kill_group(process)
         out, err = process.communicate()
         timed_out = True
-    return Result(args, str(cwd), None if timed_out else process.returncode, out.decode("utf-8", "replace"),
-                  err.decode("utf-8", "replace"), time.monotonic() - started, timed_out)
+    return Result(
+        args,
+        str(cwd),
+        None if timed_out else process.returncode,
+        out.decode("utf-8", "replace"),
+        err.decode("utf-8", "replace"),
+        time.monotonic() - started,
+        timed_out,
+    )
 
 
 def descendants(pid: int) -> list[int]:
@@ -253,8 +291,15 @@ class Case:
 CASES: list[Case] = []
 
 
-def case(name: str, what: str, *, needs: Sequence[str] = (), changes: Sequence[str] = (),
-         setup: Callable[[Ctx], None] | None = None, in_workspace: bool = True):
+def case(
+    name: str,
+    what: str,
+    *,
+    needs: Sequence[str] = (),
+    changes: Sequence[str] = (),
+    setup: Callable[[Ctx], None] | None = None,
+    in_workspace: bool = True,
+):
     def register(function: Callable[[Ctx], None]) -> Callable[[Ctx], None]:
         CASES.append(Case(name, what, function, tuple(needs), tuple(changes), setup, in_workspace))
         return function
@@ -278,8 +323,9 @@ class Ctx:
         result = run_command(list(args), cwd or self.ws, env, timeout)
         return self.adopt(result)
 
-    def start(self, *args: str, cwd: Path | None = None, backend: str | None = None,
-              env: dict[str, str] | None = None) -> Started:
+    def start(
+        self, *args: str, cwd: Path | None = None, backend: str | None = None, env: dict[str, str] | None = None
+    ) -> Started:
         env = {**self.harness.env, **(env or {})}
         if backend is not None:
             env["KERAS_BACKEND"] = backend
@@ -289,8 +335,14 @@ class Ctx:
         """Judge ``result`` (a command of this case, or of the preparation it relies on)."""
         self.results.append(result)
         if "Traceback" in result.text:
-            line = next((row for row in result.text.splitlines() if row.strip() and not row.startswith(" ")
-                         and "Traceback" not in row and "Error" in row), "")
+            line = next(
+                (
+                    row
+                    for row in result.text.splitlines()
+                    if row.strip() and not row.startswith(" ") and "Traceback" not in row and "Error" in row
+                ),
+                "",
+            )
             self.issue(TRACEBACK, f"{result.shown()}: {line.strip()[:200]}")
         return result
 
@@ -311,8 +363,9 @@ class Ctx:
             self.issue(count, detail)
         return condition
 
-    def refused(self, result: Result, *, code: int | None = None, says: Sequence[str] = (),
-                also: Sequence[str] = ()) -> bool:
+    def refused(
+        self, result: Result, *, code: int | None = None, says: Sequence[str] = (), also: Sequence[str] = ()
+    ) -> bool:
         """``result`` must be a refusal (exit ``code``, or any non-zero), naming the problem.
 
         ``says``: at least one of these words; ``also``: each of these too.
@@ -329,20 +382,30 @@ class Ctx:
         elif code is not None and result.rc != code:
             ok = self.check(False, f"{result.shown()}: exit {result.rc}, expected {code}", WRONG_ANSWER)
         if says and not result.says(says):
-            ok = self.check(False, f"{result.shown()}: refused (exit {result.rc}) without saying any of "
-                                   f"{list(says)}: {_last_line(result.err or result.out)}", WRONG_ANSWER)
+            ok = self.check(
+                False,
+                f"{result.shown()}: refused (exit {result.rc}) without saying any of "
+                f"{list(says)}: {_last_line(result.err or result.out)}",
+                WRONG_ANSWER,
+            )
         for word in also:
             if word.lower() not in result.text.lower():
-                ok = self.check(False, f"{result.shown()}: refused without naming {word!r}: "
-                                       f"{_last_line(result.err or result.out)}", WRONG_ANSWER)
+                ok = self.check(
+                    False,
+                    f"{result.shown()}: refused without naming {word!r}: {_last_line(result.err or result.out)}",
+                    WRONG_ANSWER,
+                )
         return ok
 
     def works(self, result: Result) -> bool:
         if result.timed_out:
             self.issue(WRONG_ANSWER, f"{result.shown()}: still running after {result.seconds:.0f} s (killed)")
             return False
-        return self.check(result.rc == 0, f"{result.shown()}: exit {result.rc}, must work: "
-                                          f"{_last_line(result.err or result.out)}", WRONG_ANSWER)
+        return self.check(
+            result.rc == 0,
+            f"{result.shown()}: exit {result.rc}, must work: {_last_line(result.err or result.out)}",
+            WRONG_ANSWER,
+        )
 
     def warns(self, result: Result, says: Sequence[str], *, refusal_ok: bool = False) -> bool:
         """``result`` must work and say one of ``says`` (or, with ``refusal_ok``, be refused saying it)."""
@@ -350,8 +413,9 @@ class Ctx:
             return self.refused(result, says=says)
         if not self.works(result):
             return False
-        return self.check(result.says(says), f"{result.shown()}: exit 0 without a warning "
-                                             f"(none of {list(says)} in its output)")
+        return self.check(
+            result.says(says), f"{result.shown()}: exit 0 without a warning (none of {list(says)} in its output)"
+        )
 
     def read_json(self, relative: str) -> dict[str, Any] | None:
         path = self.ws / relative
@@ -397,8 +461,11 @@ def lost_files(before: dict[str, str], after: dict[str, str], allowed: Sequence[
         elif now != digest:
             lost.append(f"{rel} {'changed' if digest != 'dir' and now != 'dir' else 'changed kind'}")
     # Report a vanished directory once, not each file in it.
-    gone_dirs = {line[: -len(" vanished")] for line in lost if line.endswith(" vanished") and before.get(
-        line[: -len(" vanished")]) == "dir"}
+    gone_dirs = {
+        line[: -len(" vanished")]
+        for line in lost
+        if line.endswith(" vanished") and before.get(line[: -len(" vanished")]) == "dir"
+    }
     return [line for line in lost if not any(line.startswith(d + "/") for d in gone_dirs)]
 
 
@@ -421,8 +488,10 @@ def write_series(path: Path, rows: int = 40, seed: int = 0, labels: Sequence[int
 
 def write_corpus(path: Path) -> Path:
     rng = random.Random(0)
-    words = ("the quick brown fox jumps over a lazy dog and then runs away from the small river near "
-             "an old town where people sing songs at night").split()
+    words = (
+        "the quick brown fox jumps over a lazy dog and then runs away from the small river near "
+        "an old town where people sing songs at night"
+    ).split()
     lines = [" ".join(rng.choice(words) for _ in range(rng.randint(5, 12))).capitalize() + "." for _ in range(150)]
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return path
@@ -500,25 +569,43 @@ class Harness:
         ]
         for name, args in steps:
             if name in needs:
-                self._prepare_step(name, lambda args=args: run_command(args, ws, self.env, 300),
-                                   ws / "runs" / name / "model.keras")
+                self._prepare_step(
+                    name, lambda args=args: run_command(args, ws, self.env, 300), ws / "runs" / name / "model.keras"
+                )
         if "interrupted" in needs:
+
             def interrupted() -> Result:
                 started = time.monotonic()
-                process = subprocess.run([sys.executable, "-c", INTERRUPTED_SCRIPT], cwd=ws, env=self.env,
-                                         capture_output=True, text=True, timeout=300)
-                return Result(["(library) fit(...) interrupted after epoch 1 of 3"], str(ws), process.returncode,
-                              process.stdout, process.stderr, time.monotonic() - started)
+                process = subprocess.run(
+                    [sys.executable, "-c", INTERRUPTED_SCRIPT],
+                    cwd=ws,
+                    env=self.env,
+                    capture_output=True,
+                    text=True,
+                    timeout=300,
+                )
+                return Result(
+                    ["(library) fit(...) interrupted after epoch 1 of 3"],
+                    str(ws),
+                    process.returncode,
+                    process.stdout,
+                    process.stderr,
+                    time.monotonic() - started,
+                )
 
             self._prepare_step("interrupted", interrupted, ws / "runs" / "interrupted" / "checkpoint" / "state.json")
         shutil.rmtree(self.template, ignore_errors=True)
         os.rename(self.ws, self.template)
-        record.write_text(json.dumps({
-            "backend": self.backend,
-            "items": sorted(needs),
-            "results": {name: dataclasses.asdict(result) for name, result in self.prepared.items()},
-            "errors": self.prep_errors,
-        }))
+        record.write_text(
+            json.dumps(
+                {
+                    "backend": self.backend,
+                    "items": sorted(needs),
+                    "results": {name: dataclasses.asdict(result) for name, result in self.prepared.items()},
+                    "errors": self.prep_errors,
+                }
+            )
+        )
 
     def _prepare_step(self, name: str, step: Callable[[], Result], product: Path) -> None:
         started = time.monotonic()
@@ -531,8 +618,11 @@ class Harness:
         if result.rc != 0 or not product.exists():
             state = "missing" if not product.exists() else "ok"
             self.prep_errors[name] = f"exit {result.rc}, {product.name} {state}: {_last_line(result.err or result.out)}"
-        print(f"  prepared {name:<12} {time.monotonic() - started:5.1f} s"
-              f"{'  FAILED: ' + self.prep_errors[name] if name in self.prep_errors else ''}", flush=True)
+        print(
+            f"  prepared {name:<12} {time.monotonic() - started:5.1f} s"
+            f"{'  FAILED: ' + self.prep_errors[name] if name in self.prep_errors else ''}",
+            flush=True,
+        )
 
     # -- one case ------------------------------------------------------------ #
 
@@ -583,8 +673,11 @@ class Harness:
 # --------------------------------------------------------------------------- #
 
 
-@case("export_out_holds_the_runs", "export RUN --out runs --overwrite (the directory of all runs) is refused",
-      needs=("csv", "mnist"))
+@case(
+    "export_out_holds_the_runs",
+    "export RUN --out runs --overwrite (the directory of all runs) is refused",
+    needs=("csv", "mnist"),
+)
 def _(ctx: Ctx) -> None:
     ctx.refused(ctx.kr("export", "runs/csv", "--format", "onnx", "--out", "runs", "--overwrite"))
 
@@ -609,8 +702,11 @@ def _(ctx: Ctx) -> None:
 # --------------------------------------------------------------------------- #
 
 
-@case("fit_text_trains_on_the_file", "fit --text corpus.txt trains on corpus.txt (config.json and source name it)",
-      needs=("lm",))
+@case(
+    "fit_text_trains_on_the_file",
+    "fit --text corpus.txt trains on corpus.txt (config.json and source name it)",
+    needs=("lm",),
+)
 def _(ctx: Ctx) -> None:
     ctx.works(ctx.adopt(ctx.prep("lm")))
     record = ctx.read_json("runs/lm/config.json")
@@ -619,8 +715,10 @@ def _(ctx: Ctx) -> None:
     text_file = str((record.get("config") or {}).get("text_file"))
     source = str((record.get("data") or {}).get("source"))
     ctx.check(text_file.endswith("corpus.txt"), f"config.json config.text_file is {text_file!r}, not corpus.txt")
-    ctx.check("corpus.txt" in source and "shakespeare" not in source.lower(),
-              f"config.json data.source does not name corpus.txt: {source[:200]!r}")
+    ctx.check(
+        "corpus.txt" in source and "shakespeare" not in source.lower(),
+        f"config.json data.source does not name corpus.txt: {source[:200]!r}",
+    )
 
 
 @case("fit_text_empty_file", "fit --text empty.txt is refused")
@@ -642,20 +740,33 @@ def _edit_data(ctx: Ctx) -> None:
     write_series(ctx.ws / "data.csv", seed=1)  # same rows and labels, other values: sizes alone cannot see it
 
 
-@case("evaluate_changed_data", "evaluate RUN after its data.csv changed is refused (mentions changed)",
-      needs=("csv",), setup=_edit_data)
+@case(
+    "evaluate_changed_data",
+    "evaluate RUN after its data.csv changed is refused (mentions changed)",
+    needs=("csv",),
+    setup=_edit_data,
+)
 def _(ctx: Ctx) -> None:
     ctx.refused(ctx.kr("evaluate", "runs/csv"), says=CHANGED_WORDS)
 
 
-@case("evaluate_allow_changed_data", "evaluate RUN --allow-changed-data works and says the data changed",
-      needs=("csv",), setup=_edit_data, changes=("runs/csv/config.json",))
+@case(
+    "evaluate_allow_changed_data",
+    "evaluate RUN --allow-changed-data works and says the data changed",
+    needs=("csv",),
+    setup=_edit_data,
+    changes=("runs/csv/config.json",),
+)
 def _(ctx: Ctx) -> None:
     ctx.warns(ctx.kr("evaluate", "runs/csv", "--allow-changed-data"), CHANGED_WORDS)
 
 
-@case("resume_changed_data", "fit --resume INTERRUPTED after its data changed is refused (mentions changed)",
-      needs=("interrupted",), setup=_edit_data)
+@case(
+    "resume_changed_data",
+    "fit --resume INTERRUPTED after its data changed is refused (mentions changed)",
+    needs=("interrupted",),
+    setup=_edit_data,
+)
 def _(ctx: Ctx) -> None:
     ctx.refused(ctx.kr("fit", "--resume", "runs/interrupted", "--quiet"), says=CHANGED_WORDS)
 
@@ -665,9 +776,12 @@ def _other_directory(ctx: Ctx) -> None:
     write_series(ctx.ws / "elsewhere" / "data.csv", rows=60, seed=7)
 
 
-@case("evaluate_from_another_directory",
-      "evaluate /abs/RUN from a directory holding another data.csv works, on the run's own file",
-      needs=("csv",), setup=_other_directory)
+@case(
+    "evaluate_from_another_directory",
+    "evaluate /abs/RUN from a directory holding another data.csv works, on the run's own file",
+    needs=("csv",),
+    setup=_other_directory,
+)
 def _(ctx: Ctx) -> None:
     result = ctx.kr("evaluate", str(ctx.ws / "runs" / "csv"), "--json", cwd=ctx.ws / "elsewhere")
     if not ctx.works(result):
@@ -680,8 +794,10 @@ def _(ctx: Ctx) -> None:
     for key, recorded in (("test_loss", metrics.get("test_loss")), ("test_accuracy", metrics.get("test_accuracy"))):
         value = found.get(key)
         if isinstance(value, (int, float)) and isinstance(recorded, (int, float)):
-            ctx.check(abs(value - recorded) < 1e-4,
-                      f"evaluate's {key} {value} differs from the run's {recorded}: not the run's data file")
+            ctx.check(
+                abs(value - recorded) < 1e-4,
+                f"evaluate's {key} {value} differs from the run's {recorded}: not the run's data file",
+            )
     source = str(found.get("data_source", ""))
     ctx.check("elsewhere" not in source, f"evaluated on {source!r}")
 
@@ -690,7 +806,7 @@ def _first_json(text: str) -> dict[str, Any] | None:
     decoder = json.JSONDecoder()
     for match in re.finditer(r"\{", text):
         try:
-            value, _ = decoder.raw_decode(text[match.start():])
+            value, _ = decoder.raw_decode(text[match.start() :])
         except ValueError:
             continue
         if isinstance(value, dict):
@@ -707,8 +823,7 @@ ARTIFACT_NAMES = {"onnx": "model.onnx", "savedmodel": "savedmodel"}
 
 def _temporaries(out: Path) -> list[str]:
     """``.NAME.tmp-*`` (a staged export) and ``.NAME.old-*`` (a replaced one) beside ``out``."""
-    return sorted(p.name for p in out.parent.iterdir()
-                  if p.name.startswith((f".{out.name}.tmp-", f".{out.name}.old-")))
+    return sorted(p.name for p in out.parent.iterdir() if p.name.startswith((f".{out.name}.tmp-", f".{out.name}.old-")))
 
 
 def _check_one_export(ctx: Ctx, out: Path, fmt: str | None) -> None:
@@ -724,19 +839,24 @@ def _check_one_export(ctx: Ctx, out: Path, fmt: str | None) -> None:
         return
     artifacts = metadata.get("artifacts") or {}
     if fmt is not None:
-        ctx.check(set(artifacts) == {fmt},
-                  f"{out.name}/metadata.json lists {sorted(artifacts)}, the winner wrote {fmt}")
+        ctx.check(
+            set(artifacts) == {fmt}, f"{out.name}/metadata.json lists {sorted(artifacts)}, the winner wrote {fmt}"
+        )
     for name, relative in artifacts.items():
         ctx.check((out / str(relative)).exists(), f"{out.name}: {name} artifact {relative} missing (incomplete)")
     for name, relative in ARTIFACT_NAMES.items():
         if name not in artifacts:
-            ctx.check(not (out / relative).exists(),
-                      f"{out.name} mixes two exports: {relative} beside {sorted(artifacts)}")
+            ctx.check(
+                not (out / relative).exists(), f"{out.name} mixes two exports: {relative} beside {sorted(artifacts)}"
+            )
     ctx.check((out / "parity.json").is_file(), f"{out.name}/parity.json missing (incomplete export)")
 
 
-@case("export_twice_at_once", "two exports to one new --out at once: at most one succeeds, one complete export",
-      needs=("csv",))
+@case(
+    "export_twice_at_once",
+    "two exports to one new --out at once: at most one succeeds, one complete export",
+    needs=("csv",),
+)
 def _(ctx: Ctx) -> None:
     first = ctx.start("export", "runs/csv", "--format", "onnx", "--out", "exp")
     second = ctx.start("export", "runs/csv", "--format", "savedmodel", "--out", "exp")
@@ -745,14 +865,21 @@ def _(ctx: Ctx) -> None:
     for r in results:
         ctx.check(not r.timed_out, f"{r.shown()}: still running after {r.seconds:.0f} s", WRONG_ANSWER)
     ctx.check(len(winners) <= 1, "both exports to one new --out succeeded (the second must be refused)")
-    if not ctx.check(bool(winners), "neither export succeeded: " + " | ".join(
-            _last_line(r.err or r.out) for r in results), WRONG_ANSWER):
+    if not ctx.check(
+        bool(winners),
+        "neither export succeeded: " + " | ".join(_last_line(r.err or r.out) for r in results),
+        WRONG_ANSWER,
+    ):
         return
     _check_one_export(ctx, ctx.ws / "exp", winners[0] if len(winners) == 1 else None)
 
 
-@case("export_after_kill_9", "kill -9 of an export on JAX (through the TensorFlow worker); the next export "
-      "succeeds, no .NAME.tmp-* remains, no worker survives", needs=("csv",))
+@case(
+    "export_after_kill_9",
+    "kill -9 of an export on JAX (through the TensorFlow worker); the next export "
+    "succeeds, no .NAME.tmp-* remains, no worker survives",
+    needs=("csv",),
+)
 def _(ctx: Ctx) -> None:
     run, backend = "runs/csv", ctx.harness.worker_backend  # KERAS_BACKEND=jax: the export runs in a worker
     export = ctx.start("export", run, "--format", "onnx", "--out", "exp", backend=backend)
@@ -765,20 +892,29 @@ def _(ctx: Ctx) -> None:
             killed = True
             break
         time.sleep(0.01)
-    ctx.note(f"killed {time.monotonic() - export.started:.1f} s after the start, "
-             f"with {len(seen_workers)} process(es) below it" if killed else "not killed")
+    ctx.note(
+        f"killed {time.monotonic() - export.started:.1f} s after the start, "
+        f"with {len(seen_workers)} process(es) below it"
+        if killed
+        else "not killed"
+    )
     first = ctx.adopt(export.wait(10))
-    if not ctx.check(killed, f"the export ended (exit {first.rc}) before its temporary directory appeared; "
-                             f"nothing to kill", WRONG_ANSWER):
+    if not ctx.check(
+        killed,
+        f"the export ended (exit {first.rc}) before its temporary directory appeared; nothing to kill",
+        WRONG_ANSWER,
+    ):
         return
-    ctx.check(bool(seen_workers), "the export started no worker process (JAX-trained runs export through one)",
-              WRONG_ANSWER)
+    ctx.check(
+        bool(seen_workers), "the export started no worker process (JAX-trained runs export through one)", WRONG_ANSWER
+    )
     wait_until = time.monotonic() + 20
     while time.monotonic() < wait_until and any(alive(pid) for pid in seen_workers):
         time.sleep(0.2)
     survivors = [pid for pid in seen_workers if alive(pid)]
-    if not ctx.check(not survivors, f"worker process(es) {survivors} still running 20 s after kill -9 of the export",
-                     WRONG_ANSWER):
+    if not ctx.check(
+        not survivors, f"worker process(es) {survivors} still running 20 s after kill -9 of the export", WRONG_ANSWER
+    ):
         for pid in survivors:  # started (indirectly) by this harness
             try:
                 os.kill(pid, signal.SIGKILL)
@@ -817,7 +953,7 @@ def _(ctx: Ctx) -> None:
 # --------------------------------------------------------------------------- #
 
 
-FROZEN_CLOCK = '''
+FROZEN_CLOCK = """
 # Written by tests/scenarios/user_cases.py: time.strftime(format) (the current local time) reads one fixed
 # second in every process started with this directory on PYTHONPATH, so that two runs "start in the same
 # second" however loaded the machine is.
@@ -833,11 +969,13 @@ def strftime(format, t=None):
 
 
 time.strftime = strftime
-'''
+"""
 
 
-@case("two_fits_in_one_second", "two fits started at once without --out (their clocks in one second): "
-      "two run directories, both complete")
+@case(
+    "two_fits_in_one_second",
+    "two fits started at once without --out (their clocks in one second): two run directories, both complete",
+)
 def _(ctx: Ctx) -> None:
     before = {p.name for p in (ctx.ws / "runs").iterdir()}
     clock = ctx.harness.root / "frozen-clock"
@@ -857,8 +995,10 @@ def _(ctx: Ctx) -> None:
     stamps = {name.split("-")[0] + name.split("-")[1] for name in new if name.count("-") >= 2}
     for name in new:
         record = ctx.read_json(f"runs/{name}/config.json") or {}
-        ctx.check(record.get("status") == "complete" and (ctx.ws / "runs" / name / "model.keras").is_file(),
-                  f"runs/{name} is not complete (status {record.get('status')!r})")
+        ctx.check(
+            record.get("status") == "complete" and (ctx.ws / "runs" / name / "model.keras").is_file(),
+            f"runs/{name} is not complete (status {record.get('status')!r})",
+        )
     ctx.note(f"run directories {new}" + ("" if len(stamps) == 1 else " (not started in the same second)"))
 
 
@@ -871,8 +1011,9 @@ def _mnist_test_split(record: dict[str, Any] | None) -> Any:
     return (((record or {}).get("data") or {}).get("info") or {}).get("mnist_10k", {}).get("test_indices_sha256_16")
 
 
-@case("mnist_test_split_same_over_seeds", "--seed 0 and --seed 1 record the same mnist-10k test split",
-      needs=("mnist",))
+@case(
+    "mnist_test_split_same_over_seeds", "--seed 0 and --seed 1 record the same mnist-10k test split", needs=("mnist",)
+)
 def _(ctx: Ctx) -> None:
     ctx.adopt(ctx.prep("mnist"))
     if not ctx.works(ctx.kr("fit", *MNIST_TINY, "--seed", "1", "--out", "runs/mnist-seed1", timeout=300)):
@@ -888,15 +1029,22 @@ def _(ctx: Ctx) -> None:
 # --------------------------------------------------------------------------- #
 
 
-@case("test_labels_never_in_training",
-      "fit --data train.csv --test-data test.csv (labels 2, 3 never in training) warns")
+@case(
+    "test_labels_never_in_training", "fit --data train.csv --test-data test.csv (labels 2, 3 never in training) warns"
+)
 def _(ctx: Ctx) -> None:
-    ctx.warns(ctx.kr("fit", *CSV_TINY[2:], "--data", "train.csv", "--test-data", "test.csv", "--out", "runs/new"),
-              UNSEEN_WORDS, refusal_ok=True)
+    ctx.warns(
+        ctx.kr("fit", *CSV_TINY[2:], "--data", "train.csv", "--test-data", "test.csv", "--out", "runs/new"),
+        UNSEEN_WORDS,
+        refusal_ok=True,
+    )
 
 
-@case("predict_unseen_labels", "predict RUN --input unseen.csv --label-col 0 says labels 2, 3 were never trained on",
-      needs=("csv",))
+@case(
+    "predict_unseen_labels",
+    "predict RUN --input unseen.csv --label-col 0 says labels 2, 3 were never trained on",
+    needs=("csv",),
+)
 def _(ctx: Ctx) -> None:
     ctx.warns(ctx.kr("predict", "runs/csv", "--input", "unseen.csv", "--label-col", "0"), UNSEEN_WORDS)
 
@@ -906,8 +1054,10 @@ def _(ctx: Ctx) -> None:
     if not ctx.works(ctx.kr("fit", *CSV_TINY[2:], "--data", "onehot.npz", "--out", "runs/onehot")):
         return
     metrics = ctx.read_json("runs/onehot/metrics.json") or {}
-    ctx.check("test_accuracy" in metrics and "test_rmse" not in metrics,
-              f"one-hot y trained as {'regression' if 'test_rmse' in metrics else '?'}: metrics {sorted(metrics)}")
+    ctx.check(
+        "test_accuracy" in metrics and "test_rmse" not in metrics,
+        f"one-hot y trained as {'regression' if 'test_rmse' in metrics else '?'}: metrics {sorted(metrics)}",
+    )
 
 
 def _truncate(path: Path) -> None:
@@ -915,8 +1065,12 @@ def _truncate(path: Path) -> None:
     path.write_bytes(data[: len(data) // 2])
 
 
-@case("evaluate_truncated_model", "evaluate RUN with a truncated model.keras is refused, naming the file as damaged",
-      needs=("csv",), setup=lambda ctx: _truncate(ctx.ws / "runs/csv/model.keras"))
+@case(
+    "evaluate_truncated_model",
+    "evaluate RUN with a truncated model.keras is refused, naming the file as damaged",
+    needs=("csv",),
+    setup=lambda ctx: _truncate(ctx.ws / "runs/csv/model.keras"),
+)
 def _(ctx: Ctx) -> None:
     ctx.refused(ctx.kr("evaluate", "runs/csv"), says=DAMAGED_WORDS, also=("model.keras",))
 
@@ -929,15 +1083,21 @@ def _truncate_checkpoint(ctx: Ctx) -> None:
         _truncate(archive)
 
 
-@case("resume_truncated_checkpoint", "fit --resume with a truncated checkpoint archive is refused, naming the file",
-      needs=("interrupted",), setup=_truncate_checkpoint)
+@case(
+    "resume_truncated_checkpoint",
+    "fit --resume with a truncated checkpoint archive is refused, naming the file",
+    needs=("interrupted",),
+    setup=_truncate_checkpoint,
+)
 def _(ctx: Ctx) -> None:
     names = sorted(p.name for p in (ctx.ws / "runs/interrupted/checkpoint").glob("*.npz"))
     result = ctx.kr("fit", "--resume", "runs/interrupted", "--quiet")
     ctx.refused(result, says=DAMAGED_WORDS)
-    ctx.check(any(name in result.text for name in names),
-              f"the refusal does not name the damaged file ({names}): {_last_line(result.err or result.out)}",
-              WRONG_ANSWER)
+    ctx.check(
+        any(name in result.text for name in names),
+        f"the refusal does not name the damaged file ({names}): {_last_line(result.err or result.out)}",
+        WRONG_ANSWER,
+    )
 
 
 def _holds_number(value: Any, target: float) -> bool:
@@ -952,15 +1112,21 @@ def _holds_number(value: Any, target: float) -> bool:
     return False
 
 
-@case("resume_with_new_lr", "fit --resume INTERRUPTED --lr 1e-4 works and config.json records the new lr",
-      needs=("interrupted",), changes=("runs/interrupted/*",))
+@case(
+    "resume_with_new_lr",
+    "fit --resume INTERRUPTED --lr 1e-4 works and config.json records the new lr",
+    needs=("interrupted",),
+    changes=("runs/interrupted/*",),
+)
 def _(ctx: Ctx) -> None:
     if not ctx.works(ctx.kr("fit", "--resume", "runs/interrupted", "--lr", "1e-4", "--quiet", timeout=300)):
         return
     record = ctx.read_json("runs/interrupted/config.json") or {}
-    ctx.check(_holds_number(record.get("resumed"), 1e-4) or _holds_number((record.get("config") or {}).get("lr"), 1e-4),
-              f"config.json records no lr 1e-4 (config.lr {(record.get('config') or {}).get('lr')}, "
-              f"resumed {json.dumps(record.get('resumed'))[:200]})")
+    ctx.check(
+        _holds_number(record.get("resumed"), 1e-4) or _holds_number((record.get("config") or {}).get("lr"), 1e-4),
+        f"config.json records no lr 1e-4 (config.lr {(record.get('config') or {}).get('lr')}, "
+        f"resumed {json.dumps(record.get('resumed'))[:200]})",
+    )
     ctx.check(record.get("status") == "complete", f"the resumed run's status is {record.get('status')!r}")
 
 
@@ -1043,8 +1209,15 @@ def _(ctx: Ctx) -> None:
     args = ["generate", "runs/lm", "--length", "200"]
     started = time.monotonic()
     with open(err_path, "wb") as err:
-        process = subprocess.Popen([*COMMAND, *args], cwd=ctx.ws, env=ctx.harness.env, stdin=subprocess.DEVNULL,
-                                   stdout=subprocess.PIPE, stderr=err, start_new_session=True)
+        process = subprocess.Popen(
+            [*COMMAND, *args],
+            cwd=ctx.ws,
+            env=ctx.harness.env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=err,
+            start_new_session=True,
+        )
         chunks: list[tuple[float, bytes]] = []
         fd, timed_out = process.stdout.fileno(), False
         while True:
@@ -1061,21 +1234,36 @@ def _(ctx: Ctx) -> None:
         process.stdout.close()
     end = time.monotonic()
     out = b"".join(data for _, data in chunks).decode("utf-8", "replace")
-    result = ctx.adopt(Result(args, str(ctx.ws), None if timed_out else process.returncode, out,
-                              err_path.read_bytes().decode("utf-8", "replace"), end - started, timed_out))
+    result = ctx.adopt(
+        Result(
+            args,
+            str(ctx.ws),
+            None if timed_out else process.returncode,
+            out,
+            err_path.read_bytes().decode("utf-8", "replace"),
+            end - started,
+            timed_out,
+        )
+    )
     if not ctx.works(result):
         return
     visible = [(t, data) for t, data in chunks if data.strip()]
     if not ctx.check(bool(visible), "generate printed no text"):
         return
     first, last = visible[0][0], visible[-1][0]
-    ctx.check(len(visible) >= 3 and last - first >= 0.02,
-              f"not streamed: the text came in {len(visible)} piece(s) within {1000 * (last - first):.0f} ms, "
-              f"{1000 * (end - last):.0f} ms before the command ended")
+    ctx.check(
+        len(visible) >= 3 and last - first >= 0.02,
+        f"not streamed: the text came in {len(visible)} piece(s) within {1000 * (last - first):.0f} ms, "
+        f"{1000 * (end - last):.0f} ms before the command ended",
+    )
 
 
-@case("history_columns_after_resume", "history.csv of a resumed run has the columns of a fresh run, in order",
-      needs=("interrupted", "csv"), changes=("runs/interrupted/*",))
+@case(
+    "history_columns_after_resume",
+    "history.csv of a resumed run has the columns of a fresh run, in order",
+    needs=("interrupted", "csv"),
+    changes=("runs/interrupted/*",),
+)
 def _(ctx: Ctx) -> None:
     if not ctx.works(ctx.kr("fit", "--resume", "runs/interrupted", "--quiet", timeout=300)):
         return
@@ -1084,7 +1272,11 @@ def _(ctx: Ctx) -> None:
     ctx.check(fresh == resumed, f"resumed {resumed} vs fresh {fresh}")
 
 
-@case("export_onnx_to_a_file_name", "export RUN --format onnx --out m.onnx writes the file m.onnx", needs=("csv",),)
+@case(
+    "export_onnx_to_a_file_name",
+    "export RUN --format onnx --out m.onnx writes the file m.onnx",
+    needs=("csv",),
+)
 def _(ctx: Ctx) -> None:
     result = ctx.kr("export", "runs/csv", "--format", "onnx", "--out", "m.onnx", timeout=240)
     if not ctx.works(result):
@@ -1130,14 +1322,16 @@ def _(ctx: Ctx) -> None:
     ctx.refused(ctx.kr("fit", *CSV_TINY, "--out", "notes.txt"))
 
 
-@case("fit_out_is_an_existing_run", "fit --out runs/mnist (a finished run) is refused, the run intact",
-      needs=("mnist",))
+@case(
+    "fit_out_is_an_existing_run", "fit --out runs/mnist (a finished run) is refused, the run intact", needs=("mnist",)
+)
 def _(ctx: Ctx) -> None:
     ctx.refused(ctx.kr("fit", *CSV_TINY, "--out", "runs/mnist"))
 
 
-@case("fit_data_is_a_run_directory", "fit --data runs/csv (a run directory, not a data file) is refused",
-      needs=("csv",))
+@case(
+    "fit_data_is_a_run_directory", "fit --data runs/csv (a run directory, not a data file) is refused", needs=("csv",)
+)
 def _(ctx: Ctx) -> None:
     ctx.refused(ctx.kr("fit", *CSV_TINY[2:], "--data", "runs/csv", "--out", "runs/new"))
 
@@ -1164,14 +1358,19 @@ def _(ctx: Ctx) -> None:
     ctx.refused(result, also=("binary.bin",))
 
 
-@case("resume_a_finished_run", "fit --resume on a finished run (no checkpoint) does not retrain or touch it",
-      needs=("mnist",))
+@case(
+    "resume_a_finished_run",
+    "fit --resume on a finished run (no checkpoint) does not retrain or touch it",
+    needs=("mnist",),
+)
 def _(ctx: Ctx) -> None:
     result = ctx.kr("fit", "--resume", "runs/mnist", "--quiet", timeout=300)
     # Refusing is right; so is "nothing to do" with exit 0 -- as long as the run is untouched (data-lost check).
     if result.rc == 0:
-        ctx.check(result.says(("complete", "finished", "nothing", "already")),
-                  f"{result.shown()}: exit 0 without saying the run is already complete")
+        ctx.check(
+            result.says(("complete", "finished", "nothing", "already")),
+            f"{result.shown()}: exit 0 without saying the run is already complete",
+        )
 
 
 # --------------------------------------------------------------------------- #
@@ -1187,8 +1386,10 @@ def _print_case(report: dict[str, Any]) -> None:
     issues = "; ".join(f"{i['count']}: {i['detail']}" for i in report["issues"])
     print(f"{report['name']:<40} FAIL: {issues}  ({report['seconds']:.0f} s){notes}", flush=True)
     for command in report["commands"]:
-        print(f"    $ {command['command']}   -> exit {command['rc']} in {command['seconds']:.1f} s"
-              f"{' (timed out)' if command['timed_out'] else ''}")
+        print(
+            f"    $ {command['command']}   -> exit {command['rc']} in {command['seconds']:.1f} s"
+            f"{' (timed out)' if command['timed_out'] else ''}"
+        )
         for stream in ("stdout_tail", "stderr_tail"):
             tail = [line for line in command[stream].splitlines() if line.strip()][-6:]
             if tail:
@@ -1197,16 +1398,24 @@ def _print_case(report: dict[str, Any]) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--backend", choices=("tensorflow", "jax", "torch"),
-                        default=os.environ.get("KERAS_BACKEND", "tensorflow"))
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--backend", choices=("tensorflow", "jax", "torch"), default=os.environ.get("KERAS_BACKEND", "tensorflow")
+    )
     parser.add_argument("--json", metavar="REPORT", help="also write the report as JSON here")
     parser.add_argument("--only", metavar="PATTERN", help="run only the cases whose name matches this regex")
-    parser.add_argument("--workdir", metavar="DIR", help="where the workspace and kept failed cases go "
-                                                         "(default: a new temporary directory)")
-    parser.add_argument("--reuse", action="store_true", help="with --workdir: reuse the workspace prepared by "
-                                                             "an earlier harness run there (for iterating on cases)")
+    parser.add_argument(
+        "--workdir",
+        metavar="DIR",
+        help="where the workspace and kept failed cases go (default: a new temporary directory)",
+    )
+    parser.add_argument(
+        "--reuse",
+        action="store_true",
+        help="with --workdir: reuse the workspace prepared by an earlier harness run there (for iterating on cases)",
+    )
     parser.add_argument("--list", action="store_true", help="list the cases and exit")
     args = parser.parse_args(argv)
 
@@ -1249,19 +1458,27 @@ def main(argv: Sequence[str] | None = None) -> int:
         "wall_seconds": round(wall, 1),
     }
     print()
-    print(f"cases {totals['cases']}, ok {totals['ok']}, failed {totals['failed']}: data lost {totals['data_lost']}, "
-          f"silent wrong {totals['silent_wrong']}, tracebacks {totals['tracebacks']}, "
-          f"wrong answer {totals['wrong_answer']}; wall time {wall:.0f} s (preparing {prep_seconds:.0f} s)")
+    print(
+        f"cases {totals['cases']}, ok {totals['ok']}, failed {totals['failed']}: data lost {totals['data_lost']}, "
+        f"silent wrong {totals['silent_wrong']}, tracebacks {totals['tracebacks']}, "
+        f"wrong answer {totals['wrong_answer']}; wall time {wall:.0f} s (preparing {prep_seconds:.0f} s)"
+    )
     if args.json:
-        Path(args.json).write_text(json.dumps({
-            "backend": args.backend,
-            "only": args.only,
-            "workspace": str(root),
-            "prepared": {name: result.transcript() for name, result in harness.prepared.items()},
-            "prepare_errors": harness.prep_errors,
-            "cases": reports,
-            "totals": totals,
-        }, indent=2) + "\n")
+        Path(args.json).write_text(
+            json.dumps(
+                {
+                    "backend": args.backend,
+                    "only": args.only,
+                    "workspace": str(root),
+                    "prepared": {name: result.transcript() for name, result in harness.prepared.items()},
+                    "prepare_errors": harness.prep_errors,
+                    "cases": reports,
+                    "totals": totals,
+                },
+                indent=2,
+            )
+            + "\n"
+        )
     if not reuse:
         shutil.rmtree(harness.template, ignore_errors=True)
         (root / "prepared.json").unlink(missing_ok=True)

@@ -80,7 +80,9 @@ def test_remove_abandoned_removes_only_what_dead_processes_left(tmp_path):
     for name in (f".m.{gone}.tmp.onnx", f".m.{alive}.tmp.onnx", f".s.json.{gone}.tmp", "notes.txt", ".hidden"):
         (tmp_path / name).write_text("x")
     removed = atomic.remove_abandoned(tmp_path)
-    assert sorted(p.name for p in removed) == sorted([f".a.tmp-{gone}-x1", f".m.{gone}.tmp.onnx", f".s.json.{gone}.tmp"])
+    assert sorted(p.name for p in removed) == sorted(
+        [f".a.tmp-{gone}-x1", f".m.{gone}.tmp.onnx", f".s.json.{gone}.tmp"]
+    )
     assert names(tmp_path) == sorted(
         [f".b.tmp-{alive}-x2", ".c.tmp-legacy1", "keep", f".m.{alive}.tmp.onnx", "notes.txt", ".hidden"]
     )
@@ -132,8 +134,10 @@ def test_lock_beside_a_destination(tmp_path):
         with pytest.raises(LockedError) as refused:
             second.acquire()
         message = str(refused.value)
-        assert message == f"the export {out} is being written by another kerasrnn process (pid {os.getpid()}); " \
+        assert (
+            message == f"the export {out} is being written by another kerasrnn process (pid {os.getpid()}); "
             "wait for it to finish"
+        )
         assert "\n" not in message
     # The lock file and the parents the lock made are gone with it.
     assert names(tmp_path) == []
@@ -151,16 +155,22 @@ def test_lock_beside_keeps_a_parent_that_received_something(tmp_path):
 def test_a_lock_held_by_another_process_and_released_by_its_death(tmp_path):
     out = tmp_path / "out"
     holder = subprocess.Popen(
-        [sys.executable, "-c", textwrap.dedent(
-            """
+        [
+            sys.executable,
+            "-c",
+            textwrap.dedent(
+                """
             import sys, time
             from kerasrnn.storage.locks import WriterLock
             WriterLock.beside(sys.argv[1], "x").acquire()
             print("held", flush=True)
             time.sleep(120)
             """
-        ), str(out)],
-        stdout=subprocess.PIPE, text=True,
+            ),
+            str(out),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
     )
     try:
         assert holder.stdout.readline().strip() == "held"

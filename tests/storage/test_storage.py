@@ -7,17 +7,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from kerasrnn.storage import atomic
-from kerasrnn.storage import DestinationError
-from kerasrnn.storage import Problem
-from kerasrnn.storage import StagedDirectory
-from kerasrnn.storage import check_new_directory
-from kerasrnn.storage import check_new_file
+from kerasrnn.storage import DestinationError, Problem, StagedDirectory, atomic, check_new_directory, check_new_file
 
 pytestmark = pytest.mark.backend_independent
-needs_permissions = pytest.mark.skipif(
-    hasattr(os, "geteuid") and os.geteuid() == 0, reason="root may write anywhere"
-)
+needs_permissions = pytest.mark.skipif(hasattr(os, "geteuid") and os.geteuid() == 0, reason="root may write anywhere")
 
 
 def names(directory):

@@ -38,8 +38,12 @@ class _StopAfterFirstEpoch(keras.callbacks.Callback):
 def _interrupted_run(tmp_path, data_file):
     out = tmp_path / "run"
     with pytest.raises(KeyboardInterrupt):
-        fit(RunConfig(data_file=str(data_file), dataset="file", epochs=3, **TINY), out=out, progress=False,
-            extra_callbacks=(_StopAfterFirstEpoch(),))
+        fit(
+            RunConfig(data_file=str(data_file), dataset="file", epochs=3, **TINY),
+            out=out,
+            progress=False,
+            extra_callbacks=(_StopAfterFirstEpoch(),),
+        )
     return out
 
 
@@ -66,8 +70,7 @@ def test_the_data_path_is_absolute_so_a_run_is_usable_from_anywhere(tmp_path, mo
     (tmp_path / "a").mkdir()
     _write_series(tmp_path / "a" / "series.csv")
     monkeypatch.chdir(tmp_path / "a")
-    run = fit(RunConfig(data_file="series.csv", dataset="file", epochs=1, **TINY), out=tmp_path / "run",
-              progress=False)
+    run = fit(RunConfig(data_file="series.csv", dataset="file", epochs=1, **TINY), out=tmp_path / "run", progress=False)
     assert _record(run)["config"]["data_file"] == str(tmp_path / "a" / "series.csv")
     (tmp_path / "b").mkdir()
     _write_series(tmp_path / "b" / "series.csv", seed=5)  # a different file of the same relative name

@@ -18,6 +18,8 @@ import keras
 import numpy as np
 import pytest
 
+from kerasrnn.data.mnist import shift_images
+from kerasrnn.storage import atomic
 from kerasrnn.training import (
     PRESETS,
     ConfigError,
@@ -28,10 +30,8 @@ from kerasrnn.training import (
     fit,
     resume,
 )
-from kerasrnn.storage import atomic
 from kerasrnn.training.callbacks import scheduled_lr
 from kerasrnn.training.checkpoint import Checkpoint, TrainingState
-from kerasrnn.data.mnist import shift_images
 from kerasrnn.training.inputs import ShuffledBatches
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -100,8 +100,15 @@ def test_config_rejects_unknown_keys():
 
 def test_presets_are_the_course_labs():
     lab = PRESETS["lstm-2x128-adam"]["options"]
-    assert (lab["arch"], lab["layers"], lab["units"], lab["optimizer"], lab["lr"], lab["batch_size"], lab["epochs"]) == (
-        "lstm", 2, 128, "adam", 0.01, 50, 5)
+    assert (
+        lab["arch"],
+        lab["layers"],
+        lab["units"],
+        lab["optimizer"],
+        lab["lr"],
+        lab["batch_size"],
+        lab["epochs"],
+    ) == ("lstm", 2, 128, "adam", 0.01, 50, 5)
     assert PRESETS["lstm-2x128-adam"]["reported_test_accuracy"] == 0.973
     table = {
         "table-rnn-relu-1": ("rnn-relu", 1, 0.9212),
@@ -114,7 +121,12 @@ def test_presets_are_the_course_labs():
     for name, (arch, layers, reported) in table.items():
         options = PRESETS[name]["options"]
         assert (options["arch"], options["layers"], options["units"]) == (arch, layers, 100)
-        assert (options["optimizer"], options["lr"], options["batch_size"], options["iterations"]) == ("sgd", 0.1, 100, 3000)
+        assert (options["optimizer"], options["lr"], options["batch_size"], options["iterations"]) == (
+            "sgd",
+            0.1,
+            100,
+            3000,
+        )
         assert PRESETS[name]["reported_test_accuracy"] == reported
     for preset in PRESETS.values():  # every preset is a valid configuration, run as configured
         config = RunConfig(**preset["options"]).resolve()
@@ -164,7 +176,9 @@ def test_run_dir_is_never_reused(tmp_path):
 
 def _tiny_model(seed):
     keras.utils.set_random_seed(seed)
-    model = keras.Sequential([keras.Input((5, 2)), keras.layers.GRU(3), keras.layers.Dropout(0.1), keras.layers.Dense(2)])
+    model = keras.Sequential(
+        [keras.Input((5, 2)), keras.layers.GRU(3), keras.layers.Dropout(0.1), keras.layers.Dense(2)]
+    )
     model.compile(optimizer=keras.optimizers.Adam(0.01), loss="mse")
     model.optimizer.build(model.trainable_variables)
     for variable in model.optimizer.variables:  # as if trained: non-zero moments
@@ -298,14 +312,16 @@ _KILL_SCRIPT = textwrap.dedent(
 
 def test_resume_after_kill_9_runs_every_epoch_exactly_once(tmp_path):
     # The sunspots load fast (no TensorFlow import for tensorflow-datasets in the child process).
-    config = dict(dataset="sunspots", arch="gru", units=4, batch_size=16, epochs=4, max_samples=48,
-                  time_budget=0.0, dropout=0.2)
+    config = dict(
+        dataset="sunspots", arch="gru", units=4, batch_size=16, epochs=4, max_samples=48, time_budget=0.0, dropout=0.2
+    )
     out = tmp_path / "run"
     script = tmp_path / "train.py"
     script.write_text(_KILL_SCRIPT.format(config=repr(config)))
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
-    process = subprocess.Popen([sys.executable, str(script), str(out)], env=env,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    process = subprocess.Popen(
+        [sys.executable, str(script), str(out)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
     state = out / "checkpoint" / "state.json"
     deadline = time.time() + 240
     try:

@@ -14,7 +14,6 @@ from typing import TYPE_CHECKING
 
 import torch
 import torch.nn.functional as F
-
 from keras import ops
 
 if TYPE_CHECKING:

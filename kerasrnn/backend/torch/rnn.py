@@ -20,17 +20,12 @@ back to its generic loop.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from collections.abc import Sequence
-from typing import TYPE_CHECKING
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
 
 import torch
 import torch.compiler
-
-from keras import activations
-from keras import ops
-from keras import tree
+from keras import activations, ops, tree
 
 if TYPE_CHECKING:
     from kerasrnn.layers.tensor_types import Tensor

@@ -106,9 +106,7 @@ def read_delimited(
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as error:
-        raise DataError(
-            f"{path} is not UTF-8 text (byte 0x{raw[error.start]:02x} at offset {error.start})"
-        ) from None
+        raise DataError(f"{path} is not UTF-8 text (byte 0x{raw[error.start]:02x} at offset {error.start})") from None
 
     sequences, labels, lines = [], [], []
     header_skipped = False
@@ -203,5 +201,7 @@ def _parse_values(
     infinite = np.flatnonzero(np.isinf(values))
     if infinite.size:
         column = _column_of(int(infinite[0]), label_index)
-        raise DataError(f"{path}, line {line_number}, column {column}: expected a finite number, found {values[infinite[0]]}")
+        raise DataError(
+            f"{path}, line {line_number}, column {column}: expected a finite number, found {values[infinite[0]]}"
+        )
     return values

@@ -62,8 +62,7 @@ def read_idx(path: str | os.PathLike) -> np.ndarray:
     header_size = 4 + 4 * ndim
     if len(raw) < header_size:
         raise DataError(
-            f"{path}: truncated header (expected {header_size} bytes for {ndim} "
-            f"dimension(s), found {len(raw)})"
+            f"{path}: truncated header (expected {header_size} bytes for {ndim} dimension(s), found {len(raw)})"
         )
     shape = tuple(int(size) for size in np.frombuffer(raw, dtype=">u4", count=ndim, offset=4))
     dtype = _IDX_DTYPES[dtype_code]
