@@ -86,8 +86,9 @@ class Recurrent(keras.layers.Layer):
         cell: A cell name from :data:`CELL_LAYERS` (``"rnn_tanh"``,
             ``"rnn_relu"``, ``"lstm"``, ``"gru"`` (Cho form),
             ``"gru_cudnn"`` (reset after, PyTorch's form), ``"peephole_lstm"``,
-            ``"layer_norm_lstm"``, ``"mut1"``, ``"mut2"``, ``"mut3"``; the
-            former spellings in :data:`CELL_ALIASES`, e.g.
+            ``"layer_norm_lstm"``, ``"mut1"``, ``"mut2"``, ``"mut3"``,
+            ``"ind_rnn"``, ``"mgu"``, ``"nas"``, ``"layer_norm_simple_rnn"``,
+            ``"layer_norm_gru"``, ``"esn"``; the former spellings in :data:`CELL_ALIASES`, e.g.
             ``"layernorm_lstm"``, are accepted and stored as the cell name)
             or a cell instance, which is copied (through its config) for
             every layer and direction.
