@@ -197,28 +197,6 @@ def check_dropout(layer_cls, **kwargs):
     np.testing.assert_allclose(numpy(layer(x, training=False))[0], numpy(layer(x))[0], rtol=1e-6)
 
 
-def check_export(tmp_path, archs, task="classification"):
-    """export_models on small build_model models: SavedModel and ONNX parity (+ streaming, unidirectional)."""
-    import kerasrnn
-    from kerasrnn.export import export_models
-
-    models = {}
-    for arch in archs:
-        keras.utils.set_random_seed(0)
-        models[arch] = kerasrnn.build_model(arch, task, (8, 3), 3, units=4)
-    jobs = [{"model": models[a], "path": tmp_path / a, "streaming": not a.startswith("bi")} for a in archs]
-    reports = export_models(jobs, format="all", verbose=False, check_trained_backend=True)
-    figures = {}
-    for arch, report in zip(archs, reports):
-        assert report.get("passed"), report.get("error")
-        stored = json.loads((tmp_path / arch / "parity.json").read_text())
-        assert stored["passed"]
-        for artifact, values in report["artifacts"].items():
-            assert values["max_abs_error"] <= stored["tolerance"], (arch, artifact, values)
-            figures[f"{arch} {artifact}"] = values["max_abs_error"]
-    return figures
-
-
 def check_keras_file_round_trip(tmp_path, make_layer, make_cell, cell_name, cell_kwargs=None):
     """A functional model with the layer, Bidirectional(layer), RNN(cell) and
     Recurrent(cell_name) saved as ``.keras`` and loaded gives the same outputs

@@ -192,10 +192,3 @@ def test_readout_learns_delayed_recall():
     chance = float(np.mean((y_test - y_test.mean()) ** 2))  # the best constant prediction
     ref.record_error("learning esn (test mse / chance mse)", mse / chance)
     assert mse < 0.2 * chance, f"readout mse {mse:.4f} vs chance {chance:.4f}"
-
-
-@pytest.mark.slow
-def test_export_parity(tmp_path):
-    figures = cells.check_export(tmp_path, ["esn", "biesn"])
-    for label, error in figures.items():
-        ref.record_error(f"export {label} (max abs)", error)

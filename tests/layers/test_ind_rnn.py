@@ -140,9 +140,3 @@ def test_stateful():
 
 def test_dropout():
     cells.check_dropout(IndRNN)
-
-
-@pytest.mark.slow
-def test_export_parity(tmp_path):
-    figures = cells.check_export(tmp_path, ["ind-rnn", "biind-rnn"])
-    print("export max abs errors:", figures)

@@ -148,10 +148,3 @@ def test_learns_memory_task():
     _, accuracy = model.evaluate(x_test, y_test, verbose=0)
     ref.record_error("learning layer_norm_gru (1 - test accuracy)", 1.0 - accuracy)
     assert accuracy >= 0.95, f"reached only {accuracy:.3f} test accuracy on the memory task"
-
-
-@pytest.mark.slow
-def test_export_parity(tmp_path):
-    figures = cells.check_export(tmp_path, ["layer-norm-gru", "bilayer-norm-gru"])
-    for label, error in figures.items():
-        ref.record_error(f"export {label} (max abs)", error)

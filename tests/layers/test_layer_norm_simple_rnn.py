@@ -130,10 +130,3 @@ def test_learns_memory_task():
     _, accuracy = model.evaluate(x_test, y_test, verbose=0)
     ref.record_error("learning layer_norm_simple_rnn (1 - test accuracy)", 1.0 - accuracy)
     assert accuracy >= 0.95, f"reached only {accuracy:.3f} test accuracy on the memory task"
-
-
-@pytest.mark.slow
-def test_export_parity(tmp_path):
-    figures = cells.check_export(tmp_path, ["layer-norm-simple-rnn", "bilayer-norm-simple-rnn"])
-    for label, error in figures.items():
-        ref.record_error(f"export {label} (max abs)", error)

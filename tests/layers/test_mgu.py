@@ -8,7 +8,6 @@ test_learning), where ``mgu`` is one of the cases.
 
 import keras
 import numpy as np
-import pytest
 
 import kerasrnn
 from kerasrnn import registry
@@ -91,9 +90,3 @@ def test_stateful():
 
 def test_dropout():
     cells.check_dropout(MGU)
-
-
-@pytest.mark.slow
-def test_export_parity(tmp_path):
-    figures = cells.check_export(tmp_path, ["mgu", "bimgu"])
-    print("export max abs errors:", figures)

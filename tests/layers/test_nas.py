@@ -112,12 +112,6 @@ def test_dropout():
     cells.check_dropout(NAS)
 
 
-@pytest.mark.slow
-def test_export_parity(tmp_path):
-    figures = cells.check_export(tmp_path, ["nas", "binas"])
-    print("export max abs errors:", figures)
-
-
 def test_recurrent_with_a_projected_nas_reports_the_projected_width():
     inputs = keras.Input((None, 4))
     recurrent = kerasrnn.layers.Recurrent(
