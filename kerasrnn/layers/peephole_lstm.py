@@ -9,6 +9,7 @@ import keras
 from keras import constraints, initializers, ops, regularizers
 
 from kerasrnn.layers.cell_rnn import CellRNN
+from kerasrnn.layers.projected_lstm_cell import check_proj_size
 from kerasrnn.layers.recurrent_cell import RecurrentCell
 from kerasrnn.layers.tensor_types import Identifier, Shape, Tensor
 
@@ -26,27 +27,38 @@ class PeepholeLSTMCell(RecurrentCell):
         f_t &= \sigma(W_f x_t + U_f h_{t-1} + p_f \odot c_{t-1} + b_f) \\
         c_t &= f_t \odot c_{t-1} + i_t \odot \tanh(W_c x_t + U_c h_{t-1} + b_c) \\
         o_t &= \sigma(W_o x_t + U_o h_{t-1} + p_o \odot c_t + b_o) \\
-        h_t &= o_t \odot \tanh(c_t)
+        h_t &= o_t \odot \tanh(c_t) \; [\, P \,]
 
     The peepholes :math:`p_i, p_f, p_o` are diagonal (vectors of shape
-    ``(units,)``); the output gate looks at the *new* cell state.
+    ``(units,)``); the output gate looks at the *new* cell state. With
+    ``proj_size=p > 0`` (Sak et al.'s LSTMP; ``torch.nn.LSTM``'s
+    ``proj_size``) the output and recurrent state are projected:
+    :math:`h_t = (o_t \odot \tanh(c_t)) P`, ``h`` of width ``p``, ``c`` of
+    width ``units``.
 
     Weights (gate order **i, f, c, o**, as ``keras.layers.LSTMCell``):
 
     * ``kernel``: ``(input_dim, 4 * units)`` = :math:`[W_i, W_f, W_c, W_o]`
-    * ``recurrent_kernel``: ``(units, 4 * units)`` = :math:`[U_i, U_f, U_c, U_o]`
+    * ``recurrent_kernel``: ``(units, 4 * units)`` = :math:`[U_i, U_f, U_c, U_o]`;
+      ``(proj_size, 4 * units)`` with a projection
     * ``bias``: ``(4 * units,)``; the forget part starts at 1 when
       ``unit_forget_bias`` (Jozefowicz et al., 2015)
     * ``input_gate_peephole``, ``forget_gate_peephole``,
       ``output_gate_peephole``: ``(units,)`` each
+    * ``projection_kernel``: ``(units, proj_size)`` = :math:`P`, only with
+      ``proj_size > 0``
 
-    States: ``[h, c]``; the output is ``h``.
+    States: ``[h, c]`` (sizes ``[proj_size or units, units]``); the output is ``h``.
 
     Args:
         units: Dimensionality of the state.
         unit_forget_bias: Start the forget-gate bias at 1.
         peephole_initializer, peephole_regularizer, peephole_constraint:
             For the three peephole vectors.
+        proj_size: Width of the projected output and hidden state,
+            ``0 <= proj_size < units`` (PyTorch's bounds); 0: no projection.
+        projection_initializer, projection_regularizer, projection_constraint:
+            For ``projection_kernel``.
         **kwargs: See :class:`~kerasrnn.layers.recurrent_cell.RecurrentCell`
             (activations, initializers, regularizers, constraints, dropout,
             recurrent_dropout, seed).
@@ -64,6 +76,10 @@ class PeepholeLSTMCell(RecurrentCell):
         peephole_initializer: Identifier = "glorot_uniform",
         peephole_regularizer: Identifier = None,
         peephole_constraint: Identifier = None,
+        proj_size: int = 0,
+        projection_initializer: Identifier = "glorot_uniform",
+        projection_regularizer: Identifier = None,
+        projection_constraint: Identifier = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(units, **kwargs)
@@ -71,13 +87,24 @@ class PeepholeLSTMCell(RecurrentCell):
         self.peephole_initializer = initializers.get(peephole_initializer)
         self.peephole_regularizer = regularizers.get(peephole_regularizer)
         self.peephole_constraint = constraints.get(peephole_constraint)
-        self.state_size = [units, units]
+        self.proj_size = check_proj_size(type(self).__name__, proj_size, units)
+        self.projection_initializer = initializers.get(projection_initializer)
+        self.projection_regularizer = regularizers.get(projection_regularizer)
+        self.projection_constraint = constraints.get(projection_constraint)
+        self.output_size = proj_size or units
+        self.state_size = [self.output_size, units]
 
     def build(self, input_shape: Shape) -> None:
         input_dim = self.input_dim_of(input_shape)
         units = self.units
         self.kernel = self.add_kernel(input_dim, 4 * units)
-        self.recurrent_kernel = self.add_recurrent_kernel(4 * units)
+        self.recurrent_kernel = self.add_weight(
+            shape=(self.output_size, 4 * units),
+            name="recurrent_kernel",
+            initializer=self.recurrent_initializer,
+            regularizer=self.recurrent_regularizer,
+            constraint=self.recurrent_constraint,
+        )
         self.bias = self.add_lstm_bias(self.unit_forget_bias)
         self.input_gate_peephole, self.forget_gate_peephole, self.output_gate_peephole = (
             self.add_weight(
@@ -93,6 +120,15 @@ class PeepholeLSTMCell(RecurrentCell):
                 "output_gate_peephole",
             )
         )
+        self.projection_kernel = None
+        if self.proj_size:
+            self.projection_kernel = self.add_weight(
+                shape=(units, self.proj_size),
+                name="projection_kernel",
+                initializer=self.projection_initializer,
+                regularizer=self.projection_regularizer,
+                constraint=self.projection_constraint,
+            )
 
     def project_inputs(self, inputs: Tensor) -> Tensor:
         z = ops.matmul(inputs, self.kernel)
@@ -110,6 +146,8 @@ class PeepholeLSTMCell(RecurrentCell):
         c = f * c_tm1 + i * self.activation(z_c)
         o = self.recurrent_activation(z_o + self.output_gate_peephole * c)
         h = o * self.activation(c)
+        if self.projection_kernel is not None:
+            h = ops.matmul(h, self.projection_kernel)
         return h, [h, c]
 
     def get_config(self) -> dict[str, Any]:
@@ -118,6 +156,10 @@ class PeepholeLSTMCell(RecurrentCell):
             "peephole_initializer": initializers.serialize(self.peephole_initializer),
             "peephole_regularizer": regularizers.serialize(self.peephole_regularizer),
             "peephole_constraint": constraints.serialize(self.peephole_constraint),
+            "proj_size": self.proj_size,
+            "projection_initializer": initializers.serialize(self.projection_initializer),
+            "projection_regularizer": regularizers.serialize(self.projection_regularizer),
+            "projection_constraint": constraints.serialize(self.projection_constraint),
         }
         return {**super().get_config(), **config}
 

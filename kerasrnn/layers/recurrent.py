@@ -14,6 +14,8 @@ from kerasrnn.layers.layer_norm_gru import LayerNormGRU
 from kerasrnn.layers.layer_norm_lstm import LayerNormLSTM
 from kerasrnn.layers.layer_norm_simple_rnn import LayerNormSimpleRNN
 from kerasrnn.layers.mgu import MGU
+from kerasrnn.layers.min_gru import MinGRU
+from kerasrnn.layers.min_lstm import MinLSTM
 from kerasrnn.layers.mut1 import MUT1
 from kerasrnn.layers.mut2 import MUT2
 from kerasrnn.layers.mut3 import MUT3
@@ -58,6 +60,8 @@ CELL_LAYERS: dict[str, Callable[..., keras.layers.RNN]] = {
     "mut3": MUT3,
     "ind_rnn": IndRNN,
     "mgu": MGU,
+    "min_gru": MinGRU,  # trains by a parallel scan over time
+    "min_lstm": MinLSTM,
     "nas": NAS,
     "layer_norm_simple_rnn": LayerNormSimpleRNN,
     "layer_norm_gru": LayerNormGRU,  # reset-after form
@@ -71,6 +75,9 @@ CELL_ALIASES: dict[str, str] = {
 }
 
 MERGE_MODES = ("concat", "sum", "mul", "ave")
+
+# Cell names whose layers take ``proj_size`` (torch.nn.LSTM's LSTM with projection).
+PROJECTABLE_CELLS = ("lstm", "peephole_lstm")
 
 
 @keras.saving.register_keras_serializable(package="kerasrnn")
@@ -87,7 +94,7 @@ class Recurrent(keras.layers.Layer):
             ``"rnn_relu"``, ``"lstm"``, ``"gru"`` (Cho form),
             ``"gru_cudnn"`` (reset after, PyTorch's form), ``"peephole_lstm"``,
             ``"layer_norm_lstm"``, ``"mut1"``, ``"mut2"``, ``"mut3"``,
-            ``"ind_rnn"``, ``"mgu"``, ``"nas"``, ``"layer_norm_simple_rnn"``,
+            ``"ind_rnn"``, ``"mgu"``, ``"min_gru"``, ``"min_lstm"``, ``"nas"``, ``"layer_norm_simple_rnn"``,
             ``"layer_norm_gru"``, ``"esn"``; the former spellings in :data:`CELL_ALIASES`, e.g.
             ``"layernorm_lstm"``, are accepted and stored as the cell name)
             or a cell instance, which is copied (through its config) for
@@ -110,6 +117,19 @@ class Recurrent(keras.layers.Layer):
         stateful: Carry the final states of a batch to the next batch.
         cell_kwargs: Extra arguments for every cell/layer (e.g.
             ``{"recurrent_dropout": 0.1}``); only with a cell name.
+        proj_size: ``torch.nn.LSTM``'s ``proj_size`` (Sak et al. 2014): each
+            layer's output and hidden state ``h`` projected to this width, its
+            cell state ``c`` kept at ``units``; states ``[h, c]`` of sizes
+            ``[proj_size, units]``. 0 (default): none. Only for the cells in
+            :data:`PROJECTABLE_CELLS` (``"lstm"``, ``"peephole_lstm"``).
+        residual: Residual connections between stacked layers (as GNMT, Wu et
+            al. 2016): a layer's output becomes its recurrent output (after the
+            between-layer dropout) plus its input, for every layer whose input
+            width equals its output width (after the bidirectional merge). A
+            layer whose widths differ, typically the first, is left without
+            one (not projected), as in GNMT. The last layer gets one only with
+            ``return_sequences`` (a final output has no step of its own to add
+            its input to). The returned states are the recurrent layers' own.
 
     Call arguments:
         sequences: ``(batch, time, features)``.
@@ -138,6 +158,8 @@ class Recurrent(keras.layers.Layer):
         return_state: bool = False,
         stateful: bool = False,
         cell_kwargs: dict[str, Any] | None = None,
+        proj_size: int = 0,
+        residual: bool = False,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -167,6 +189,9 @@ class Recurrent(keras.layers.Layer):
             raise ValueError(f"Recurrent: `dropout` must be in [0, 1); received {dropout!r}.")
         if merge_mode not in MERGE_MODES:
             raise ValueError(f"Recurrent: `merge_mode` must be one of {MERGE_MODES}; received {merge_mode!r}.")
+        if proj_size and cell not in PROJECTABLE_CELLS:
+            where = f"cell={cell!r}" if isinstance(cell, str) else "a cell instance (give the cell its own projection)"
+            raise ValueError(f"Recurrent: `proj_size` applies to the cells {PROJECTABLE_CELLS}; received {where}.")
         self.cell = cell
         self.units = units
         self.num_layers = num_layers
@@ -177,10 +202,40 @@ class Recurrent(keras.layers.Layer):
         self.return_state = return_state
         self.stateful = stateful
         self.cell_kwargs = dict(cell_kwargs or {})
+        self.proj_size = proj_size
+        self.residual = bool(residual)
         self.supports_masking = True
 
         self.rnn_layers = [self._make_layer(index) for index in range(num_layers)]
         self.dropout_layer = keras.layers.Dropout(self.dropout, dtype=self.dtype_policy) if self.dropout > 0 else None
+
+    @classmethod
+    def from_torch(cls, module: Any, **kwargs: Any) -> Recurrent:
+        """The ``Recurrent`` equivalent to a ``torch.nn.RNN``/``LSTM``/``GRU``, with its weights copied.
+
+        ``nn.RNN`` becomes cell ``"rnn_tanh"``/``"rnn_relu"``, ``nn.LSTM``
+        ``"lstm"`` (with its ``proj_size``), ``nn.GRU`` ``"gru_cudnn"``;
+        ``num_layers``, ``bidirectional``, ``dropout`` and ``bias`` carry over.
+        Gate mapping: PyTorch's LSTM i, f, g, o is Keras' i, f, c, o (same
+        order; the two biases are summed, Keras' LSTM and SimpleRNN have one);
+        PyTorch's GRU r, z, n is Keras' z, r, h (blocks reordered; both biases
+        kept, as Keras' reset-after GRU has two). The layer takes
+        ``(batch, time, features)`` whatever the module's ``batch_first``.
+        ``kwargs`` go to ``Recurrent`` (``return_sequences`` defaults to
+        ``True``; ``return_state=True`` adds ``h_n`` (and ``c_n``) as the flat
+        list ``[h, (c,) ...]`` in ``h_n``'s layer/direction order). Details in
+        :mod:`kerasrnn.layers.torch_weights`, which imports torch when this is
+        called (and only then).
+
+        Example::
+
+            lstm = torch.nn.LSTM(16, 32, num_layers=2, bidirectional=True, proj_size=8, batch_first=True)
+            layer = kerasrnn.layers.Recurrent.from_torch(lstm, return_state=True)
+            outputs, *states = layer(x)  # outputs == lstm(x)[0]; states: h, c per layer and direction
+        """
+        from kerasrnn.layers.torch_weights import recurrent_from_torch
+
+        return recurrent_from_torch(module, recurrent_class=cls, **kwargs)
 
     def _make_layer(self, index: int) -> keras.layers.RNN | keras.layers.Bidirectional:
         last = index == self.num_layers - 1
@@ -205,6 +260,8 @@ class Recurrent(keras.layers.Layer):
 
     def _make_rnn(self, **options: Any) -> keras.layers.RNN:
         if isinstance(self.cell, str):
+            if self.proj_size:
+                options["proj_size"] = self.proj_size
             return CELL_LAYERS[self.cell](self.units, **self.cell_kwargs, **options)
         cell = keras.saving.deserialize_keras_object(self.cell)
         cell.dtype_policy = options["dtype"]
@@ -272,12 +329,16 @@ class Recurrent(keras.layers.Layer):
                 layer_state = initial_state[index * per_layer : (index + 1) * per_layer]
             outputs = layer(x, initial_state=layer_state, mask=mask, training=training)
             if self.return_state:
-                x, *states = outputs
+                y, *states = outputs
                 final_states.extend(states)
             else:
-                x = outputs
-            if self.dropout_layer is not None and index < self.num_layers - 1:
-                x = self.dropout_layer(x, training=training)
+                y = outputs
+            last = index == self.num_layers - 1
+            if self.dropout_layer is not None and not last:
+                y = self.dropout_layer(y, training=training)
+            if self.residual and (self.return_sequences or not last) and x.shape[-1] == self._output_width():
+                y = y + x
+            x = y
         if self.return_state:
             return [x, *final_states]
         return x
@@ -323,5 +384,7 @@ class Recurrent(keras.layers.Layer):
             "return_state": self.return_state,
             "stateful": self.stateful,
             "cell_kwargs": self.cell_kwargs,
+            "proj_size": self.proj_size,
+            "residual": self.residual,
         }
         return {**super().get_config(), **config}

@@ -8,7 +8,8 @@ The math is identical to Keras' cells where these functions accept a case:
 
 * LSTM, gate order i, f, c, o in both: PyTorch's ``weight_ih`` is Keras'
   ``kernel`` transposed, ``weight_hh`` the ``recurrent_kernel`` transposed,
-  ``bias_ih`` the ``bias`` and ``bias_hh`` zero.
+  ``bias_ih`` the ``bias`` and ``bias_hh`` zero; with a projection
+  (``proj_size``) its ``weight_hr`` is the ``projection_kernel`` transposed.
 * GRU with ``reset_after=True`` (the only form PyTorch has): Keras' gates
   z, r, h become PyTorch's r, z, n; Keras' bias rows (input, recurrent) are
   ``bias_ih`` and ``bias_hh``.
@@ -20,6 +21,7 @@ back to its generic loop.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -75,17 +77,20 @@ def _run(
     if inputs.is_cuda:  # cuDNN views its weights as one flat buffer: no transposed views
         inputs = inputs.contiguous()
         weights = [weight.contiguous() for weight in weights]
-    result = function(
-        inputs,
-        hx,
-        weights,
-        True,  # has_biases (zeros stand in where the layer has none)
-        1,  # num_layers
-        0.0,  # dropout
-        torch.is_grad_enabled(),  # train: cuDNN keeps its backward workspace only then (no dropout here)
-        False,  # bidirectional
-        True,  # batch_first
-    )
+    with warnings.catch_warnings():
+        # A projected LSTM runs PyTorch's native kernel rather than oneDNN's, and says so.
+        warnings.filterwarnings("ignore", message="LSTM with projections is not supported with oneDNN")
+        result = function(
+            inputs,
+            hx,
+            weights,
+            True,  # has_biases (zeros stand in where the layer has none)
+            1,  # num_layers
+            0.0,  # dropout
+            torch.is_grad_enabled(),  # train: cuDNN keeps its backward workspace only then (no dropout here)
+            False,  # bidirectional
+            True,  # batch_first
+        )
     outputs, states = result[0], [state.squeeze(0) for state in result[1:]]
     last_output = outputs[:, -1]
     if not return_sequences:
@@ -106,18 +111,24 @@ def lstm(
     return_sequences: bool = False,
     go_backwards: bool = False,
     unroll: bool = False,
+    projection_kernel: Tensor | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor, list[torch.Tensor]]:
     """Keras' ``backend.lstm`` contract on ``torch._VF.lstm``.
 
-    Returns ``(last_output, outputs, [h, c])`` as Keras' generic loop does.
+    ``projection_kernel`` ``(units, proj_size)``: ``torch.nn.LSTM``'s
+    ``proj_size`` (``h`` projected, then ``initial_state_h`` has ``proj_size``
+    entries). Returns ``(last_output, outputs, [h, c])`` as Keras' generic
+    loop does.
     """
     inputs = ops.convert_to_tensor(inputs)
     _check_supported(inputs, mask, activation, recurrent_activation, unroll)
     kernel = _as(kernel, inputs)
     recurrent_kernel = _as(recurrent_kernel, inputs)
-    units = recurrent_kernel.shape[0]
-    bias_ih = _as(bias, inputs) if bias is not None else inputs.new_zeros(4 * units)
-    weights = [kernel.T, recurrent_kernel.T, bias_ih, inputs.new_zeros(4 * units)]
+    gates = recurrent_kernel.shape[1]  # 4 * units (the rows are units, or proj_size)
+    bias_ih = _as(bias, inputs) if bias is not None else inputs.new_zeros(gates)
+    weights = [kernel.T, recurrent_kernel.T, bias_ih, inputs.new_zeros(gates)]
+    if projection_kernel is not None:
+        weights.append(_as(projection_kernel, inputs).T)  # weight_hr; torch sees it from h's width
     hx = (_as(initial_state_h, inputs).unsqueeze(0), _as(initial_state_c, inputs).unsqueeze(0))
     return _run(torch._VF.lstm, inputs, hx, weights, go_backwards, return_sequences)
 
