@@ -29,6 +29,7 @@ from kerasrnn.layers.mut2 import MUT2, MUT2Cell
 from kerasrnn.layers.mut3 import MUT3, MUT3Cell
 from kerasrnn.layers.nas import NAS, NASCell
 from kerasrnn.layers.peephole_lstm import PeepholeLSTM, PeepholeLSTMCell
+from kerasrnn.layers.projected_lstm_cell import ProjectedLSTMCell
 from kerasrnn.layers.recurrent import Recurrent
 
 __all__ = [
@@ -59,5 +60,6 @@ __all__ = [
     "NASCell",
     "PeepholeLSTM",
     "PeepholeLSTMCell",
+    "ProjectedLSTMCell",
     "Recurrent",
 ]
