@@ -138,6 +138,10 @@ def _step_targets(x: np.ndarray, y: np.ndarray, task: str) -> np.ndarray:
 
 def train_batches(config: RunConfig, data: SequenceData, augment: Augmentation | None = None) -> keras.utils.PyDataset:
     """The training input of ``model.fit``."""
+    if config.tbptt:
+        from kerasrnn.training.truncated_bptt import chunked_batches
+
+        return chunked_batches(config, data)
     if data.variable_length:
         return BucketedBatches(
             data.x_train,

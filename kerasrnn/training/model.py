@@ -30,7 +30,11 @@ def make_optimizer(config: RunConfig) -> keras.optimizers.Optimizer:
 
 
 def build_and_compile(config: RunConfig, data: SequenceData) -> keras.Model:
-    """The compiled model of a resolved configuration for its data."""
+    """The compiled model of a resolved configuration for its data (the carried form with ``tbptt``)."""
+    if config.tbptt:
+        from kerasrnn.training.truncated_bptt import build_and_compile_carried
+
+        return build_and_compile_carried(config, data)
     from kerasrnn.models.architectures import build_model
 
     model = build_model(

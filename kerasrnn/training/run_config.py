@@ -115,6 +115,8 @@ class RunConfig:
         epochs: Maximum number of epochs.
         iterations: Stop after this many training batches (the course's
             "3000 iterations"); ``epochs`` is then derived from it.
+        tbptt: Truncated backpropagation through time in chunks of this
+            many steps (:mod:`kerasrnn.training.truncated_bptt`); ``None``: off.
         clipnorm: Clip each gradient to this norm; ``None`` for no clipping.
         patience: Early stopping after this many epochs without a better
             validation loss (the best weights are restored); 0 disables it.
@@ -201,6 +203,13 @@ class RunConfig:
     epochs: int | None = option(None, "Maximum epochs (default: per data set, 20 for MNIST).", type=int)
     iterations: int | None = option(
         None, "Stop after N training batches instead (as the course's '3000 iterations').", type=int
+    )
+    tbptt: int | None = option(
+        None,
+        "Truncated backpropagation through time: train on chunks of K steps, states carried between chunks "
+        "(language model and per-step labels; see docs/cli.md).",
+        type=int,
+        metavar="K",
     )
     clipnorm: float | None = option(1.0, "Clip gradients to this norm (default 1.0; 0 turns clipping off).", type=float)
     patience: int | None = option(None, "Early stopping patience in epochs, best weights restored (0 = off).", type=int)
@@ -309,7 +318,7 @@ class RunConfig:
         _integer("seed", self.seed, 0)
         _integer("sample_length", self.sample_length, 1)
         _integer("label_col", self.label_col, None)
-        for name in ("iterations", "max_samples", "max_chars"):
+        for name in ("iterations", "max_samples", "max_chars", "tbptt"):
             if getattr(self, name) is not None:
                 _integer(name, getattr(self, name), 1)
         _number("lr", self.lr, low=0.0, low_open=True)

@@ -27,7 +27,7 @@ from typing import Any
 import keras
 
 from kerasrnn.errors import NaNLossError
-from kerasrnn.training import inputs
+from kerasrnn.training import inputs, truncated_bptt
 from kerasrnn.training.callbacks import (
     Clock,
     EpochCheckpoint,
@@ -124,16 +124,18 @@ def _train(run: Run, progress: bool, extra_callbacks: Sequence[keras.callbacks.C
             budget,
             run.directory.path,
         )
-        fit_options = {"validation_batch_size": EVAL_BATCH_SIZE} if isinstance(validation, tuple) else {}
+        # --tbptt trains a carried model that Keras' validation cannot run: its callbacks validate instead.
+        fit_validation, before_stops = truncated_bptt.fit_validation(run, validation)
+        fit_options = {"validation_batch_size": EVAL_BATCH_SIZE} if isinstance(fit_validation, tuple) else {}
         try:
             run.model.fit(
                 run.train,
-                validation_data=validation,
+                validation_data=fit_validation,
                 epochs=config.epochs,
                 initial_epoch=state.epochs_done,
                 shuffle=False,  # the batches shuffle themselves, by (seed, epoch): resumable
                 verbose=(1 if sys.stdout.isatty() else 2) if progress else 0,
-                callbacks=[setup, stops, saver, *extra_callbacks],
+                callbacks=[setup, *before_stops, stops, saver, *extra_callbacks],
                 **fit_options,
             )
         except KeyboardInterrupt:
@@ -174,9 +176,10 @@ def finish(run: Run) -> Path:
     if config.patience and run.checkpoint.exists() and state.best_epoch:
         run.checkpoint.restore_best_weights(run.model)
         restored = f"best epoch ({state.best_epoch}, lowest {'val_loss' if len(run.data.x_val) else 'loss'})"
-    directory.save_model(run.model)
+    model = truncated_bptt.inference_model(run.model, config, run.data)  # the uncarried form of a --tbptt run
+    directory.save_model(model)
 
-    metrics: dict[str, Any] = model_metrics(run.model, run.data, run.dataset)
+    metrics: dict[str, Any] = model_metrics(model, run.data, run.dataset)
     metrics.update(
         stopped_by=state.stop_reason or ("iterations" if config.iterations else "epochs"),
         epochs_completed=state.epochs_done,
@@ -195,7 +198,7 @@ def finish(run: Run) -> Path:
         metrics["reported_test_accuracy"] = reported["reported_test_accuracy"]
         metrics["reported_on"] = reported["reported_on"]
     if run.data.task == "language_model":
-        directory.write_samples(_samples(run))
+        directory.write_samples(_samples(run, model))
 
     directory.write_metrics(metrics)
     directory.write_history(state.history)
@@ -207,7 +210,7 @@ def finish(run: Run) -> Path:
     return directory.path
 
 
-def _samples(run: Run) -> str:
+def _samples(run: Run, model: keras.Model) -> str:
     """``samples.txt`` of a language model: one sample per temperature."""
     from kerasrnn.data.text import CharVocabulary
     from kerasrnn.training.generation import sample_text
@@ -217,7 +220,7 @@ def _samples(run: Run) -> str:
     texts = []
     for temperature in SAMPLE_TEMPERATURES:
         sample = sample_text(
-            run.model, vocabulary, config.sample_length, temperature, "\n", config.seq_len, seed=config.seed
+            model, vocabulary, config.sample_length, temperature, "\n", config.seq_len, seed=config.seed
         )[0]
         texts.append(f"=== temperature {temperature} ===\n{sample}\n")
     return "\n".join(texts)
