@@ -74,6 +74,8 @@ _RECURRENT = {
     "mut3": ("mut3", "MUT3, Jozefowicz et al. 2015"),
     "ind-rnn": ("ind_rnn", "independently recurrent network (IndRNN), relu, Li et al. 2018"),
     "mgu": ("mgu", "minimal gated unit (one gate), Zhou et al. 2016"),
+    "min-gru": ("min_gru", "minGRU, Feng et al. 2024: gate of the input alone, trains by a parallel scan"),
+    "min-lstm": ("min_lstm", "minLSTM, Feng et al. 2024: normalized gates of the input alone, parallel scan"),
     "nas": ("nas", "NAS cell, Zoph & Le 2017 (tensorflow-addons form)"),
     "layer-norm-simple-rnn": ("layer_norm_simple_rnn", "layer-normalized simple RNN, Ba et al. 2016"),
     "layer-norm-gru": ("layer_norm_gru", "layer-normalized GRU, Ba et al. 2016, reset gate after the recurrent matmul"),
@@ -111,6 +113,10 @@ ARCHITECTURE_ALIASES: dict[str, str] = {
     "layernorm-lstm": "layer-norm-lstm",
     "bilayernorm-lstm": "bilayer-norm-lstm",
     "convlstm": "conv-lstm",
+    "mingru": "min-gru",
+    "bimingru": "bimin-gru",
+    "minlstm": "min-lstm",
+    "biminlstm": "bimin-lstm",
 }
 
 

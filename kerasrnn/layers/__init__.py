@@ -24,6 +24,8 @@ from kerasrnn.layers.layer_norm_gru import LayerNormGRU, LayerNormGRUCell
 from kerasrnn.layers.layer_norm_lstm import LayerNormLSTM, LayerNormLSTMCell
 from kerasrnn.layers.layer_norm_simple_rnn import LayerNormSimpleRNN, LayerNormSimpleRNNCell
 from kerasrnn.layers.mgu import MGU, MGUCell
+from kerasrnn.layers.min_gru import MinGRU, MinGRUCell
+from kerasrnn.layers.min_lstm import MinLSTM, MinLSTMCell
 from kerasrnn.layers.mut1 import MUT1, MUT1Cell
 from kerasrnn.layers.mut2 import MUT2, MUT2Cell
 from kerasrnn.layers.mut3 import MUT3, MUT3Cell
@@ -50,6 +52,10 @@ __all__ = [
     "LayerNormSimpleRNNCell",
     "MGU",
     "MGUCell",
+    "MinGRU",
+    "MinGRUCell",
+    "MinLSTM",
+    "MinLSTMCell",
     "MUT1",
     "MUT1Cell",
     "MUT2",
