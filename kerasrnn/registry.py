@@ -45,8 +45,8 @@ class Architecture:
         name: The canonical name (``bilayer-norm-lstm``).
         base: The name without the ``bi`` prefix (``layer-norm-lstm``).
         cell: The :class:`~kerasrnn.layers.Recurrent` cell name
-            (``layer_norm_lstm``); ``None`` for the convolutional LSTM, which
-            has its own layers.
+            (``layer_norm_lstm``); ``None`` for the convolutional LSTM and the
+            TCN, which have their own layers.
         bidirectional: Whether the ``bi`` prefix was given.
         description: One line for ``kerasrnn archs``.
         defaults: Run options this architecture needs other defaults for.
@@ -94,6 +94,18 @@ CONV_LSTM = Architecture(
     defaults={"units": 16},
 )
 
+#: The temporal convolutional network (no bi form: its convolutions are causal).
+#: ``--units`` is the channels of every convolution, ``--layers`` the residual
+#: blocks (block i dilates by 2**i); kernel size 3, so L blocks see
+#: 1 + 4 (2**L - 1) steps (3 blocks for a 28-step MNIST row, 8 for 784 pixels).
+TCN = Architecture(
+    name="tcn",
+    base="tcn",
+    cell=None,
+    bidirectional=False,
+    description="temporal convolutional network: residual dilated causal convolutions, Bai et al. 2018",
+)
+
 
 def _all_architectures() -> dict[str, Architecture]:
     table = {}
@@ -101,6 +113,7 @@ def _all_architectures() -> dict[str, Architecture]:
         table[base] = Architecture(base, base, cell, False, description)
         table[f"bi{base}"] = Architecture(f"bi{base}", base, cell, True, f"bidirectional {description}")
     table[CONV_LSTM.name] = CONV_LSTM
+    table[TCN.name] = TCN
     return table
 
 

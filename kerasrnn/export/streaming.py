@@ -23,8 +23,9 @@ layers (and so its weights):
   far, and after the last step it equals the full model's output; for a
   per-step model (labelling, language model) it is the output at step ``t``.
 
-Only unidirectional models have a streaming form: a backward direction needs
-the end of the sequence first.
+Only unidirectional recurrent models have a streaming form: a backward
+direction needs the end of the sequence first, and a TCN
+(:class:`~kerasrnn.layers.TCN`) has no recurrent state to carry.
 
 Backend-agnostic (keras only).
 """
@@ -57,7 +58,7 @@ def _plan(model):
     """The model as a list of per-step operations, plus the state descriptions."""
     import keras
 
-    from kerasrnn.layers import Recurrent
+    from kerasrnn.layers import TCN, Recurrent
     from kerasrnn.layers.frames import FeaturesAsFrames, FlattenFrames
 
     input_tensor, _ = single_input_output(model)
@@ -149,6 +150,11 @@ def _plan(model):
             recurrent_seen = True
             if not layer.return_sequences:
                 plan.append(("unmask",))
+        elif isinstance(layer, TCN):
+            raise ExportError(
+                f"streaming export: {where} is a temporal convolutional network, which has no single-step "
+                f"form here (each step needs the last {layer.receptive_field} inputs); export it without streaming"
+            )
         elif isinstance(layer, keras.layers.TimeDistributed):
             plan.append(("apply", layer.layer))
         elif isinstance(layer, per_step):

@@ -11,7 +11,8 @@ Keras' own layers cover the classic cells; use them directly:
 
 kerasrnn adds what Keras lacks: the cells below, and :class:`LSTM` /
 :class:`GRU`, Keras' layers with the backends' fused kernels where Keras has
-none (PyTorch's own LSTM/GRU kernel on CPU on the torch backend).
+none (PyTorch's own LSTM/GRU kernel on CPU on the torch backend), and the
+convolutional alternative to recurrence, :class:`TCN` (Bai et al. 2018).
 """
 
 from kerasrnn.layers.conv_lstm import ConvLSTMCell
@@ -33,8 +34,10 @@ from kerasrnn.layers.nas import NAS, NASCell
 from kerasrnn.layers.peephole_lstm import PeepholeLSTM, PeepholeLSTMCell
 from kerasrnn.layers.projected_lstm_cell import ProjectedLSTMCell
 from kerasrnn.layers.recurrent import Recurrent
+from kerasrnn.layers.tcn import TCN, CausalConv1D, TemporalBlock
 
 __all__ = [
+    "CausalConv1D",
     "ConvLSTM1D",
     "ConvLSTM2D",
     "ConvLSTMCell",
@@ -68,4 +71,6 @@ __all__ = [
     "PeepholeLSTMCell",
     "ProjectedLSTMCell",
     "Recurrent",
+    "TCN",
+    "TemporalBlock",
 ]

@@ -21,10 +21,17 @@ task                      model
 :class:`~kerasrnn.layers.ConvLSTM2D`; a plain ``(time, features)`` sequence
 is read as 1-D frames ``(time, features, 1)`` through
 :class:`~kerasrnn.layers.ConvLSTM1D` (MNIST rows become 28-pixel frames).
+
+``tcn`` replaces the recurrent stack by a :class:`~kerasrnn.layers.TCN`:
+``units`` channels, ``layers`` residual blocks of ``kernel_size``; its
+receptive field is logged, and a many-to-one model whose receptive field is
+shorter than its (fixed) sequence length gets a warning naming the
+``layers`` that would cover it.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable, Sequence
 
 import keras
@@ -33,6 +40,7 @@ from kerasrnn.data.sequence_data import PAD_VALUE
 from kerasrnn.errors import ConfigError
 from kerasrnn.layers import ConvLSTM1D, ConvLSTM2D, Recurrent
 from kerasrnn.layers.frames import FeaturesAsFrames, FlattenFrames
+from kerasrnn.layers.tcn import TCN, receptive_field
 from kerasrnn.models.initialization import (
     INITIALIZATIONS,
     dense_initializers,
@@ -45,6 +53,8 @@ from kerasrnn.registry import architecture as architecture_of
 ARCHITECTURES = ARCHITECTURE_DESCRIPTIONS
 
 TASKS = ("classification", "labelling", "regression", "language_model")
+
+logger = logging.getLogger("kerasrnn")
 
 
 def _unknown(kind: str, value: object, accepted: Iterable[str]) -> ValueError:
@@ -102,6 +112,26 @@ def _conv_lstm_stack(inputs, units, layers, dropout, return_sequences, peephole,
     return FlattenFrames(conv.rank + 1, name="flatten_frames")(x)
 
 
+def _tcn_stack(inputs, units, layers, dropout, return_sequences, kernel_size):
+    if len(inputs.shape) != 3:
+        raise ValueError(f"tcn takes sequences of shape (time, features); got input shape {tuple(inputs.shape[1:])}")
+    tcn = TCN(units, layers, kernel_size, dropout=dropout, return_sequences=return_sequences, name="tcn")
+    field, steps = tcn.receptive_field, inputs.shape[1]
+    logger.info("tcn: %d residual block(s), kernel size %d: receptive field %d steps", layers, kernel_size, field)
+    if not return_sequences and steps is not None and field < steps:
+        needed = next(n for n in range(layers, 64) if receptive_field(kernel_size, n) >= steps)
+        logger.warning(
+            "tcn: receptive field %d steps is shorter than the %d-step sequences: the last step, which the "
+            "prediction is made from, does not see the first %d steps; %d blocks (layers) would see %d",
+            field,
+            steps,
+            steps - field,
+            needed,
+            receptive_field(kernel_size, needed),
+        )
+    return tcn(inputs)
+
+
 def build_model(
     arch: str,
     task: str,
@@ -129,8 +159,9 @@ def build_model(
             features)`` (time may be ``None``), ``(time,)`` token ids for a
             language model, or ``(time, *frame)`` for ``conv-lstm``.
         num_outputs: Classes, regression targets, or vocabulary size.
-        units: State size of every recurrent layer (filters for conv-lstm).
-        layers: Number of stacked recurrent layers.
+        units: State size of every recurrent layer (filters for conv-lstm,
+            channels for tcn).
+        layers: Number of stacked recurrent layers (residual blocks for tcn).
         dropout: Dropout between recurrent layers (and before the head).
         merge_mode: How a ``bi`` architecture merges its two directions.
         variable_length: Inputs are right-padded with
@@ -138,7 +169,7 @@ def build_model(
             padding from the recurrence.
         embedding_dim: Token embedding width of a language model.
         peephole: Whether ``conv-lstm`` uses peepholes.
-        kernel_size: ``conv-lstm``'s convolution size.
+        kernel_size: ``conv-lstm``'s and ``tcn``'s convolution size.
         init: Weight initialization: ``"keras"`` (each layer's defaults) or
             ``"pytorch"`` (``torch.nn``'s, to rerun PyTorch experiments; see
             :mod:`kerasrnn.models.initialization`). Not for ``conv-lstm``.
@@ -174,7 +205,9 @@ def build_model(
         x = keras.layers.Embedding(num_outputs, embedding_dim, name="embedding")(x)
     elif variable_length:
         x = keras.layers.Masking(mask_value=PAD_VALUE, name="padding_mask")(x)
-    if architecture.cell is None:
+    if arch == "tcn":
+        x = _tcn_stack(x, units, layers, dropout, per_step, kernel_size)
+    elif architecture.cell is None:
         x = _conv_lstm_stack(x, units, layers, dropout, per_step, peephole, kernel_size)
     else:
         if len(x.shape) != 3:

@@ -53,9 +53,14 @@ CASES.update(
         "lstm-language-model": _case("lstm", "language_model", (None,), layers=2),
         # auto keeps SimpleRNN on the Loop (faster from batch 16 up); the native form on request:
         "birnn-relu-native": _case("birnn-relu", layers=2, export={"onnx_ops": "native"}),
+        "tcn": _case("tcn", layers=2),  # dilations 1, 2 and a 1x1 projection
+        "tcn-masked": _case("tcn", "classification", (None, FEATURES), variable_length=True),  # last valid step
     }
 )
-UNIDIRECTIONAL = sorted(name for name, case in CASES.items() if not case["arch"].startswith("bi"))
+# A TCN has no streaming form (the exporter refuses it: tests/layers/test_tcn.py).
+UNIDIRECTIONAL = sorted(
+    name for name, case in CASES.items() if not case["arch"].startswith("bi") and case["arch"] != "tcn"
+)
 
 
 def _build(case):
