@@ -165,6 +165,9 @@ class Recurrent(keras.layers.Layer):
         super().__init__(**kwargs)
         if isinstance(cell, dict):  # a serialized cell, as get_config stores it
             cell = keras.saving.deserialize_keras_object(cell)
+        if proj_size and not (isinstance(cell, str) and CELL_ALIASES.get(cell, cell) in PROJECTABLE_CELLS):
+            where = f"cell={cell!r}" if isinstance(cell, str) else "a cell instance (give the cell its own projection)"
+            raise ValueError(f"Recurrent: `proj_size` applies to the cells {PROJECTABLE_CELLS}; received {where}.")
         if isinstance(cell, str):
             cell = CELL_ALIASES.get(cell, cell)
             if cell not in CELL_LAYERS:
@@ -189,9 +192,6 @@ class Recurrent(keras.layers.Layer):
             raise ValueError(f"Recurrent: `dropout` must be in [0, 1); received {dropout!r}.")
         if merge_mode not in MERGE_MODES:
             raise ValueError(f"Recurrent: `merge_mode` must be one of {MERGE_MODES}; received {merge_mode!r}.")
-        if proj_size and cell not in PROJECTABLE_CELLS:
-            where = f"cell={cell!r}" if isinstance(cell, str) else "a cell instance (give the cell its own projection)"
-            raise ValueError(f"Recurrent: `proj_size` applies to the cells {PROJECTABLE_CELLS}; received {where}.")
         self.cell = cell
         self.units = units
         self.num_layers = num_layers

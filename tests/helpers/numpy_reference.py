@@ -545,3 +545,107 @@ def randomize_weights(layer, rng, scale=1.0):
             value = rng.normal(0.0, scale / np.sqrt(fan_in), shape)
         values.append(value.astype(variable.dtype))
     cell.set_weights(values)
+
+
+# -- LSTM with a recurrent projection (LSTMP) -------------------------------------------
+
+
+def run_projected_lstm(x, w, peephole=False, initial_state=None, go_backwards=False):
+    """LSTM with a recurrent projection layer (Sak et al. 2014; torch.nn.LSTM's proj_size).
+
+    i = σ(W_i x + U_i h_{t−1} [+ p_i⊙c_{t−1}] + b_i)
+    f = σ(W_f x + U_f h_{t−1} [+ p_f⊙c_{t−1}] + b_f)
+    c_t = f⊙c_{t−1} + i⊙tanh(W_c x + U_c h_{t−1} + b_c)
+    o = σ(W_o x + U_o h_{t−1} [+ p_o⊙c_t] + b_o)
+    h_t = (o⊙tanh(c_t)) P          h: (p,), c: (u,)
+
+    Layout: kernel (d, 4u) [i, f, c, o]; recurrent_kernel (p, 4u); bias (4u,);
+    projection_kernel (u, p); with ``peephole`` the three (u,) peephole vectors.
+    States [h, c].
+    """
+    W = np.split(w["kernel"], 4, axis=1)
+    U = np.split(w["recurrent_kernel"], 4, axis=1)
+    b = np.split(w["bias"], 4) if "bias" in w else [0.0] * 4
+    P = w["projection_kernel"]
+    units, proj = P.shape
+    if peephole:
+        p_i, p_f, p_o = w["input_gate_peephole"], w["forget_gate_peephole"], w["output_gate_peephole"]
+    else:
+        p_i = p_f = p_o = np.zeros(units)
+
+    def step(x_t, states):
+        h, c = states
+        i = sigmoid(x_t @ W[0] + h @ U[0] + p_i * c + b[0])
+        f = sigmoid(x_t @ W[1] + h @ U[1] + p_f * c + b[1])
+        c_new = f * c + i * np.tanh(x_t @ W[2] + h @ U[2] + b[2])
+        o = sigmoid(x_t @ W[3] + h @ U[3] + p_o * c_new + b[3])
+        h_new = (o * np.tanh(c_new)) @ P
+        return h_new, [h_new, c_new]
+
+    if initial_state is None:
+        initial_state = [np.zeros((x.shape[0], proj)), np.zeros((x.shape[0], units))]
+    return _scan(step, x, initial_state, go_backwards)
+
+
+# -- minGRU / minLSTM (Feng et al. 2024) -----------------------------------------------
+
+
+def min_rnn_g(v):
+    """The paper's candidate activation g(v) = v + 0.5 for v >= 0, σ(v) below (positive)."""
+    return np.where(v >= 0, v + 0.5, sigmoid(v))
+
+
+def run_min_gru(x, w, initial_state=None, go_backwards=False, log_space=True):
+    """minGRU, "Were RNNs All We Needed?" (arXiv:2410.01201), the sequential mode.
+
+    z = σ(W_z x + b_z)
+    h~ = g(W_h x + b_h) in the log-space (default) form, W_h x + b_h otherwise
+    h' = (1 − z)⊙h + z⊙h~
+
+    Layout: kernel (d, 2u) [W_z, W_h]; bias (2u) [b_z, b_h].
+    """
+    W_z, W_h = np.split(w["kernel"], 2, axis=1)
+    b_z, b_h = np.split(w["bias"], 2)
+    units = W_z.shape[1]
+
+    def step(x_t, states):
+        (h,) = states
+        z = sigmoid(x_t @ W_z + b_z)
+        candidate = x_t @ W_h + b_h
+        if log_space:
+            candidate = min_rnn_g(candidate)
+        h_new = (1.0 - z) * h + z * candidate
+        return h_new, [h_new]
+
+    if initial_state is None:
+        initial_state = _zeros_states(x.shape[0], (units,), 1)
+    return _scan(step, x, initial_state, go_backwards)
+
+
+def run_min_lstm(x, w, initial_state=None, go_backwards=False, log_space=True):
+    """minLSTM, "Were RNNs All We Needed?" (arXiv:2410.01201), the sequential mode.
+
+    f = σ(W_f x + b_f), i = σ(W_i x + b_i)
+    f' = f / (f + i), i' = i / (f + i)
+    h~ = g(W_h x + b_h) in the log-space (default) form, W_h x + b_h otherwise
+    h' = f'⊙h + i'⊙h~
+
+    Layout: kernel (d, 3u) [W_f, W_i, W_h]; bias (3u) [b_f, b_i, b_h].
+    """
+    W_f, W_i, W_h = np.split(w["kernel"], 3, axis=1)
+    b_f, b_i, b_h = np.split(w["bias"], 3)
+    units = W_f.shape[1]
+
+    def step(x_t, states):
+        (h,) = states
+        f = sigmoid(x_t @ W_f + b_f)
+        i = sigmoid(x_t @ W_i + b_i)
+        candidate = x_t @ W_h + b_h
+        if log_space:
+            candidate = min_rnn_g(candidate)
+        h_new = f / (f + i) * h + i / (f + i) * candidate
+        return h_new, [h_new]
+
+    if initial_state is None:
+        initial_state = _zeros_states(x.shape[0], (units,), 1)
+    return _scan(step, x, initial_state, go_backwards)
