@@ -40,6 +40,23 @@ DATASETS: dict[str, DatasetEntry] = {
         "kerasrnn.data.text:CharCorpusDataset",
         "bundled tiny-shakespeare (1.1M characters), character-level language model, contiguous 90/5/5 split",
     ),
+    "adding": DatasetEntry(
+        "kerasrnn.data.adding:AddingDataset",
+        "generated adding problem (--length T): sum of the two marked values, MSE beside the 0.167 of answering 1",
+    ),
+    "copy": DatasetEntry(
+        "kerasrnn.data.copy_memory:CopyMemoryDataset",
+        "generated copy memory (--length T, the delay): repeat 10 symbols, cross-entropy beside the memoryless one",
+    ),
+    "arithmetic": DatasetEntry(
+        "kerasrnn.data.arithmetic:ArithmeticDataset",
+        "generated sums and differences read among distractor letters, answer character by character "
+        "(Jozefowicz et al. 2015)",
+    ),
+    "xml": DatasetEntry(
+        "kerasrnn.data.xml_modelling:XmlModellingDataset",
+        "generated nested XML tags, character language model; closing tags need memory (Jozefowicz et al. 2015)",
+    ),
     "file": DatasetEntry(
         "kerasrnn.data.sequence_file:SequenceFileDataset",
         "your sequences (--data FILE): .npz (x, y) or delimited text, UCR convention (label first)",

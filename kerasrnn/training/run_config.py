@@ -34,6 +34,9 @@ from kerasrnn.errors import ConfigError
 if TYPE_CHECKING:
     from kerasrnn.data.dataset import Dataset
 
+#: ``--distribute`` and ``--scale-lr`` (kerasrnn.training.distribution).
+DISTRIBUTE_MODES = ("none", "data-parallel", "multi-worker")
+SCALE_LR = ("none", "linear")
 # Options that name files or directories.
 _PATHS = ("data_file", "test_file", "text_file", "data_dir")
 # Options that take the data set's (or the architecture's) default when unset (None).
@@ -99,6 +102,10 @@ class RunConfig:
         max_samples: Keep at most this many samples of each split (a seeded
             random subset), for quick runs and tests.
         validation_fraction: Fraction of the training part held out.
+        length, samples: Generated tasks: the sequence length (the delay
+            of ``copy``) and the number of sequences generated.
+        digits, distractors: Arithmetic: the most digits of a number and
+            the most distractor letters between two characters.
 
     Model:
         arch, units, layers, dropout, merge_mode, embedding_dim, init: See
@@ -132,6 +139,11 @@ class RunConfig:
             only with a GPU; eager on torch), ``on`` (XLA on TensorFlow,
             ``torch.compile`` on torch: faster steps after minutes of
             compilation on a small CPU, see docs/bench.md) or ``off``.
+        distribute, devices, scale_lr: Scaling out
+            (:mod:`kerasrnn.training.distribution`): ``none``,
+            ``data-parallel`` (the local devices, ``devices`` of them) or
+            ``multi-worker``; ``batch_size`` stays the global batch, and
+            ``scale_lr="linear"`` multiplies ``lr`` by the replicas.
 
     Bookkeeping:
         preset: Name of the preset the options came from, if any.
@@ -178,6 +190,18 @@ class RunConfig:
     validation_fraction: float | None = option(
         None, "Fraction of the training data held out for validation.", type=float
     )
+    # Generated long-memory tasks (adding, copy, arithmetic, xml).
+    length: int | None = option(
+        None,
+        "Generated tasks: adding: steps T; copy: the delay T (T+20 steps); xml: characters per sample "
+        "(default 100 each).",
+        type=int,
+    )
+    samples: int | None = option(
+        None, "Generated tasks: sequences generated, 10% of them for testing (default per task).", type=int
+    )
+    digits: int = option(8, "Arithmetic: most digits of each number (default 8).", type=int)
+    distractors: int = option(2, "Arithmetic: most distractor letters between two characters (default 2).", type=int)
 
     units: int | None = option(
         None, "Units per recurrent layer (default: per data set, 128 for MNIST; 16 filters for conv-lstm).", type=int
@@ -226,6 +250,19 @@ class RunConfig:
         "auto (default: Keras' choice, XLA on JAX, eager torch, no XLA on a CPU-only TensorFlow), "
         "on (XLA / torch.compile: faster steps after a long first one), off.",
         choices=tuple(registry.JIT_COMPILE),
+    )
+    # Scaling out (kerasrnn.training.distribution, docs/distribution.md).
+    distribute: str = option(
+        "none",
+        "none (default), data-parallel (every local device; --devices N for fewer) or multi-worker "
+        "(one process per host or device group: TF_CONFIG, KERAS_DISTRIBUTION_*; see 'kerasrnn launch').",
+        choices=DISTRIBUTE_MODES,
+    )
+    devices: int | None = option(
+        None, "With --distribute: local devices per process (default all; on a CPU, N simulated ones).", type=int
+    )
+    scale_lr: str = option(
+        "none", "With --distribute: linear multiplies --lr by the number of replicas (default none).", choices=SCALE_LR
     )
 
     preset: str | None = option(None, "The preset the options came from.", cli=False)
@@ -284,6 +321,8 @@ class RunConfig:
         _choice("weight initialization", self.init, registry.INITIALIZATIONS)
         _choice("jit_compile", self.jit_compile, registry.JIT_COMPILE)
         _choice("layout", self.layout, registry.LAYOUTS)
+        _choice("distribute", self.distribute, DISTRIBUTE_MODES)
+        _choice("scale_lr", self.scale_lr, SCALE_LR)
         if self.lr_schedule is not None:
             _choice("learning-rate schedule", self.lr_schedule, registry.LR_SCHEDULES)
         if self.task is not None:
@@ -321,6 +360,13 @@ class RunConfig:
         for name in ("iterations", "max_samples", "max_chars", "tbptt"):
             if getattr(self, name) is not None:
                 _integer(name, getattr(self, name), 1)
+        for name in ("length", "samples"):  # generated tasks
+            if getattr(self, name) is not None:
+                _integer(name, getattr(self, name), 1)
+        _integer("digits", self.digits, 1, 16)
+        _integer("distractors", self.distractors, 0, 20)
+        if self.devices is not None:
+            _integer("devices", self.devices, 1)
         _number("lr", self.lr, low=0.0, low_open=True)
         _number("dropout", self.dropout, low=0.0, high=1.0, high_open=True)
         _number("time_budget", self.time_budget, low=0.0)

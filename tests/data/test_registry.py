@@ -45,9 +45,9 @@ def test_import_is_light():
 
 
 def test_registry_and_errors():
-    assert set(DATASETS) == {"mnist", "sunspots", "shakespeare", "file"}
+    assert set(DATASETS) == {"mnist", "sunspots", "shakespeare", "adding", "copy", "arithmetic", "xml", "file"}
     assert all(isinstance(entry.description, str) and "\n" not in entry.description for entry in DATASETS.values())
-    with pytest.raises(DataError, match="expected one of mnist, shakespeare, sunspots"):
+    with pytest.raises(DataError, match="expected one of adding, arithmetic, copy, mnist, shakespeare, sunspots, xml"):
         load_dataset("cifar10")
     with pytest.raises(DataError, match="does not accept option.*windw.*accepted: .*window"):
         load_dataset("sunspots", windw=3)
