@@ -209,3 +209,21 @@ def use_backend(backend: str | None, *, load: bool = True) -> str:
     if load:
         import_keras()
     return chosen
+
+
+def use_backend_distributed(backend: str | None, distribute: str | None, devices: int | None) -> str:
+    """:func:`use_backend` for a run with ``--distribute``: the process is prepared before Keras starts.
+
+    JAX reads ``XLA_FLAGS`` (the simulated CPU devices of ``--devices``) once,
+    when it starts, so :func:`kerasrnn.training.distribution.prepare_environment`
+    runs between choosing the backend and importing Keras; it also refuses
+    torch (no distribution backend in Keras 3).
+    """
+    from kerasrnn.training.distribution import prepare_environment
+
+    chosen = use_backend(backend, load=False)
+    if "keras" not in sys.modules:
+        prepare_environment(distribute, devices, chosen)
+    elif distribute not in (None, "none") and chosen == "torch":
+        prepare_environment(distribute, devices, chosen)
+    return use_backend(backend)

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from kerasrnn.cli.backend import use_backend
+from kerasrnn.cli.backend import use_backend_distributed
 from kerasrnn.cli.checks import check_input_file, check_new_run_dir, check_resume_overrides, check_run_dir
 from kerasrnn.cli.options import (
     CONTEXT_SETTINGS,
@@ -37,17 +37,22 @@ from kerasrnn.cli.options import (
 )
 from kerasrnn.cli.output import echo_final_line
 from kerasrnn.errors import ConfigError
+from kerasrnn.training.run_dir import RunDir
 
 if TYPE_CHECKING:
     from kerasrnn.training.run_config import RunConfig
 
 logger = logging.getLogger("kerasrnn")
 
+#: A process's place in a multi-worker job (the environment, not the run: never recorded).
+PLACEMENT_OPTIONS = ("coordinator", "num_processes", "process_id")
 #: The options ``--resume`` may change (those of ``kerasrnn.training.run.RESUME_OVERRIDES``,
 #: named here so that the check imports no Keras; tests/cli checks they agree).
 RESUME_OVERRIDES = ("lr", "epochs", "time_budget")
 #: The options ``--resume`` accepts: the run's own config.json gives the rest.
-RESUME_OPTIONS = frozenset({"resume", "quiet", "backend", "debug", "allow_changed_data", *RESUME_OVERRIDES})
+RESUME_OPTIONS = frozenset(
+    {"resume", "quiet", "backend", "debug", "allow_changed_data", *RESUME_OVERRIDES, *PLACEMENT_OPTIONS}
+)
 
 _dataset_option = click.option(
     "--dataset",
@@ -86,6 +91,24 @@ _preset_option = click.option(
     is_flag=True,
     help="With --resume: continue even though the data changed since the run began (a warning says so).",
 )
+@click.option(
+    "--coordinator",
+    metavar="HOST:PORT",
+    envvar="KERAS_DISTRIBUTION_JOB_ADDRESSES",
+    help="--distribute multi-worker on JAX: process 0's address (env KERAS_DISTRIBUTION_JOB_ADDRESSES).",
+)
+@click.option(
+    "--num-processes",
+    type=click.IntRange(min=1),
+    envvar="KERAS_DISTRIBUTION_NUM_PROCESSES",
+    help="--distribute multi-worker on JAX: processes in the job (env KERAS_DISTRIBUTION_NUM_PROCESSES).",
+)
+@click.option(
+    "--process-id",
+    type=click.IntRange(min=0),
+    envvar="KERAS_DISTRIBUTION_PROCESS_ID",
+    help="--distribute multi-worker on JAX: this process, 0 writes the run (env KERAS_DISTRIBUTION_PROCESS_ID).",
+)
 @quiet_option
 @debug_option
 @click.pass_context
@@ -115,14 +138,15 @@ def fit(ctx: click.Context, **options: Any) -> None:
     config = config_from_options(options)
     if options["out"]:
         check_new_run_dir(options["out"])
-    use_backend(options["backend"])
+    _place_process(options)
+    use_backend_distributed(options["backend"], config.distribute, config.devices)
     from kerasrnn.registry import preset
     from kerasrnn.training import fit as fit_run
 
     if config.preset:
         logger.info("preset %s: %s", config.preset, preset(config.preset)["description"])
     run = fit_run(config, out=options["out"], progress=not options["quiet"])
-    echo_final_line(run)
+    _echo_final_line(run)
 
 
 def _resume(ctx: click.Context, options: dict[str, Any]) -> None:
@@ -139,7 +163,9 @@ def _resume(ctx: click.Context, options: dict[str, Any]) -> None:
     overrides = {name: options[name] for name in RESUME_OVERRIDES if options[name] is not None}
     if overrides:
         check_resume_overrides(options["resume"], overrides)
-    use_backend(options["backend"])
+    _place_process(options)
+    recorded = RunDir.open(options["resume"]).read_record().get("config") or {}
+    use_backend_distributed(options["backend"], recorded.get("distribute"), recorded.get("devices"))
     from kerasrnn.training import resume
 
     run = resume(
@@ -148,7 +174,32 @@ def _resume(ctx: click.Context, options: dict[str, Any]) -> None:
         overrides=overrides or None,
         allow_changed_data=options["allow_changed_data"],
     )
-    echo_final_line(run)
+    _echo_final_line(run)
+
+
+def _place_process(options: dict[str, Any]) -> None:
+    """``--coordinator``, ``--num-processes``, ``--process-id`` into the environment Keras reads."""
+    from kerasrnn.training import distribution
+
+    names = {
+        "coordinator": distribution.JOB_ADDRESSES_ENV,
+        "num_processes": distribution.NUM_PROCESSES_ENV,
+        "process_id": distribution.PROCESS_ID_ENV,
+    }
+    for name, variable in names.items():
+        if options.get(name) is not None:
+            os.environ[variable] = str(options[name])
+
+
+def _echo_final_line(run: Any) -> None:
+    """The final line; a process other than 0 of a multi-worker job wrote no run directory."""
+    from kerasrnn.training import distribution
+
+    placement = distribution.last_placement()
+    if placement.is_chief:
+        echo_final_line(run)
+    else:
+        click.echo(f"process {placement.process_id} of {placement.num_processes}: done (process 0 writes the run)")
 
 
 def given_options(ctx: click.Context) -> set[str]:

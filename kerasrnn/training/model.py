@@ -31,6 +31,14 @@ def make_optimizer(config: RunConfig) -> keras.optimizers.Optimizer:
 
 def build_and_compile(config: RunConfig, data: SequenceData) -> keras.Model:
     """The compiled model of a resolved configuration for its data (the carried form with ``tbptt``)."""
+    from kerasrnn.training import distribution
+
+    with distribution.model_scope(config, data):  # a strategy's scope under --distribute (TensorFlow)
+        model = _build_and_compile(config, data)
+    return distribution.adapt_model(model, lambda: _build_and_compile(config, data))
+
+
+def _build_and_compile(config: RunConfig, data: SequenceData) -> keras.Model:
     if config.tbptt:
         from kerasrnn.training.truncated_bptt import build_and_compile_carried
 

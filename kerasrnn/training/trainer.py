@@ -27,7 +27,7 @@ from typing import Any
 import keras
 
 from kerasrnn.errors import NaNLossError
-from kerasrnn.training import inputs, truncated_bptt
+from kerasrnn.training import distribution, inputs, truncated_bptt
 from kerasrnn.training.callbacks import (
     Clock,
     EpochCheckpoint,
@@ -71,7 +71,10 @@ def fit(
         kerasrnn.errors.DataError: The data cannot be loaded or is invalid.
         NaNLossError: The loss became NaN; the last good checkpoint is kept.
     """
-    return train(Run.start(config, out), progress=progress, extra_callbacks=extra_callbacks)
+    with distribution.activate(config.distribute, config.devices, config.seed) as placement:
+        run = Run.start(config, distribution.worker_directory(out, placement))  # rank 0 writes `out`
+        distribution.record_placement(run, placement)
+        return train(run, progress=progress, extra_callbacks=extra_callbacks)
 
 
 def resume(
@@ -87,8 +90,10 @@ def resume(
     ``overrides`` may set ``lr``, ``epochs`` and ``time_budget`` anew;
     ``allow_changed_data`` continues on data that changed since the run began.
     """
-    run = Run.reopen(path, overrides=overrides, allow_changed_data=allow_changed_data)
-    return train(run, progress=progress, extra_callbacks=extra_callbacks)
+    with distribution.activate_for_run(path) as placement:  # the distribution of its config.json
+        path = distribution.worker_copy(path, placement)  # rank 0 resumes `path`, the others a copy
+        run = Run.reopen(path, overrides=overrides, allow_changed_data=allow_changed_data)
+        return train(run, progress=progress, extra_callbacks=extra_callbacks)
 
 
 def train(run: Run, *, progress: bool = True, extra_callbacks: Sequence[keras.callbacks.Callback] = ()) -> Path:
@@ -129,7 +134,7 @@ def _train(run: Run, progress: bool, extra_callbacks: Sequence[keras.callbacks.C
         fit_options = {"validation_batch_size": EVAL_BATCH_SIZE} if isinstance(fit_validation, tuple) else {}
         try:
             run.model.fit(
-                run.train,
+                distribution.fit_input(run.train),  # this worker's rows of each global batch
                 validation_data=fit_validation,
                 epochs=config.epochs,
                 initial_epoch=state.epochs_done,
