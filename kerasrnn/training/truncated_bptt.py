@@ -43,6 +43,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import weakref
 from typing import TYPE_CHECKING, Any
 
 import keras
@@ -207,6 +208,10 @@ def build_and_compile_carried(config: RunConfig, data: SequenceData) -> keras.Mo
     return model
 
 
+#: carried model -> its ordinary form (validation during training and the final metrics share it).
+_plain_forms: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
 def inference_model(model: keras.Model, config: RunConfig, data: SequenceData) -> keras.Model:
     """The ordinary (uncarried, any batch size) compiled model with ``model``'s weights.
 
@@ -216,9 +221,26 @@ def inference_model(model: keras.Model, config: RunConfig, data: SequenceData) -
         return model
     from kerasrnn.training.model import build_and_compile
 
-    plain = build_and_compile(dataclasses.replace(config, tbptt=None), data)
+    plain = _plain_forms.get(model)
+    if plain is None:  # one per carried model: its evaluation is compiled once
+        plain = _plain_forms[model] = build_and_compile(dataclasses.replace(config, tbptt=None), data)
     copy_weights(model, plain)
+    _copy_optimizer_state(model, plain)
     return plain
+
+
+def _copy_optimizer_state(source: keras.Model, target: keras.Model) -> None:
+    """Give ``target`` the optimizer state (step, moments) of its carried form, as ``model.keras`` keeps it.
+
+    The trainable variables of both come in the same order (the layers are
+    copied in order), so the optimizer's slots do too.
+    """
+    if not source.optimizer.built:
+        return
+    target.optimizer.build(target.trainable_variables)
+    if [tuple(v.shape) for v in target.optimizer.variables] == [tuple(v.shape) for v in source.optimizer.variables]:
+        for mine, theirs in zip(target.optimizer.variables, source.optimizer.variables):
+            mine.assign(theirs)
 
 
 # --------------------------------------------------------------------------- #

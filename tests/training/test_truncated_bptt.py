@@ -8,10 +8,11 @@ import numpy as np
 import pytest
 
 from kerasrnn.models.architectures import build_model
-from kerasrnn.training import ConfigError, RunConfig, fit, resume
+from kerasrnn.training import ConfigError, RunConfig, RunDir, fit, resume
 from kerasrnn.training.evaluation import evaluate_run
 from kerasrnn.training.generation import generate_from_run
-from kerasrnn.training.inputs import ShuffledBatches
+from kerasrnn.training.inputs import ShuffledBatches, load_run_data
+from kerasrnn.training.model import build_and_compile
 from kerasrnn.training.prediction import predict_file
 from kerasrnn.training.truncated_bptt import (
     CarriedStates,
@@ -19,10 +20,11 @@ from kerasrnn.training.truncated_bptt import (
     StreamChunks,
     carried_model,
     check_tbptt,
+    inference_model,
 )
 
 STEPS = 12  # time steps of the labelling file
-LABELLING = dict(dataset="file", task="labelling", arch="gru", units=4, batch_size=8, epochs=1, time_budget=0.0)
+LABELLING = dict(dataset="file", task="labelling", arch="gru", units=4, batch_size=8, epochs=2, time_budget=0.0)
 TEXT = dict(
     dataset="shakespeare",
     max_chars=3000,
@@ -30,7 +32,7 @@ TEXT = dict(
     units=8,
     embedding_dim=4,
     batch_size=4,
-    epochs=2,
+    epochs=1,
     patience=0,
     time_budget=0.0,
     sample_length=10,
@@ -150,57 +152,54 @@ def test_sequence_chunks_walk_each_group_in_order_and_equal_untruncated_batches_
 # --------------------------------------------------------------------------- #
 
 
-def test_carried_model_continues_the_states_and_resets_rows():
+def _cross_entropy(logits, targets):
+    logits = logits - logits.max(axis=-1, keepdims=True)
+    log_p = logits - np.log(np.exp(logits).sum(axis=-1, keepdims=True))
+    return -np.take_along_axis(log_p, targets[..., None], axis=-1).mean()
+
+
+def test_carried_model_continues_the_states_in_prediction_and_training_and_resets_rows():
     keras.utils.set_random_seed(0)
     model = build_model("lstm", "language_model", (None,), 7, units=5, layers=2, embedding_dim=3)
     carried = carried_model(model, batch_size=2)
-    ids = np.random.default_rng(0).integers(0, 7, size=(2, 12)).astype("int32")
-    whole = np.asarray(model.predict_on_batch(ids))
+    ids = np.random.default_rng(0).integers(0, 7, size=(2, 13)).astype("int32")
+    x, y = ids[:, :12], ids[:, 1:]
+    whole = np.asarray(model.predict_on_batch(x), dtype="float64")
     pieces = [
-        np.asarray(carried.predict_on_batch([ids[:, i : i + 4], np.full((2,), float(i == 0), "float32")]))
+        np.asarray(carried.predict_on_batch([x[:, i : i + 4], np.full((2,), float(i == 0), "float32")]))
         for i in range(0, 12, 4)
     ]
     np.testing.assert_allclose(np.concatenate(pieces, axis=1), whole, atol=1e-5)
     # Row 1 reset, row 0 carried on: row 1 reads its chunk from a zero state.
-    again = np.asarray(carried.predict_on_batch([ids[:, :4], np.array([0.0, 1.0], "float32")]))
+    again = np.asarray(carried.predict_on_batch([x[:, :4], np.array([0.0, 1.0], "float32")]))
     np.testing.assert_allclose(again[1], whole[1, :4], atol=1e-5)
     assert np.abs(again[0] - whole[0, :4]).max() > 1e-3
 
+    # A training step updates the carried states, and the next one starts from them (lr 0: weights stay).
+    carried.compile(keras.optimizers.SGD(0.0), keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    losses = [
+        float(carried.train_on_batch([x[:, i : i + 4], np.full((2,), float(i == 0), "float32")], y[:, i : i + 4]))
+        for i in range(0, 12, 4)
+    ]
+    expected = [_cross_entropy(whole[:, i : i + 4], y[:, i : i + 4]) for i in range(0, 12, 4)]
+    np.testing.assert_allclose(losses, expected, rtol=1e-5)
+    assert isinstance(carried.get_layer("recurrent"), CarriedStates)
 
-def test_a_training_step_starts_from_the_state_the_previous_chunk_left():
-    """Chunk 2's SGD step equals that of a model given chunk 1's final state as a constant."""
-    keras.utils.set_random_seed(0)
-    units, chunk = 3, 4
-    model = build_model("gru", "labelling", (None, 2), 2, units=units)
-    carried = carried_model(model, batch_size=2)
-    carried.compile(keras.optimizers.SGD(0.0), keras.losses.SparseCategoricalCrossentropy())
-    rng = np.random.default_rng(1)
-    x, y = rng.normal(size=(2, 2 * chunk, 2)).astype("float32"), rng.integers(0, 2, size=(2, 2 * chunk))
-    carried.train_on_batch([x[:, :chunk], np.ones(2, "float32")], y[:, :chunk])  # lr 0: only the state moves
-    layer = carried.get_layer("recurrent")
-    assert isinstance(layer, CarriedStates)
-    state = np.asarray(layer.carried[0])
-    before = [np.asarray(w) for w in carried.trainable_weights]
 
-    # The reference: the same layers, chunk 1's final state as a constant input.
-    sequences, start = keras.Input((None, 2)), keras.Input((units,))
-    recurrent = model.get_layer("recurrent")
-    head = model.get_layer("classifier")
-    reference = keras.Model([sequences, start], head(recurrent(sequences, initial_state=[start])))
-    np.testing.assert_allclose(
-        np.asarray(reference.predict_on_batch([x[:, :chunk], np.zeros((2, units), "float32")]))[:, -1],
-        np.asarray(model.predict_on_batch(x[:, :chunk]))[:, -1],
-        atol=1e-6,
-    )
-    assert np.abs(state).max() > 1e-3
-
-    carried.optimizer.learning_rate = 0.5
-    carried.train_on_batch([x[:, chunk:], np.zeros(2, "float32")], y[:, chunk:])
-    reference.compile(keras.optimizers.SGD(0.5), keras.losses.SparseCategoricalCrossentropy())
-    reference.train_on_batch([x[:, chunk:], state], y[:, chunk:])
-    for got, want, old in zip(carried.trainable_weights, reference.trainable_weights, before):
-        np.testing.assert_allclose(np.asarray(got), np.asarray(want), atol=1e-6)
-        assert np.abs(np.asarray(got) - old).max() > 0
+def test_the_ordinary_form_gets_the_carried_models_weights(labelling_file):
+    config = RunConfig(**LABELLING, data_file=labelling_file, tbptt=5).resolve()
+    data = load_run_data(config)
+    carried = build_and_compile(config, data)
+    assert [tensor.shape[0] for tensor in carried.inputs] == [8, 8]
+    rng = np.random.default_rng(0)
+    for variable in carried.trainable_variables:
+        variable.assign(rng.normal(size=variable.shape).astype("float32"))
+    for _ in range(2):  # the second call reuses the first model: it must take the weights again
+        plain = inference_model(carried, config, data)
+        assert plain.inputs[0].shape[0] is None
+        for got, want in zip(plain.trainable_variables, carried.trainable_variables):
+            np.testing.assert_array_equal(np.asarray(got), np.asarray(want))
+        carried.trainable_variables[0].assign(carried.trainable_variables[0] + 1.0)
 
 
 # --------------------------------------------------------------------------- #
@@ -208,18 +207,31 @@ def test_a_training_step_starts_from_the_state_the_previous_chunk_left():
 # --------------------------------------------------------------------------- #
 
 
-def test_full_length_chunks_train_exactly_as_untruncated(tmp_path, labelling_file):
-    """Tolerance: losses rtol 1e-5, weights atol 1e-6 (float32; the compiled steps differ by the reset input)."""
+class _StopAfterFirstEpoch(keras.callbacks.Callback):
+    def on_epoch_end(self, epoch, logs=None):
+        raise KeyboardInterrupt
+
+
+def test_full_length_chunks_train_exactly_as_untruncated_and_resume(tmp_path, labelling_file):
+    """K = T equals untruncated training (losses rtol 1e-5, weights atol 1e-6), here across a resume."""
     plain = fit(RunConfig(**LABELLING, data_file=labelling_file), out=tmp_path / "plain", progress=False)
-    whole = fit(RunConfig(**LABELLING, data_file=labelling_file, tbptt=STEPS), out=tmp_path / "whole", progress=False)
-    record = json.loads((whole / "config.json").read_text())
-    assert record["config"]["tbptt"] == STEPS and record["status"] == "complete"
+    out = tmp_path / "whole"
+    config = RunConfig(**LABELLING, data_file=labelling_file, tbptt=STEPS)
+    with pytest.raises(KeyboardInterrupt):
+        fit(config, out=out, progress=False, extra_callbacks=(_StopAfterFirstEpoch(),))
+    record = json.loads((out / "config.json").read_text())
+    assert record["config"]["tbptt"] == STEPS and record["status"] == "running"
+    whole = resume(out, progress=False)
+    assert json.loads((whole / "config.json").read_text())["resumed"][0]["after_epoch"] == 1
+
     a, b = _metrics(plain), _metrics(whole)
     for key in ("val_loss", "test_loss", "test_accuracy"):
         assert b[key] == pytest.approx(a[key], rel=1e-5), key
-    rows_a = (plain / "history.csv").read_text().splitlines()
-    rows_b = (whole / "history.csv").read_text().splitlines()
-    assert rows_a[0] == rows_b[0] and "val_loss" in rows_b[0]
+    history_a, history_b = RunDir(plain).read_history(), RunDir(whole).read_history()
+    assert [row["epoch"] for row in history_b] == [1, 2]
+    for row_a, row_b in zip(history_a, history_b):
+        for key in ("loss", "val_loss", "steps"):
+            assert row_b[key] == pytest.approx(row_a[key], rel=1e-5), key
     saved_a = keras.saving.load_model(plain / "model.keras")
     saved_b = keras.saving.load_model(whole / "model.keras")
     # The saved model is the ordinary one: any batch size, no carried state.
@@ -232,28 +244,12 @@ def test_full_length_chunks_train_exactly_as_untruncated(tmp_path, labelling_fil
     assert summary["samples"] == 40 and rows
 
 
-class _StopAfterFirstEpoch(keras.callbacks.Callback):
-    def on_epoch_end(self, epoch, logs=None):
-        raise KeyboardInterrupt
-
-
-def test_language_model_trains_in_chunks_resumes_and_generates(tmp_path):
-    whole = fit(RunConfig(**TEXT, tbptt=8), out=tmp_path / "whole", progress=False)
-    history = [row for row in (whole / "history.csv").read_text().splitlines()]
-    header = history[0].split(",")
-    steps = [int(float(row.split(",")[header.index("steps")])) for row in history[1:]]
+def test_language_model_trains_in_chunks_and_generates(tmp_path):
+    run = fit(RunConfig(**TEXT, tbptt=8), out=tmp_path / "text", progress=False)
+    history = RunDir(run).read_history()
     train_chars = (int(3000 * 0.9) - 1) // 20 * 20  # the training windows, joined
-    assert steps == [(train_chars // 4) // 8, 2 * ((train_chars // 4) // 8)]  # 4 streams in chunks of 8
-    metrics = _metrics(whole)
+    assert [row["steps"] for row in history] == [(train_chars // 4) // 8]  # 4 streams in chunks of 8
+    metrics = _metrics(run)
     assert 0 < metrics["val_bits_per_char"] < 8 and "test_bits_per_char" in metrics
-
-    out = tmp_path / "resumed"
-    with pytest.raises(KeyboardInterrupt):
-        fit(RunConfig(**TEXT, tbptt=8), out=out, progress=False, extra_callbacks=(_StopAfterFirstEpoch(),))
-    resumed = resume(out, progress=False)
-    for key in ("val_loss", "test_loss", "test_bits_per_char"):
-        assert _metrics(resumed)[key] == pytest.approx(metrics[key], rel=1e-6), key
-
-    samples = generate_from_run(whole, length=15, seed=1)
-    assert len(samples[0]) == 15
-    assert evaluate_run(whole, split="val")["val_bits_per_char"] == pytest.approx(metrics["val_bits_per_char"])
+    assert history[0]["val_bits_per_char"] == pytest.approx(metrics["val_bits_per_char"], rel=1e-5)
+    assert len(generate_from_run(run, length=15, seed=1)[0]) == 15
