@@ -56,11 +56,11 @@ def _ref_layer_norm(x, gamma, beta, epsilon):
 def _ref_tcn(layer, x):
     """o = relu(P x + F(x)) per block, F = two (conv -> [layer norm] -> relu); many-to-one: the last step."""
     z = x.astype(np.float64)
-    for block in layer.blocks:
+    for depth, block in enumerate(layer.blocks):
         h = z
         for index, conv in enumerate(block.convolutions):
             g = _numpy(conv.kernel_scale) if conv.weight_normalization else None
-            h = _ref_causal_conv(h, _numpy(conv.kernel), _numpy(conv.bias), conv.dilation_rate, g)
+            h = _ref_causal_conv(h, _numpy(conv.kernel), _numpy(conv.bias), 2**depth, g)  # block i dilates by 2^i
             if block.norms:
                 norm = block.norms[index]
                 h = _ref_layer_norm(h, _numpy(norm.gamma), _numpy(norm.beta), norm.epsilon)
@@ -87,12 +87,11 @@ def test_receptive_field_formula():
 def test_against_numpy_reference(normalization):
     rng = np.random.default_rng(1)
     x = rng.normal(size=(BATCH, TIME, INPUT)).astype("float32")
-    for return_sequences in (True, False):
-        layer = TCN(
-            FILTERS, num_blocks=2, kernel_size=3, normalization=normalization, return_sequences=return_sequences
-        )
-        layer.build(x.shape)
-        _randomize(layer, seed=2)
+    layer = TCN(FILTERS, num_blocks=2, kernel_size=3, normalization=normalization, return_sequences=True)
+    layer.build(x.shape)
+    _randomize(layer, seed=2)
+    for return_sequences in (True, False):  # every step, then (same weights) the last one
+        layer.return_sequences = return_sequences
         np.testing.assert_allclose(_numpy(layer(x)), _ref_tcn(layer, x), rtol=1e-4, atol=1e-5)
 
 
@@ -165,32 +164,29 @@ def test_masking_right_padded_sequences():
     padded = x.copy()
     for i, n in enumerate(lengths):
         padded[i, n:] = PAD_VALUE
-    for return_sequences in (False, True):
-        keras.utils.set_random_seed(0)
-        inputs = keras.Input((None, INPUT))
-        masked = keras.layers.Masking(PAD_VALUE)(inputs)
-        tcn = TCN(FILTERS, num_blocks=2, normalization="layer", return_sequences=return_sequences)
-        model = keras.Model(inputs, tcn(masked))
-        _randomize(tcn, seed=6)
-        out = _numpy(model(padded))
-        for i, n in enumerate(lengths):
-            alone = _numpy(model(x[i : i + 1, :n]))[0]  # the sequence without its padding
-            if return_sequences:
-                np.testing.assert_allclose(out[i, :n], alone, rtol=1e-5, atol=1e-6)
-            else:
-                np.testing.assert_allclose(out[i], alone, rtol=1e-5, atol=1e-6)
-        if not return_sequences:
-            # The padded sample's answer is not the unmasked last step's.
-            assert np.abs(out[1] - _numpy(tcn(padded))[1]).max() > 1e-3
+    # Two models on one input, one TCN each (the same weights): every step and many-to-one.
+    inputs = keras.Input((None, INPUT))
+    masked = keras.layers.Masking(PAD_VALUE)(inputs)
+    every, last = (TCN(FILTERS, num_blocks=2, normalization="layer", return_sequences=r) for r in (True, False))
+    model = keras.Model(inputs, [every(masked), last(masked)])
+    _randomize(every, seed=6)
+    last.set_weights(every.get_weights())
+    out_every, out_last = (_numpy(y) for y in model(padded))
+    for i, n in enumerate(lengths):
+        alone = _numpy(every(x[i : i + 1, :n]))[0]  # the sequence without its padding, unmasked
+        np.testing.assert_allclose(out_every[i, :n], alone, rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(out_last[i], alone[-1], rtol=1e-5, atol=1e-6)
+    # Without the mask the padded samples' answers would be the padding's.
+    assert np.abs(out_last[1:] - _numpy(last(padded))[1:]).max() > 1e-3
     # A mask passes on for per-step outputs (to a per-step head and loss).
-    assert tcn.compute_mask(padded, np.ones((3, TIME), bool)) is not None
-    assert TCN(2).compute_mask(padded, np.ones((3, TIME), bool)) is None
+    assert every.compute_mask(padded, np.ones((3, TIME), bool)) is not None
+    assert last.compute_mask(padded, np.ones((3, TIME), bool)) is None
 
 
 def test_keras_file_round_trip(tmp_path):
     keras.utils.set_random_seed(0)
     inputs = keras.Input((None, INPUT))
-    tcn = TCN(FILTERS, num_blocks=2, kernel_size=2, dropout=0.1, normalization="layer", return_sequences=True)
+    tcn = TCN(FILTERS, num_blocks=2, kernel_size=3, dropout=0.1, normalization="layer", return_sequences=True)
     model = keras.Model(inputs, keras.layers.Dense(2)(tcn(inputs)))
     _randomize(tcn, seed=7)
     x = np.random.default_rng(8).normal(size=(2, 9, INPUT)).astype("float32")
@@ -206,36 +202,34 @@ def test_keras_file_round_trip(tmp_path):
 
 
 def test_build_model_tasks_and_receptive_field_warning(caplog):
-    for task, shape, expected in [
-        ("classification", (6, 3), (2, 5)),
-        ("labelling", (6, 3), (2, 6, 5)),
-        ("regression", (6, 3), (2, 5)),
-        ("language_model", (6,), (2, 6, 5)),
-    ]:
+    # (classification: tests/models/test_architectures.py runs every architecture)
+    for task, shape, expected in [("labelling", (6, INPUT), (2, 6, 5)), ("language_model", (6,), (2, 6, 5))]:
         with caplog.at_level(logging.INFO, logger="kerasrnn"):
             caplog.clear()
-            model = kerasrnn.build_model("tcn", task, shape, 5, units=3, layers=2, dropout=0.1)
+            model = kerasrnn.build_model(
+                "tcn", task, shape, 5, units=FILTERS, layers=2, dropout=0.1, embedding_dim=INPUT
+            )
         assert "receptive field 13 steps" in caplog.text and "shorter" not in caplog.text
-        x = np.ones((2, 6, 3), "float32") if len(shape) == 2 else np.ones((2, 6), "int32")
+        x = np.ones((2, 6, INPUT), "float32") if len(shape) == 2 else np.ones((2, 6), "int32")
         assert model(x).shape == expected
         assert model.get_layer("tcn").num_blocks == 2
     # Many-to-one over 28 steps with one block (5 steps seen): warned, naming the layers that would do.
     caplog.clear()
     with caplog.at_level(logging.WARNING, logger="kerasrnn"):
-        kerasrnn.build_model("tcn", "classification", (28, 28), 10, units=3)
+        kerasrnn.build_model("tcn", "classification", (28, INPUT), 10, units=FILTERS)
     assert "receptive field 5 steps is shorter than the 28-step sequences" in caplog.text
     assert "3 blocks (layers) would see 29" in caplog.text
     caplog.clear()
     with caplog.at_level(logging.WARNING, logger="kerasrnn"):
-        kerasrnn.build_model("tcn", "labelling", (28, 28), 10, units=3)  # every step: no single cut-off
-        kerasrnn.build_model("tcn", "classification", (29, 28), 10, units=3, layers=3)
+        kerasrnn.build_model("tcn", "labelling", (28, INPUT), 10, units=FILTERS)  # every step: no single cut-off
+        kerasrnn.build_model("tcn", "classification", (29, INPUT), 10, units=FILTERS, layers=3)
     assert "shorter" not in caplog.text
 
 
 def test_streaming_export_refuses_tcn():
     from kerasrnn.export import ExportError, build_streaming_model
 
-    model = kerasrnn.build_model("tcn", "classification", (8, 3), 2, units=3, layers=2)
+    model = kerasrnn.build_model("tcn", "classification", (8, INPUT), 2, units=FILTERS, layers=2)
     with pytest.raises(ExportError, match="temporal convolutional network.*last 13 inputs.*without streaming"):
         build_streaming_model(model)
 
