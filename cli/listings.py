@@ -83,6 +83,8 @@ def presets() -> None:
 def env(as_json: bool, backend: str | None) -> None:
     """Show versions, the Keras backend and its devices.
 
+    data_parallel: the devices and engine that --distribute data-parallel would use.
+
     \b
     Examples:
       kerasrnn env
@@ -92,6 +94,9 @@ def env(as_json: bool, backend: str | None) -> None:
     from kerasrnn.training.environment import environment
 
     info = environment()
+    from kerasrnn.training.distribution import data_parallel_plan
+
+    info["data_parallel"] = data_parallel_plan()  # what --distribute data-parallel would use
     if as_json:
         echo_json(info)
     else:

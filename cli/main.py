@@ -67,6 +67,10 @@ COMMANDS: dict[str, LazyCommand] = {
         "kerasrnn.cli.listings:presets", "List the course presets for --preset, with the accuracy the course reported."
     ),
     "env": LazyCommand("kerasrnn.cli.listings:env", "Show versions, the Keras backend and its devices."),
+    "launch": LazyCommand(
+        "kerasrnn.cli.launch:launch",
+        "Run a kerasrnn command as a multi-worker job of local processes (TF_CONFIG, KERAS_DISTRIBUTION_*).",
+    ),
     "export": LazyCommand(
         "kerasrnn.cli.export:export_command", "Export the model of a run directory to SavedModel and/or ONNX."
     ),

@@ -86,7 +86,9 @@ def prepare_environment(distribute: str, devices: int | None, backend: str) -> N
         flags = os.environ.get("XLA_FLAGS", "")
         if XLA_CPU_DEVICES_FLAG not in flags:
             os.environ["XLA_FLAGS"] = f"{flags} {XLA_CPU_DEVICES_FLAG}={int(devices)}".strip()
-    if backend == "tensorflow" and devices and devices > 1:
+    if backend == "tensorflow" and distribute == "multi-worker":
+        _multi_worker_strategy_of(devices)  # collectives are configured only before TensorFlow runs anything
+    elif backend == "tensorflow" and devices and devices > 1:
         _use_local_devices(devices)  # logical CPU devices can only be made before TensorFlow runs anything
 
 
@@ -359,24 +361,8 @@ def _initialize_jax(seed: int) -> None:
 def _tensorflow_placement(distribute: str, devices: int | None) -> Placement:
     import tensorflow as tf
 
-    global _multi_worker_strategy
     if distribute == "multi-worker":
-        if not os.environ.get(TF_CONFIG_ENV):
-            raise ConfigError(
-                f"--distribute multi-worker on TensorFlow needs {TF_CONFIG_ENV} (the cluster and this task); "
-                f"'kerasrnn launch' sets it"
-            )
-        try:
-            cluster = json.loads(os.environ[TF_CONFIG_ENV])
-            rank = int(cluster["task"]["index"])
-            workers = len(cluster["cluster"]["worker"])
-        except (ValueError, KeyError, TypeError) as error:
-            raise ConfigError(f"{TF_CONFIG_ENV} is not a worker cluster description ({error})") from None
-        if _multi_worker_strategy is None:
-            _use_local_devices(devices)
-            _multi_worker_strategy = tf.distribute.MultiWorkerMirroredStrategy()
-            _patch_keras_for_multi_worker()
-        strategy = _multi_worker_strategy
+        strategy, rank, workers = _multi_worker_strategy_of(devices)
         return Placement(
             mode=distribute,
             process_id=rank,
@@ -390,6 +376,41 @@ def _tensorflow_placement(distribute: str, devices: int | None) -> Placement:
     return Placement(mode=distribute, replicas=len(names), devices=tuple(names), strategy=strategy)
 
 
+def _multi_worker_strategy_of(devices: int | None) -> tuple[Any, int, int]:
+    """This process's ``MultiWorkerMirroredStrategy`` (made once, from ``TF_CONFIG``), its rank, the workers.
+
+    Raises:
+        ConfigError: ``TF_CONFIG`` missing or not a worker cluster, or
+            TensorFlow already running (collectives are set up at start-up).
+    """
+    global _multi_worker_strategy
+    import tensorflow as tf
+
+    if not os.environ.get(TF_CONFIG_ENV):
+        raise ConfigError(
+            f"--distribute multi-worker on TensorFlow needs {TF_CONFIG_ENV} (the cluster and this task); "
+            f"'kerasrnn launch' sets it"
+        )
+    try:
+        cluster = json.loads(os.environ[TF_CONFIG_ENV])
+        rank = int(cluster["task"]["index"])
+        workers = len(cluster["cluster"]["worker"])
+    except (ValueError, KeyError, TypeError) as error:
+        raise ConfigError(f"{TF_CONFIG_ENV} is not a worker cluster description ({error})") from None
+    if _multi_worker_strategy is None:
+        if devices and devices > 1 and not tf.config.list_physical_devices("GPU"):
+            _split_cpu(devices)
+        try:
+            _multi_worker_strategy = tf.distribute.MultiWorkerMirroredStrategy()
+        except RuntimeError as error:
+            raise ConfigError(
+                f"--distribute multi-worker on TensorFlow must be set up before TensorFlow runs anything in the "
+                f"process ({error}); start a new process"
+            ) from None
+        _patch_keras_for_multi_worker()
+    return _multi_worker_strategy, rank, workers
+
+
 def _use_local_devices(devices: int | None) -> list[str]:
     """The local device names to replicate on: the GPUs, else ``devices`` logical CPUs."""
     import tensorflow as tf
@@ -400,18 +421,27 @@ def _use_local_devices(devices: int | None) -> list[str]:
             raise ConfigError(f"--devices {devices}: TensorFlow sees {len(names)} GPU(s)")
         return names[: devices or len(names)]
     wanted = devices or 1
+    if wanted > 1:
+        _split_cpu(wanted)
+    return [device.name for device in tf.config.list_logical_devices("CPU")[:wanted]]
+
+
+def _split_cpu(wanted: int) -> None:
+    """``wanted`` logical CPU devices (possible only before TensorFlow runs anything)."""
+    import tensorflow as tf
+
     cpu = tf.config.list_physical_devices("CPU")[0]
     configured = tf.config.get_logical_device_configuration(cpu)
-    if wanted > 1 and (configured is None or len(configured) < wanted):
-        try:
-            tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * wanted)
-        except RuntimeError:
-            have = len(tf.config.list_logical_devices("CPU"))
-            raise ConfigError(
-                f"--devices {wanted}: TensorFlow is already initialized with {have} CPU device(s) in this "
-                f"process; split the CPU before TensorFlow runs anything (a new process does)"
-            ) from None
-    return [device.name for device in tf.config.list_logical_devices("CPU")[:wanted]]
+    if configured is not None and len(configured) >= wanted:
+        return
+    try:
+        tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * wanted)
+    except RuntimeError:
+        have = len(tf.config.list_logical_devices("CPU"))
+        raise ConfigError(
+            f"--devices {wanted}: TensorFlow is already initialized with {have} CPU device(s) in this "
+            f"process; split the CPU before TensorFlow runs anything (a new process does)"
+        ) from None
 
 
 def _patch_keras_for_multi_worker() -> None:
