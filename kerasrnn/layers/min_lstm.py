@@ -35,9 +35,11 @@ class MinLSTMCell(LinearRecurrenceCell):
     Default, ``log_space=True`` (the paper's form for training stability): the
     scan runs on :math:`\log f'_t = -\operatorname{softplus}(d_t)`,
     :math:`\log i'_t = -\operatorname{softplus}(-d_t)` with
-    :math:`d_t = \operatorname{softplus}(-k^f_t) - \operatorname{softplus}(-k^i_t)`
-    (:math:`k^f, k^i` the gates' pre-activations) and :math:`\log \tilde h_t`;
-    the step above computes the same function. ``log_space=False`` is the
+    :math:`d_t = \operatorname{softplus}(-k^f_t) - \operatorname{softplus}(-k^i_t)
+    = \log i_t - \log f_t` (:math:`k^f, k^i` the gates' pre-activations) and
+    :math:`\log \tilde h_t`; the step computes the same function as
+    :math:`f'_t = \sigma(-d_t)`, :math:`i'_t = \sigma(d_t)` (equal to the
+    ratios above, and finite where both gates underflow to 0). ``log_space=False`` is the
     plain minLSTM (unbounded candidate, linear-space scan). The initial state
     may have any sign in both forms (see
     :mod:`kerasrnn.layers.linear_recurrence`).
@@ -63,9 +65,9 @@ class MinLSTMCell(LinearRecurrenceCell):
 
     def coefficients(self, projected: Tensor) -> tuple[Tensor, Tensor]:
         k_f, k_i, p_h = ops.split(projected, 3, axis=-1)
-        f, i = ops.sigmoid(k_f), ops.sigmoid(k_i)
-        total = f + i
-        return f / total, i / total * self.candidate(p_h)
+        # f / (f + i) = σ(log f - log i): no 0 / 0 where both gates underflow.
+        d = ops.softplus(-k_f) - ops.softplus(-k_i)
+        return ops.sigmoid(-d), ops.sigmoid(d) * self.candidate(p_h)
 
     def log_coefficients(self, projected: Tensor) -> tuple[Tensor, Tensor]:
         k_f, k_i, p_h = ops.split(projected, 3, axis=-1)

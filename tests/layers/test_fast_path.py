@@ -20,6 +20,9 @@ CASES = {
     "mut3": (layers.MUT3, lambda **kw: layers.MUT3Cell(5, **kw), (3, 6, 4)),
     "ind_rnn": (layers.IndRNN, lambda **kw: layers.IndRNNCell(5, **kw), (3, 6, 4)),
     "mgu": (layers.MGU, lambda **kw: layers.MGUCell(5, **kw), (3, 6, 4)),
+    # The parallel scan (MinGRU, MinLSTM) against the same cell stepped by keras.layers.RNN.
+    "min_gru": (layers.MinGRU, lambda **kw: layers.MinGRUCell(5, **kw), (3, 6, 4)),
+    "min_lstm": (layers.MinLSTM, lambda **kw: layers.MinLSTMCell(5, **kw), (3, 6, 4)),
     "nas_projected": (
         lambda units, **kw: layers.NAS(units, projection=3, use_bias=True, **kw),
         lambda **kw: layers.NASCell(5, projection=3, use_bias=True, **kw),
@@ -81,7 +84,7 @@ def test_outputs_and_states_match_plain_cell(name, go_backwards):
         np.testing.assert_allclose(_np(got), _np(want), rtol=1e-5, atol=1e-6)
 
 
-@pytest.mark.parametrize("name", ["peephole_lstm", "mut1_projected", "layer_norm_lstm"])
+@pytest.mark.parametrize("name", ["peephole_lstm", "mut1_projected", "layer_norm_lstm", "min_lstm"])
 def test_gradients_match_plain_cell(name):
     fast, plain, x = _pair(name)
     weights = np.random.default_rng(1).normal(size=(x.shape[0], x.shape[1], 5)).astype("float32")

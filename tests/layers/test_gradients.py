@@ -40,6 +40,8 @@ CASES = {
     "mut3": (L.MUT3, (UNITS,), {}, (INPUT,), ["kernel", "recurrent_kernel", "bias"]),
     "ind_rnn_tanh": (L.IndRNN, (UNITS,), {"activation": "tanh"}, (INPUT,), ["kernel", "recurrent_kernel", "bias"]),
     "mgu": (L.MGU, (UNITS,), {}, (INPUT,), ["kernel", "recurrent_kernel", "bias"]),
+    "min_gru": (L.MinGRU, (UNITS,), {}, (INPUT,), ["kernel", "bias"]),  # the log-space scan
+    "min_lstm": (L.MinLSTM, (UNITS,), {}, (INPUT,), ["kernel", "bias"]),
     "nas_projected": (
         L.NAS,
         (UNITS,),
@@ -229,6 +231,8 @@ def test_gradients_match_central_differences(name, float64):
         L.MUT3: ref.run_mut3,
         L.IndRNN: lambda x, w: ref.run_ind_rnn(x, w, activation=kwargs.get("activation", "relu")),
         L.MGU: ref.run_mgu,
+        L.MinGRU: ref.run_min_gru,
+        L.MinLSTM: ref.run_min_lstm,
         L.NAS: ref.run_nas,
         L.ConvLSTM1D: lambda x, w: ref.run_conv_lstm(x, w, padding=kwargs["padding"]),
     }[cls]

@@ -38,6 +38,8 @@ LEARNERS = {
     # 16 relu units learned it from 1 of 3 initializations tried (dead units); 64 from 4 of 4.
     "IndRNN": lambda: layers.IndRNN(64, time_steps=DELAY + 1),
     "MGU": lambda: layers.MGU(16),
+    "MinGRU": lambda: layers.MinGRU(16),
+    "MinLSTM": lambda: layers.MinLSTM(16),
     # Slow to learn it (13-21 epochs): 16 units got there from 1 of 3 initializations, 32 from 3 of 3.
     "NAS": lambda: layers.NAS(32),
     "ConvLSTM1D": lambda: keras.Sequential([layers.ConvLSTM1D(4, 3, padding="same"), keras.layers.Flatten()]),

@@ -35,6 +35,8 @@ CASES = {
     "mut3": (_maker(L.MUT3, UNITS), (INPUT,)),
     "ind_rnn": (_maker(L.IndRNN, UNITS), (INPUT,)),
     "mgu": (_maker(L.MGU, UNITS), (INPUT,)),
+    "min_gru": (_maker(L.MinGRU, UNITS), (INPUT,)),
+    "min_lstm_linear": (_maker(L.MinLSTM, UNITS, log_space=False), (INPUT,)),
     "nas_projected": (_maker(L.NAS, UNITS, projection=3, use_bias=True), (INPUT,)),
     "conv_lstm1d": (_maker(L.ConvLSTM1D, 3, 3, padding="same"), (6, 2)),
     "conv_lstm2d": (_maker(L.ConvLSTM2D, 2, (2, 2), padding="valid"), (4, 4, 2)),
