@@ -185,6 +185,7 @@ def finish(run: Run) -> Path:
     directory.save_model(model)
 
     metrics: dict[str, Any] = model_metrics(model, run.data, run.dataset)
+    metrics.update(truncated_bptt.carried_metrics(run))  # a --tbptt language model read as it was trained
     metrics.update(
         stopped_by=state.stop_reason or ("iterations" if config.iterations else "epochs"),
         epochs_completed=state.epochs_done,

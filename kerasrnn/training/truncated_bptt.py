@@ -339,6 +339,30 @@ def chunked_batches(config: RunConfig, data: SequenceData) -> keras.utils.PyData
     return SequenceChunks(data.x_train, y, batch_size_of(config, data), config.tbptt, config.seed)
 
 
+def carried_metrics(run: Run) -> dict[str, float]:
+    """``{split}_bits_per_char_carried`` of a ``--tbptt`` language model; ``{}`` for other runs.
+
+    Each held-out split is read as training reads the text: ``B`` contiguous
+    streams walked ``K`` characters at a time, the states carried along each
+    stream (the first ``K`` characters of a stream read from a zero state, a
+    stream's tail shorter than ``K`` left out).  This is the context the model
+    was trained for; ``{split}_bits_per_char`` (windows of ``--seq-len`` from a
+    zero state) is the figure that compares with an untruncated run.
+    """
+    config, data = run.config, run.data
+    if not config.tbptt or data.task != "language_model":
+        return {}
+    result = {}
+    for split in ("val", "test"):
+        x, y = getattr(data, f"x_{split}"), getattr(data, f"y_{split}")
+        if x.size < config.batch_size:
+            continue
+        chunks = StreamChunks(x.reshape(-1), y.reshape(-1), config.batch_size, config.tbptt)
+        values = run.model.evaluate(chunks, verbose=0, return_dict=True)
+        result[f"{split}_bits_per_char_carried"] = float(values["loss"]) / math.log(2.0)
+    return result
+
+
 # --------------------------------------------------------------------------- #
 # Validation while training
 # --------------------------------------------------------------------------- #

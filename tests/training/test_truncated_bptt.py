@@ -7,10 +7,11 @@ import keras
 import numpy as np
 import pytest
 
+from kerasrnn.data.text import CharVocabulary
 from kerasrnn.models.architectures import build_model
 from kerasrnn.training import ConfigError, RunConfig, RunDir, fit, resume
-from kerasrnn.training.evaluation import evaluate_run
-from kerasrnn.training.generation import generate_from_run
+from kerasrnn.training.evaluation import evaluate_run, load_run_model
+from kerasrnn.training.generation import sample_text
 from kerasrnn.training.inputs import ShuffledBatches, load_run_data
 from kerasrnn.training.model import build_and_compile
 from kerasrnn.training.prediction import predict_file
@@ -245,11 +246,24 @@ def test_full_length_chunks_train_exactly_as_untruncated_and_resume(tmp_path, la
 
 
 def test_language_model_trains_in_chunks_and_generates(tmp_path):
-    run = fit(RunConfig(**TEXT, tbptt=8), out=tmp_path / "text", progress=False)
+    config = RunConfig(**TEXT, tbptt=20)
+    run = fit(config, out=tmp_path / "text", progress=False)
     history = RunDir(run).read_history()
     train_chars = (int(3000 * 0.9) - 1) // 20 * 20  # the training windows, joined
-    assert [row["steps"] for row in history] == [(train_chars // 4) // 8]  # 4 streams in chunks of 8
+    assert [row["steps"] for row in history] == [(train_chars // 4) // 20]  # 4 streams in chunks of 20
     metrics = _metrics(run)
     assert 0 < metrics["val_bits_per_char"] < 8 and "test_bits_per_char" in metrics
     assert history[0]["val_bits_per_char"] == pytest.approx(metrics["val_bits_per_char"], rel=1e-5)
-    assert len(generate_from_run(run, length=15, seed=1)[0]) == 15
+
+    # Carried: the saved ordinary model reading the 4 streams of the split whole gives the same figure.
+    data = load_run_data(config.resolve())
+    streams = data.x_val.size // 4 // 20 * 20
+    assert streams == 20  # 150 validation characters: 4 streams of 37, one chunk of 20 each
+    x = data.x_val.reshape(-1)[: data.x_val.size // 4 * 4].reshape(4, -1)[:, :streams]
+    y = data.y_val.reshape(-1)[: data.y_val.size // 4 * 4].reshape(4, -1)[:, :streams]
+    model = load_run_model(RunDir(run))  # what kerasrnn generate and evaluate load
+    logits = np.asarray(model.predict_on_batch(x), dtype="float64")
+    assert metrics["val_bits_per_char_carried"] == pytest.approx(_cross_entropy(logits, y) / np.log(2.0), rel=1e-4)
+    vocabulary = CharVocabulary.from_config(data.info["vocabulary"])
+    samples = sample_text(model, vocabulary, 5, 0.8, "\n", window=20, num_samples=4, seed=1)
+    assert len(samples) == 4 and all(len(text) == 5 for text in samples)
