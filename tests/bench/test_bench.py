@@ -348,8 +348,8 @@ def test_a_stopped_run_leaves_its_finished_rows_in_the_json(tmp_path):
 
 def test_config_defaults_and_row_order():
     config = make_config()
-    # Every registered architecture: each recurrent one and its bi form, plus conv-lstm.
-    assert config["archs"] == list(ARCHITECTURES) and len(config["archs"]) % 2 == 1 and "conv-lstm" in config["archs"]
+    # Every registered architecture: each recurrent one and its bi form, plus the one-way conv-lstm and tcn.
+    assert config["archs"] == list(ARCHITECTURES) and {"conv-lstm", "tcn"} <= set(config["archs"])
     assert config["backends"] == ["tensorflow", "jax", "torch"]
     assert (config["time_steps"], config["features"], config["units"], config["batch_size"]) == (28, 28, 128, 128)
     assert config["repeats"] >= 5 and config["warmup"] >= 1
