@@ -196,6 +196,12 @@ def _echo_final_line(run: Any) -> None:
     from kerasrnn.training import distribution
 
     placement = distribution.last_placement()
+    if placement.num_processes > 1:  # the replicas' weights must agree: each process says what it holds
+        click.echo(
+            f"process {placement.process_id} of {placement.num_processes}: weights sha256 "
+            f"{distribution.weights_digest()}",
+            err=True,
+        )
     if placement.is_chief:
         echo_final_line(run)
     else:

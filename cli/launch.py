@@ -135,15 +135,26 @@ def _stop(workers: list[subprocess.Popen]) -> None:
 
 
 def run_workers(
-    arguments: Sequence[str], processes: int, backend: str, *, grace: float = 60.0, timeout: float | None = None
+    arguments: Sequence[str],
+    processes: int,
+    backend: str,
+    *,
+    grace: float = 60.0,
+    timeout: float | None = None,
+    program: Sequence[str] | None = None,
 ) -> int:
     """Start the workers, stream their output, wait for them; 0 if all succeeded.
+
+    ``program`` is what runs the arguments (default ``python -m kerasrnn.cli``).
 
     Raises:
         WorkerFailed: A worker failed (its status), one ran ``grace`` seconds
             past another's end, or the job ran past ``timeout``.
     """
-    command = [sys.executable, "-m", "kerasrnn.cli", *worker_arguments(arguments)]
+    if program is None:
+        command = [sys.executable, "-m", "kerasrnn.cli", *worker_arguments(arguments)]
+    else:
+        command = [*program, *arguments]
     lock = threading.Lock()
     workers: list[subprocess.Popen] = []
     threads = []

@@ -256,7 +256,24 @@ def adapt_model(model: Any, build: Any) -> Any:
 
     for name in ("evaluate", "predict", "test_on_batch", "predict_on_batch"):
         setattr(model, name, on_twin(name))
+    global _distributed_model
+    _distributed_model = model
     return model
+
+
+_distributed_model: Any = None
+
+
+def weights_digest() -> str | None:
+    """SHA-256 (16 hex digits) of the weights of the last distributed model of this process, for comparing replicas."""
+    if _distributed_model is None:
+        return None
+    import hashlib
+
+    digest = hashlib.sha256()
+    for array in _distributed_model.get_weights():
+        digest.update(np.ascontiguousarray(array, dtype=np.float32).tobytes())
+    return digest.hexdigest()[:16]
 
 
 def data_parallel_plan() -> dict[str, Any]:
@@ -698,4 +715,5 @@ __all__ = [
     "worker_directory",
     "is_worker_process",
     "last_placement",
+    "weights_digest",
 ]
