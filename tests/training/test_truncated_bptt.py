@@ -161,7 +161,7 @@ def _cross_entropy(logits, targets):
 
 def test_carried_model_continues_the_states_in_prediction_and_training_and_resets_rows():
     keras.utils.set_random_seed(0)
-    model = build_model("lstm", "language_model", (None,), 7, units=5, layers=2, embedding_dim=3)
+    model = build_model("lstm", "language_model", (None,), 7, units=5, embedding_dim=3)
     carried = carried_model(model, batch_size=2)
     ids = np.random.default_rng(0).integers(0, 7, size=(2, 13)).astype("int32")
     x, y = ids[:, :12], ids[:, 1:]
