@@ -50,7 +50,7 @@ dropout applies one mask per sequence before the scan.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import keras
@@ -87,6 +87,30 @@ def _compose_log(earlier: tuple[Tensor, Tensor], later: tuple[Tensor, Tensor]) -
     return log_a1 + log_a2, ops.logaddexp(log_b1 + log_a2, log_b2)
 
 
+def prefix_scan(
+    compose: Callable[[tuple[Tensor, ...], tuple[Tensor, ...]], tuple[Tensor, ...]],
+    elems: tuple[Tensor, ...],
+    identity: tuple[float, ...],
+) -> tuple[Tensor, ...]:
+    """Inclusive scan of ``elems`` over axis 1 by doubling (Hillis & Steele 1986): depth log2 T.
+
+    Used on the torch backend, where Keras' ``associative_scan`` (3.15) builds
+    its intermediate tensors with ``torch.zeros(shape)``: float32 and on the
+    CPU whatever the inputs' dtype and device. ``identity`` is the element that
+    ``compose`` leaves unchanged (pads the shifted copy).
+    """
+    length = elems[0].shape[1]
+    shift = 1
+    while shift < length:
+        shifted = tuple(
+            ops.concatenate([ops.full_like(e[:, :shift], value), e[:, :-shift]], axis=1)
+            for e, value in zip(elems, identity)
+        )
+        elems = compose(shifted, elems)
+        shift *= 2
+    return elems
+
+
 def scan_linear_recurrence(
     a: Tensor, b: Tensor, initial_state: Tensor, mask: Tensor | None = None, log_space: bool = False
 ) -> Tensor:
@@ -107,7 +131,11 @@ def scan_linear_recurrence(
         a = ops.where(keep, a, 0.0 if log_space else 1.0)
         b = ops.where(keep, b, _LOG_ZERO if log_space else 0.0)
     compose = _compose_log if log_space else _compose_linear
-    decay, from_zero = ops.associative_scan(compose, (a, b), axis=1)
+    if keras.backend.backend() == "torch":
+        identity = (0.0, _LOG_ZERO) if log_space else (1.0, 0.0)
+        decay, from_zero = prefix_scan(compose, (a, b), identity)
+    else:
+        decay, from_zero = ops.associative_scan(compose, (a, b), axis=1)
     if None not in a.shape[1:]:  # TensorFlow's scan loses the static shape under a dynamic batch size
         shape = (-1, *a.shape[1:])
         decay, from_zero = ops.reshape(decay, shape), ops.reshape(from_zero, shape)
