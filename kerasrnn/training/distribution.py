@@ -132,6 +132,7 @@ _last: Placement = _SINGLE
 # Created once per process: TensorFlow's multi-worker strategy and JAX's distributed runtime.
 _multi_worker_strategy: Any = None
 _jax_initialized = False
+_mirrored_strategies: dict[tuple[str, ...], Any] = {}
 
 
 def last_placement() -> Placement:
@@ -389,7 +390,10 @@ def _tensorflow_placement(distribute: str, devices: int | None) -> Placement:
             strategy=strategy,
         )
     names = _use_local_devices(devices)
-    strategy = tf.distribute.MirroredStrategy(devices=names)
+    # One strategy per device set and process: strategies made anew reuse collective keys (shape mismatches).
+    strategy = _mirrored_strategies.get(tuple(names))
+    if strategy is None:
+        strategy = _mirrored_strategies[tuple(names)] = tf.distribute.MirroredStrategy(devices=names)
     return Placement(mode=distribute, replicas=len(names), devices=tuple(names), strategy=strategy)
 
 
@@ -591,6 +595,24 @@ def fit_input(batches: Any) -> Any:
     strategy = placement.strategy
     local_replicas = strategy.num_replicas_in_sync // placement.num_processes
     x0, y0 = batches[0]
+    steps = len(batches)
+    signature = (
+        tf.TensorSpec((None, *np.shape(x0)[1:]), tf.as_dtype(np.asarray(x0).dtype)),
+        tf.TensorSpec((None, *np.shape(y0)[1:]), tf.as_dtype(np.asarray(y0).dtype)),
+    )
+    if placement.num_processes == 1:
+        # One process: TensorFlow splits each global batch over the local replicas itself.  The length
+        # must be known: running an input of unknown length dry costs Keras an optimizer step count
+        # per epoch (Adam's bias correction then differs from one device's).
+        def whole_batches():
+            for index in range(steps):
+                yield batches[index]
+
+        dataset = tf.data.Dataset.from_generator(whole_batches, output_signature=signature)
+        options = tf.data.Options()
+        options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.OFF
+        dataset = dataset.apply(tf.data.experimental.assert_cardinality(steps)).with_options(options)
+        return strategy.experimental_distribute_dataset(dataset)
     piece = len(x0) // local_replicas
 
     def generate():
@@ -599,15 +621,10 @@ def fit_input(batches: Any) -> Any:
             for replica in range(local_replicas):
                 yield x[replica * piece : (replica + 1) * piece], y[replica * piece : (replica + 1) * piece]
 
-    signature = (
-        tf.TensorSpec((None, *np.shape(x0)[1:]), tf.as_dtype(np.asarray(x0).dtype)),
-        tf.TensorSpec((None, *np.shape(y0)[1:]), tf.as_dtype(np.asarray(y0).dtype)),
-    )
-    steps = len(batches)
-
     def dataset_fn(context):
         dataset = tf.data.Dataset.from_generator(generate, output_signature=signature)
-        if local_replicas == 1:  # (with several, TensorFlow would count each replica's piece as a step)
+        if local_replicas == 1:  # (with several, TensorFlow would count each replica's piece as a step, and
+            # the length stays unknown: each epoch then costs Adam one more step count than on one device)
             dataset = dataset.apply(tf.data.experimental.assert_cardinality(steps))
         return dataset
 

@@ -5,7 +5,9 @@ devices (JAX: ``XLA_FLAGS``; TensorFlow: logical CPU devices) must be asked
 for before the backend starts: a few steps of lstm, bimut1, layer-norm-lstm
 (dropout on) and conv-lstm with one global batch of 16, on one device and on
 two, and the epoch loss and every weight compared.  Tolerance: 1e-5 (float32
-sums reduced in a different order; measured differences are ~1e-7).
+sums reduced in a different order; measured differences are ~1e-7).  On
+TensorFlow, dropout masks are drawn per replica, so layer-norm-lstm with
+dropout is an expected failure there (docs/distribution.md says so).
 """
 
 from __future__ import annotations
@@ -95,6 +97,10 @@ def equivalence() -> dict:
 @pytest.mark.parametrize("arch", sorted(ARCHS))
 def test_data_parallel_steps_equal_one_device(equivalence, arch):
     result = equivalence[arch]
+    if ARCHS[arch] and _backend() == "tensorflow" and result["loss"] > TOLERANCE:
+        # MirroredStrategy: every replica draws dropout masks for its own rows from the same seed state,
+        # so the masks differ from one device's (JAX draws one mask for the global batch).
+        pytest.xfail(f"TensorFlow replicas draw their own dropout masks (loss differs by {result['loss']:.2g})")
     assert result["replicas"] == 2
     assert result["loss"] <= TOLERANCE, result
     assert result["weights"] <= TOLERANCE, result
