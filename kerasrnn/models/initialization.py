@@ -52,7 +52,10 @@ def recurrent_initializers(init: str, units: int, cell: str) -> dict[str, Any]:
         "recurrent_initializer": _uniform(bound),
         "bias_initializer": _uniform(bound),
     }
-    if cell.endswith("lstm"):
+    if cell in ("min_gru", "min_lstm"):
+        # Gates of the input alone: no recurrent kernel, no forget-gate bias option.
+        del kwargs["recurrent_initializer"]
+    elif cell.endswith("lstm"):
         kwargs["unit_forget_bias"] = False
     if cell == "nas":  # as torch.nn.LSTM's proj_size weights
         kwargs["projection_initializer"] = _uniform(bound)

@@ -51,7 +51,7 @@ def test_plain_lstm_and_gru_use_the_fused_kernel_layers():
     assert len(grus) == 2 and all(gru.cell.reset_after for gru in grus)
 
 
-@pytest.mark.parametrize("arch", ["rnn-relu", "lstm", "bigru-cudnn", "peephole-lstm", "mut1"])
+@pytest.mark.parametrize("arch", ["rnn-relu", "lstm", "bigru-cudnn", "peephole-lstm", "mut1", "min-gru", "min-lstm"])
 def test_pytorch_initialization_bounds(arch):
     units = 16
     keras.utils.set_random_seed(0)
