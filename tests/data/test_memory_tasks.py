@@ -277,9 +277,9 @@ def test_an_lstm_learns_the_adding_problem_well_below_the_baseline(tmp_path):
         length=10,
         samples=2500,
         units=24,
-        batch_size=64,
-        epochs=5,
-        lr=2e-2,
+        batch_size=32,
+        epochs=4,
+        lr=1e-2,
         time_budget=0.0,
     )
     run = fit(config, out=tmp_path / "adding", progress=False)
