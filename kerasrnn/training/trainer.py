@@ -92,7 +92,8 @@ def resume(
     """
     with distribution.activate_for_run(path) as placement:  # the distribution of its config.json
         path = distribution.worker_copy(path, placement)  # rank 0 resumes `path`, the others a copy
-        run = Run.reopen(path, overrides=overrides, allow_changed_data=allow_changed_data)
+        with placement.scope():  # restoring the checkpoint makes the optimizer's variables: in the strategy's scope
+            run = Run.reopen(path, overrides=overrides, allow_changed_data=allow_changed_data)
         return train(run, progress=progress, extra_callbacks=extra_callbacks)
 
 

@@ -198,3 +198,19 @@ def test_torch_refuses_distribute():
     with pytest.raises(ConfigError, match="Keras 3 has no torch distribution backend"):
         with distribution.activate("data-parallel", 2):
             pass
+
+
+def test_torch_fit_distribute_is_a_usage_error(tmp_path):
+    if _backend() != "torch":
+        pytest.skip("the torch refusal needs the torch backend")
+    from click.testing import CliRunner
+
+    from kerasrnn.cli.main import main
+
+    x = np.zeros((8, 3, 2), dtype="float32")
+    np.savez(tmp_path / "d.npz", x=x, y=np.zeros(8, dtype="int64"))
+    args = ["fit", "--data", str(tmp_path / "d.npz"), "--distribute", "data-parallel", "--out", str(tmp_path / "run")]
+    result = CliRunner().invoke(main, args, catch_exceptions=False)
+    assert result.exit_code == 2
+    assert "Keras 3 has no torch distribution backend" in result.output
+    assert not (tmp_path / "run").exists()
