@@ -367,6 +367,8 @@ class RunConfig:
         _integer("distractors", self.distractors, 0, 20)
         if self.devices is not None:
             _integer("devices", self.devices, 1)
+        if self.distribute == "none" and (self.devices is not None or self.scale_lr != "none"):
+            raise ConfigError("--devices and --scale-lr apply with --distribute data-parallel or multi-worker")
         _number("lr", self.lr, low=0.0, low_open=True)
         _number("dropout", self.dropout, low=0.0, high=1.0, high_open=True)
         _number("time_budget", self.time_budget, low=0.0)

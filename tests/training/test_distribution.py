@@ -161,6 +161,9 @@ def test_options_are_checked():
         RunConfig(distribute="data-parallel", devices=0).resolve()
     with pytest.raises(ConfigError, match="scale_lr"):
         RunConfig(scale_lr="sqrt").resolve()
+    with pytest.raises(ConfigError, match="apply with --distribute"):
+        RunConfig(devices=2).resolve()
+    RunConfig(distribute="data-parallel", devices=2, scale_lr="linear").resolve()
 
 
 @pytest.mark.backend_independent
