@@ -238,6 +238,15 @@ def _headline(metrics: dict[str, Any]) -> dict[str, Any]:
     return {key: metrics[key] for key in keys if key in metrics}
 
 
+#: Task-specific test metrics the summary line shows when a run has them (generated memory tasks).
+_TASK_HEADLINES = (
+    ("test_copy_accuracy", "copied-symbol accuracy"),
+    ("test_answer_accuracy", "answer-character accuracy"),
+    ("test_exact_answers", "exact answers"),
+    ("test_closing_accuracy", "closing-tag accuracy"),
+)
+
+
 def summary_line(metrics: dict[str, Any]) -> str:
     """One line with the headline test metric and how training ended."""
     parts = []
@@ -249,6 +258,15 @@ def summary_line(metrics: dict[str, Any]) -> str:
         if "persistence_rmse" in baselines:
             beside = f" (persistence {baselines['persistence_rmse']:.2f}, AR(9) {baselines['ar9_rmse']:.2f})"
         parts.append(f"test RMSE {metrics['test_rmse']:.4g}{beside}")
+    if "test_mse" in metrics and "constant_one_mse" in (metrics.get("baselines") or {}):
+        parts.append(
+            f"test MSE {metrics['test_mse']:.4g} (answering 1: {metrics['baselines']['constant_one_mse']:.3f})"
+        )
+    if "test_memoryless_loss" in metrics:
+        parts.append(f"test loss {metrics['test_loss']:.4g} (memoryless {metrics['test_memoryless_loss']:.4g})")
+    for key, label in _TASK_HEADLINES:
+        if key in metrics:
+            parts.append(f"{label} {metrics[key]:.4f}")
     if "val_bits_per_char" in metrics:
         parts.append(f"validation {metrics['val_bits_per_char']:.3f} bits/char")
     if "test_bits_per_char" in metrics:

@@ -352,3 +352,16 @@ def test_resume_after_kill_9_runs_every_epoch_exactly_once(tmp_path):
     uninterrupted = fit(RunConfig(**config), out=tmp_path / "whole", progress=False)
     for key in ("test_loss", "test_rmse", "val_loss"):
         assert _metrics(run)[key] == _metrics(uninterrupted)[key], key
+
+
+@pytest.mark.backend_independent
+def test_summary_line_puts_the_memory_tasks_baselines_beside_their_metrics():
+    from kerasrnn.training.trainer import summary_line
+
+    ended = {"stopped_by": "time_budget", "epochs_completed": 3, "train_seconds": 40.0}
+    adding = summary_line({**ended, "test_rmse": 0.1, "test_mse": 0.01, "baselines": {"constant_one_mse": 1 / 6}})
+    assert "test MSE 0.01 (answering 1: 0.167)" in adding
+    copy = summary_line({**ended, "test_loss": 0.2, "test_memoryless_loss": 0.1733, "test_copy_accuracy": 0.5})
+    assert "test loss 0.2 (memoryless 0.1733)" in copy and "copied-symbol accuracy 0.5000" in copy
+    arithmetic = summary_line({**ended, "test_answer_accuracy": 0.25, "test_exact_answers": 0.125})
+    assert "answer-character accuracy 0.2500" in arithmetic and "exact answers 0.1250" in arithmetic
