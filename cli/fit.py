@@ -36,6 +36,7 @@ from kerasrnn.cli.options import (
     quiet_option,
 )
 from kerasrnn.cli.output import echo_final_line
+from kerasrnn.data.registry import DATASETS, DEFAULT_DATASET, FILE_DATASET
 from kerasrnn.errors import ConfigError
 from kerasrnn.training.run_dir import RunDir
 
@@ -54,10 +55,13 @@ RESUME_OPTIONS = frozenset(
     {"resume", "quiet", "backend", "debug", "allow_changed_data", *RESUME_OVERRIDES, *PLACEMENT_OPTIONS}
 )
 
+_DATASET_NAMES = ", ".join(
+    f"{name} (default)" if name == DEFAULT_DATASET else name for name in DATASETS if name != FILE_DATASET
+)
 _dataset_option = click.option(
     "--dataset",
     metavar="NAME|FILE",
-    help="mnist (default), sunspots, shakespeare (see 'kerasrnn datasets'), or the path of a data file (as --data).",
+    help=f"{_DATASET_NAMES} (see 'kerasrnn datasets'), or the path of a data file (as --data).",
 )
 _pixel_option = click.option("--pixel", is_flag=True, help="MNIST pixel by pixel (784 x 1) instead of row by row.")
 _permuted_option = click.option("--permuted", is_flag=True, help="MNIST pixel by pixel in a fixed seeded random order.")
