@@ -158,6 +158,8 @@ def test_cell_names_follow_the_class_name_rule():
         "layer_norm_simple_rnn",
         "layer_norm_gru",
         "esn",
+        "min_gru",
+        "min_lstm",
     }
     for name, layer_cls in own.items():
         assert _snake_case(layer_cls.__name__) == name
