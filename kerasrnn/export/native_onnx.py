@@ -342,9 +342,13 @@ def _plan(model):
         )
         if not isinstance(layer, allowed):
             raise NativeUnsupported(f"layer {layer.name!r} ({type(layer).__name__})")
+        if isinstance(layer, Recurrent) and getattr(layer, "residual", False) and len(layer.rnn_layers) > 1:
+            raise NativeUnsupported(f"layer {layer.name!r}: residual connections between layers")
         for cell in _cells(layer):
             if type(cell) not in _native_cells():
                 raise NativeUnsupported(f"cell {type(cell).__name__} has no ONNX operator")
+            if getattr(cell, "proj_size", 0):
+                raise NativeUnsupported(f"cell {type(cell).__name__} with a projection (proj_size)")
     return layers
 
 

@@ -140,6 +140,11 @@ def _plan(model):
                 )
             if layer.return_state:
                 raise ExportError(f"streaming export: {where} returns its states")
+            if getattr(layer, "residual", False) and len(layer.rnn_layers) > 1:
+                raise ExportError(
+                    f"streaming export: {where} has residual connections between its layers, which the "
+                    f"step model does not reproduce; export it without streaming"
+                )
             for rnn in layer.rnn_layers:
                 add_rnn(rnn, f"{where}.{rnn.name}")
             recurrent_seen = True

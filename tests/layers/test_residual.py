@@ -126,3 +126,28 @@ def test_keras_file_round_trip(tmp_path):
     reloaded = keras.saving.load_model(path)
     assert reloaded.layers[1].residual is True
     _check("reloaded", cells.numpy(reloaded(x))[0], _reference(recurrent, x, residual_layers={0, 1})[0])
+
+
+def test_streaming_export_refuses_a_residual_stack():
+    from kerasrnn.export import ExportError, build_streaming_model
+
+    inputs = keras.Input((5, 4))
+    outputs = Recurrent("gru", 4, num_layers=2, residual=True, return_sequences=True)(inputs)
+    with pytest.raises(ExportError, match="residual connections.*without streaming"):
+        build_streaming_model(keras.Model(inputs, outputs))
+
+
+def test_native_onnx_form_declines_residual_stacks_and_projections():
+    from kerasrnn.export.native_onnx import supports_native
+    from kerasrnn.layers import PeepholeLSTM
+
+    inputs = keras.Input((5, 4))
+    residual = keras.Model(inputs, Recurrent("gru", 4, num_layers=2, residual=True)(inputs))
+    assert supports_native(residual) == (
+        False,
+        f"layer {residual.layers[1].name!r}: residual connections between layers",
+    )
+    projected = keras.Model(inputs, PeepholeLSTM(6, proj_size=3)(inputs))
+    assert supports_native(projected) == (False, "cell PeepholeLSTMCell with a projection (proj_size)")
+    plain = keras.Model(inputs, Recurrent("gru", 4, num_layers=2)(inputs))
+    assert supports_native(plain) == (True, "")
