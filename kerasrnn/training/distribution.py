@@ -705,15 +705,6 @@ def _local_device_names(backend: str) -> list[str]:
     return [device.name for device in (gpus or tf.config.list_logical_devices("CPU"))]
 
 
-def is_worker_process() -> bool:
-    """A process other than the first of a multi-worker job, from its environment (no backend import)."""
-    if os.environ.get(PROCESS_ID_ENV) not in (None, "", "0"):
-        return True
-    with contextlib.suppress(ValueError, KeyError, TypeError):
-        return int(json.loads(os.environ.get(TF_CONFIG_ENV) or "{}")["task"]["index"]) != 0
-    return False
-
-
 __all__ = [
     "Placement",
     "WorkerShard",
@@ -730,7 +721,6 @@ __all__ = [
     "model_scope",
     "worker_copy",
     "worker_directory",
-    "is_worker_process",
     "last_placement",
     "weights_digest",
 ]

@@ -178,17 +178,6 @@ def test_prepare_environment(monkeypatch):
     distribution.prepare_environment("none", None, "torch")  # nothing to refuse
 
 
-@pytest.mark.backend_independent
-def test_worker_process_from_environment(monkeypatch):
-    monkeypatch.delenv(distribution.TF_CONFIG_ENV, raising=False)
-    monkeypatch.setenv(distribution.PROCESS_ID_ENV, "1")
-    assert distribution.is_worker_process()
-    monkeypatch.setenv(distribution.PROCESS_ID_ENV, "0")
-    assert not distribution.is_worker_process()
-    monkeypatch.setenv(distribution.TF_CONFIG_ENV, json.dumps({"cluster": {}, "task": {"index": 1}}))
-    assert distribution.is_worker_process()
-
-
 def test_placement_outside_activate_is_one_device():
     with distribution.activate("none") as placement:
         assert not placement.distributed and placement.is_chief
