@@ -25,7 +25,6 @@ from typing import Any
 import numpy as np
 
 from kerasrnn.data import generated_task
-from kerasrnn.data.dataset import Dataset
 from kerasrnn.data.sequence_data import SequenceData
 
 #: The expected MSE of always answering 1: the variance of the sum of two U(0, 1).
@@ -106,35 +105,15 @@ def constant_one_mse(y: np.ndarray) -> float:
     return float(np.mean((y - 1.0) ** 2)) if y.size else float("nan")
 
 
-class AddingDataset(Dataset):
+class AddingDataset(generated_task.GeneratedTaskDataset):
     """``--dataset adding``: the sum of the two marked values (``--length T``)."""
 
     name = "adding"
-    defaults = dict(
-        arch="lstm",
-        units=64,
-        batch_size=32,
-        epochs=30,
-        lr=1e-2,
-        lr_schedule="constant",
-        patience=0,
-        augment_shift=0,
-        time_budget=60.0,
-    )
+    defaults = dict(generated_task.TASK_DEFAULTS, units=64, batch_size=32, epochs=30, lr=1e-2, time_budget=60.0)
     options = ("length", "samples")
     loader = staticmethod(load_adding)
-
-    def load(self) -> SequenceData:
-        config = self.config
-        return load_adding(
-            length=config.length or DEFAULT_LENGTH,
-            samples=config.samples or DEFAULT_SAMPLES,
-            seed=config.seed,
-            validation_fraction=config.validation_fraction,
-        )
-
-    def label(self) -> str:
-        return f"adding-{self.config.length or DEFAULT_LENGTH}"
+    option_defaults = {"length": DEFAULT_LENGTH, "samples": DEFAULT_SAMPLES}
+    label_option = "length"
 
     def split_metrics(
         self,

@@ -44,7 +44,6 @@ from typing import Any
 import numpy as np
 
 from kerasrnn.data import generated_task
-from kerasrnn.data.dataset import Dataset
 from kerasrnn.data.sequence_data import SequenceData
 
 #: The 40 input symbols (the paper's).
@@ -169,33 +168,14 @@ def answer_metrics(probabilities: np.ndarray, targets: np.ndarray) -> dict[str, 
     }
 
 
-class ArithmeticDataset(Dataset):
+class ArithmeticDataset(generated_task.GeneratedTaskDataset):
     """``--dataset arithmetic``: a sum or difference read among distractors, answered character by character."""
 
     name = "arithmetic"
-    defaults = dict(
-        arch="lstm",
-        units=128,
-        batch_size=64,
-        epochs=50,
-        lr=3e-3,
-        lr_schedule="constant",
-        patience=0,
-        augment_shift=0,
-        time_budget=240.0,
-    )
+    defaults = dict(generated_task.TASK_DEFAULTS, units=128, batch_size=64, epochs=50, lr=3e-3, time_budget=240.0)
     options = ("digits", "distractors", "samples")
     loader = staticmethod(load_arithmetic)
-
-    def load(self) -> SequenceData:
-        config = self.config
-        return load_arithmetic(
-            digits=config.digits,
-            distractors=config.distractors,
-            samples=config.samples or DEFAULT_SAMPLES,
-            seed=config.seed,
-            validation_fraction=config.validation_fraction,
-        )
+    option_defaults = {"samples": DEFAULT_SAMPLES}
 
     def split_metrics(
         self,

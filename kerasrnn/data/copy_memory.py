@@ -30,7 +30,6 @@ from typing import Any
 import numpy as np
 
 from kerasrnn.data import generated_task
-from kerasrnn.data.dataset import Dataset
 from kerasrnn.data.sequence_data import SequenceData
 
 #: Symbols to remember, and blanks after the delimiter.
@@ -125,35 +124,15 @@ def copy_metrics(probabilities: np.ndarray, targets: np.ndarray) -> dict[str, fl
     }
 
 
-class CopyMemoryDataset(Dataset):
+class CopyMemoryDataset(generated_task.GeneratedTaskDataset):
     """``--dataset copy``: repeat 10 symbols after a delay of ``--length T`` steps."""
 
     name = "copy"
-    defaults = dict(
-        arch="lstm",
-        units=64,
-        batch_size=64,
-        epochs=30,
-        lr=3e-3,
-        lr_schedule="constant",
-        patience=0,
-        augment_shift=0,
-        time_budget=120.0,
-    )
+    defaults = dict(generated_task.TASK_DEFAULTS, units=64, batch_size=64, epochs=30, lr=3e-3, time_budget=120.0)
     options = ("length", "samples")
     loader = staticmethod(load_copy_memory)
-
-    def load(self) -> SequenceData:
-        config = self.config
-        return load_copy_memory(
-            length=config.length or DEFAULT_LENGTH,
-            samples=config.samples or DEFAULT_SAMPLES,
-            seed=config.seed,
-            validation_fraction=config.validation_fraction,
-        )
-
-    def label(self) -> str:
-        return f"copy-{self.config.length or DEFAULT_LENGTH}"
+    option_defaults = {"length": DEFAULT_LENGTH, "samples": DEFAULT_SAMPLES}
+    label_option = "length"
 
     def split_metrics(
         self,

@@ -13,11 +13,17 @@ default 0.1), the last ``TEST_FRACTION`` test.
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, ClassVar
 
 import numpy as np
 
+from kerasrnn.data.dataset import Dataset
+from kerasrnn.data.sequence_data import SequenceData
 from kerasrnn.errors import DataError
+
+#: Run options every generated task shares (a data set adds its sizes, batch, lr and budget).
+TASK_DEFAULTS: dict[str, Any] = dict(arch="lstm", lr_schedule="constant", patience=0, augment_shift=0)
 
 #: Fraction of the generated samples held out for testing.
 TEST_FRACTION = 0.1
@@ -85,3 +91,29 @@ def split_info(sizes: tuple[int, int, int], seed: int) -> dict[str, Any]:
         "split": "independent samples: the first train, then validation, the last test",
         "random": "numpy Generator(PCG64(seed)).random, integers as floor(u * k)",
     }
+
+
+class GeneratedTaskDataset(Dataset):
+    """A data set generated in code: its ``loader`` takes the task's options, ``seed`` and ``validation_fraction``.
+
+    A subclass names its ``loader``, its ``options`` (run options passed to
+    the loader under the same names) and ``option_defaults`` (the value of an
+    option the run leaves unset); ``label_option``, when set, joins the
+    option's value to the run directory's name (``adding-100``).
+    """
+
+    option_defaults: ClassVar[Mapping[str, Any]] = {}
+    label_option: ClassVar[str | None] = None
+
+    def _option(self, name: str) -> Any:
+        value = getattr(self.config, name)
+        return self.option_defaults.get(name) if value is None else value
+
+    def load(self) -> SequenceData:
+        arguments = {name: self._option(name) for name in self.options}
+        return self.loader(**arguments, seed=self.config.seed, validation_fraction=self.config.validation_fraction)
+
+    def label(self) -> str:
+        if self.label_option is None:
+            return self.name
+        return f"{self.name}-{self._option(self.label_option)}"

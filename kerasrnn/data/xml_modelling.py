@@ -36,7 +36,6 @@ from typing import Any
 import numpy as np
 
 from kerasrnn.data import generated_task
-from kerasrnn.data.dataset import Dataset
 from kerasrnn.data.sequence_data import SequenceData
 from kerasrnn.data.text import CharVocabulary
 
@@ -133,32 +132,14 @@ def closing_accuracy(logits: np.ndarray, targets: np.ndarray) -> float:
     return float(np.mean((np.asarray(logits).argmax(axis=-1) == np.asarray(targets))[mask]))
 
 
-class XmlModellingDataset(Dataset):
+class XmlModellingDataset(generated_task.GeneratedTaskDataset):
     """``--dataset xml``: a character-level language model of random nested tags."""
 
     name = "xml"
-    defaults = dict(
-        arch="lstm",
-        units=128,
-        batch_size=64,
-        epochs=30,
-        lr=3e-3,
-        lr_schedule="constant",
-        patience=0,
-        augment_shift=0,
-        time_budget=240.0,
-    )
+    defaults = dict(generated_task.TASK_DEFAULTS, units=128, batch_size=64, epochs=30, lr=3e-3, time_budget=240.0)
     options = ("length", "samples")
     loader = staticmethod(load_xml_modelling)
-
-    def load(self) -> SequenceData:
-        config = self.config
-        return load_xml_modelling(
-            length=config.length or DEFAULT_LENGTH,
-            samples=config.samples or DEFAULT_SAMPLES,
-            seed=config.seed,
-            validation_fraction=config.validation_fraction,
-        )
+    option_defaults = {"length": DEFAULT_LENGTH, "samples": DEFAULT_SAMPLES}
 
     def split_metrics(
         self,
