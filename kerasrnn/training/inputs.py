@@ -125,7 +125,7 @@ def bucket_width_multiple(max_length: int) -> int:
     return max(1, math.ceil(max_length / 8))
 
 
-def _step_targets(x: np.ndarray, y: np.ndarray, task: str) -> np.ndarray:
+def step_targets(x: np.ndarray, y: np.ndarray, task: str) -> np.ndarray:
     """Per-step targets cut to the padded width of ``x``.
 
     The file loader pads ``x`` to the longest sequence but keeps ``y`` as the
@@ -145,7 +145,7 @@ def train_batches(config: RunConfig, data: SequenceData, augment: Augmentation |
     if data.variable_length:
         return BucketedBatches(
             data.x_train,
-            _step_targets(data.x_train, data.y_train, data.task),
+            step_targets(data.x_train, data.y_train, data.task),
             data.lengths_train,
             batch_size=config.batch_size,
             shuffle=True,
@@ -166,7 +166,7 @@ def eval_input(
     if data.variable_length:
         return BucketedBatches(
             x,
-            _step_targets(x, y, data.task),
+            step_targets(x, y, data.task),
             getattr(data, f"lengths_{split}"),
             batch_size=batch_size,
             shuffle=False,

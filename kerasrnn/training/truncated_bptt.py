@@ -53,6 +53,7 @@ from keras import ops
 from kerasrnn.data import SequenceData
 from kerasrnn.errors import ConfigError, DataError
 from kerasrnn.layers import Recurrent
+from kerasrnn.training.inputs import ShuffledBatches, step_targets
 from kerasrnn.training.run_config import RunConfig
 
 if TYPE_CHECKING:
@@ -284,35 +285,24 @@ class StreamChunks(keras.utils.PyDataset):
         return (self.x[:, steps], reset), self.y[:, steps]
 
 
-class SequenceChunks(keras.utils.PyDataset):
+class SequenceChunks(ShuffledBatches):
     """Per-step-label batches: groups of ``B`` sequences, each walked ``K`` steps at a time.
 
     Epoch ``e`` orders the sequences as :class:`~kerasrnn.training.inputs.ShuffledBatches`
-    does (a permutation seeded by ``(seed, e)``; full groups only), and serves
-    for every group its ``ceil(T / K)`` chunks in order, ``reset`` 1.0 at the
-    group's first chunk.  With ``K >= T`` the batches are exactly those of
-    untruncated training.  Set :attr:`epoch` before an epoch (the trainer does).
+    does (the same seeded permutation; full groups only), and serves for every
+    group its ``ceil(T / K)`` chunks in order, ``reset`` 1.0 at the group's
+    first chunk.  With ``K >= T`` the batches are exactly those of untruncated
+    training.  Set :attr:`epoch` before an epoch (the trainer does).
     """
 
     def __init__(self, x: np.ndarray, y: np.ndarray, batch_size: int, chunk: int, seed: int = 0) -> None:
-        super().__init__()
-        self.x, self.y = x, y
-        self.batch_size = min(int(batch_size), len(x))
+        super().__init__(x, y, batch_size, seed)
         self.steps = x.shape[1]
         self.chunk = min(int(chunk), self.steps)
         self.chunks_per_group = math.ceil(self.steps / self.chunk)
-        self.seed = int(seed)
-        self.epoch = 0
-        self._cached_epoch, self._cached_order = None, None
 
     def __len__(self) -> int:
-        return (len(self.x) // self.batch_size) * self.chunks_per_group
-
-    def _order(self) -> np.ndarray:
-        if self._cached_epoch != self.epoch:
-            self._cached_order = np.random.default_rng([self.seed, self.epoch]).permutation(len(self.x))
-            self._cached_epoch = self.epoch
-        return self._cached_order
+        return super().__len__() * self.chunks_per_group
 
     def __getitem__(self, index: int):
         if not 0 <= index < len(self):
@@ -323,19 +313,14 @@ class SequenceChunks(keras.utils.PyDataset):
         reset = np.full((len(rows),), 1.0 if piece == 0 else 0.0, dtype="float32")
         return (self.x[rows, steps], reset), self.y[rows, steps]
 
-    def on_epoch_end(self) -> None:
-        self.epoch += 1
-
 
 def chunked_batches(config: RunConfig, data: SequenceData) -> keras.utils.PyDataset:
     """The training input of a ``--tbptt`` run (see the module docstring)."""
-    from kerasrnn.training.inputs import _step_targets
-
     check_tbptt(config, data.task)
     if data.task == "language_model":
         # The training windows are consecutive pieces of the text: joined, they are the text again.
         return StreamChunks(data.x_train.reshape(-1), data.y_train.reshape(-1), config.batch_size, config.tbptt)
-    y = _step_targets(data.x_train, data.y_train, data.task)
+    y = step_targets(data.x_train, data.y_train, data.task)
     return SequenceChunks(data.x_train, y, batch_size_of(config, data), config.tbptt, config.seed)
 
 
