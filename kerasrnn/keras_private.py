@@ -33,6 +33,11 @@ version ``pyproject.toml`` allows) and 3.15.1 (the one installed and tested).
 :func:`patch_tf2onnx`
     Runs ``keras.src.export.tf2onnx_lib.patch_tf2onnx``; see its docstring.
 
+:func:`patch_tf_trainer_for_multi_worker`
+    Fixes ``keras.src.backend.tensorflow.trainer`` under
+    ``MultiWorkerMirroredStrategy`` (its ``reduce_per_replica`` and
+    ``TensorFlowTrainer._maybe_symbolic_build``); see its docstring.
+
 Other Keras internals kerasrnn relies on that no import can hold, pinned in
 the same test file: ``keras.layers.RNN.inner_loop(sequences, initial_state,
 mask, training=False)``, an undocumented hook that ``CellRNN`` and
@@ -61,7 +66,7 @@ if TYPE_CHECKING:  # for type checkers and IDEs; at run time see __getattr__
     from keras.src.backend import rnn as backend_rnn
     from keras.src.layers.rnn.dropout_rnn_cell import DropoutRNNCell
 
-__all__ = ["DropoutRNNCell", "backend_rnn", "patch_tf2onnx"]
+__all__ = ["DropoutRNNCell", "backend_rnn", "patch_tf2onnx", "patch_tf_trainer_for_multi_worker"]
 
 # Name -> (Keras module, attribute); see the module docstring.
 _PRIVATE = {
@@ -97,3 +102,56 @@ def patch_tf2onnx() -> None:
     from keras.src.export.tf2onnx_lib import patch_tf2onnx as keras_patch_tf2onnx
 
     keras_patch_tf2onnx()
+
+
+def patch_tf_trainer_for_multi_worker() -> None:
+    """Make Keras 3's TensorFlow trainer work under ``MultiWorkerMirroredStrategy`` (tensorflow#72388).
+
+    Keras reduces the first input batch (for building shapes only) and each
+    scalar metric with ``strategy.reduce(..., axis=0)``, which fails across
+    workers.  The first batch is taken from the local replica instead; scalar
+    metrics are averaged with ``axis=None``.  Why private: the trainer offers
+    no hook for either.  Replaces ``keras.src.backend.tensorflow.trainer``'s
+    ``reduce_per_replica`` (it calls ``_collective_all_reduce_multi_worker``)
+    and ``TensorFlowTrainer._maybe_symbolic_build``, once.  For
+    ``kerasrnn.training.distribution``; checked with Keras 3.15.1.
+    """
+    import tensorflow as tf
+    from keras.src import tree
+    from keras.src.backend.tensorflow import trainer as tf_trainer
+
+    if getattr(tf_trainer, "_kerasrnn_patched", False):
+        return
+    original_reduce = tf_trainer.reduce_per_replica
+
+    def reduce_per_replica(values, strategy, reduction):
+        if reduction in ("auto", "mean") and tf_trainer._collective_all_reduce_multi_worker(strategy):
+
+            def mean(value):
+                if isinstance(value, tf.distribute.DistributedValues):
+                    return strategy.reduce("MEAN", value, axis=None)
+                return value
+
+            return tree.map_structure(mean, values)
+        return original_reduce(values, strategy, reduction)
+
+    def maybe_symbolic_build(self, iterator=None, data_batch=None):
+        if self._distribute_strategy is None:
+            return
+        if iterator is not None:
+            for _, _, batches in iterator:
+                batch = next(batches)
+
+                def local(value, strategy=self.distribute_strategy):
+                    if isinstance(value, tf.distribute.DistributedValues):
+                        return strategy.experimental_local_results(value)[0]
+                    return value
+
+                data_batch = tree.map_structure(local, batch)
+                break
+        with self.distribute_strategy.scope():
+            self._symbolic_build(data_batch=data_batch)
+
+    tf_trainer.reduce_per_replica = reduce_per_replica
+    tf_trainer.TensorFlowTrainer._maybe_symbolic_build = maybe_symbolic_build
+    tf_trainer._kerasrnn_patched = True

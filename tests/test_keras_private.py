@@ -58,7 +58,12 @@ def test_importing_keras_private_imports_neither_keras_nor_tensorflow():
 
 
 def test_exports_exactly_the_documented_names():
-    assert sorted(keras_private.__all__) == ["DropoutRNNCell", "backend_rnn", "patch_tf2onnx"]
+    assert sorted(keras_private.__all__) == [
+        "DropoutRNNCell",
+        "backend_rnn",
+        "patch_tf2onnx",
+        "patch_tf_trainer_for_multi_worker",
+    ]
     for name in keras_private.__all__:
         assert f"``{name}``" in keras_private.__doc__ or f":func:`{name}`" in keras_private.__doc__
         assert name in dir(keras_private)
@@ -227,3 +232,19 @@ def test_test_only_internals_exist():
 
     assert callable(testing.TestCase.run_layer_test)  # tests/layers/test_layers.py
     assert callable(dtypes.result_type)  # tests/layers/test_gradients.py
+
+
+# -- patch_tf_trainer_for_multi_worker ---------------------------------------------
+
+
+@pytest.mark.skipif(keras.backend.backend() != "tensorflow", reason="TensorFlow's trainer")
+def test_tf_trainer_internals_the_multi_worker_patch_replaces():
+    from keras.src.backend.tensorflow import trainer as tf_trainer
+
+    assert [name for name, _ in _parameters(tf_trainer.reduce_per_replica)] == ["values", "strategy", "reduction"]
+    assert callable(tf_trainer._collective_all_reduce_multi_worker)
+    assert [name for name, _ in _parameters(tf_trainer.TensorFlowTrainer._maybe_symbolic_build)] == [
+        "self",
+        "iterator",
+        "data_batch",
+    ]

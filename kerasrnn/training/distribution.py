@@ -49,6 +49,7 @@ from typing import Any
 
 import numpy as np
 
+from kerasrnn import keras_private
 from kerasrnn.errors import ConfigError
 
 logger = logging.getLogger("kerasrnn")
@@ -428,7 +429,7 @@ def _multi_worker_strategy_of(devices: int | None) -> tuple[Any, int, int]:
                 f"--distribute multi-worker on TensorFlow must be set up before TensorFlow runs anything in the "
                 f"process ({error}); start a new process"
             ) from None
-        _patch_keras_for_multi_worker()
+        keras_private.patch_tf_trainer_for_multi_worker()
     return _multi_worker_strategy, rank, workers
 
 
@@ -463,55 +464,6 @@ def _split_cpu(wanted: int) -> None:
             f"--devices {wanted}: TensorFlow is already initialized with {have} CPU device(s) in this "
             f"process; split the CPU before TensorFlow runs anything (a new process does)"
         ) from None
-
-
-def _patch_keras_for_multi_worker() -> None:
-    """Make Keras 3's TensorFlow trainer work under ``MultiWorkerMirroredStrategy`` (tensorflow#72388).
-
-    Keras reduces the first input batch (for building shapes only) and each
-    scalar metric with ``strategy.reduce(..., axis=0)``, which fails across
-    workers.  The first batch is taken from the local replica instead; scalar
-    metrics are averaged with ``axis=None``.
-    """
-    import tensorflow as tf
-    from keras.src import tree
-    from keras.src.backend.tensorflow import trainer as tf_trainer
-
-    if getattr(tf_trainer, "_kerasrnn_patched", False):
-        return
-    original_reduce = tf_trainer.reduce_per_replica
-
-    def reduce_per_replica(values, strategy, reduction):
-        if reduction in ("auto", "mean") and tf_trainer._collective_all_reduce_multi_worker(strategy):
-
-            def mean(value):
-                if isinstance(value, tf.distribute.DistributedValues):
-                    return strategy.reduce("MEAN", value, axis=None)
-                return value
-
-            return tree.map_structure(mean, values)
-        return original_reduce(values, strategy, reduction)
-
-    def maybe_symbolic_build(self, iterator=None, data_batch=None):
-        if self._distribute_strategy is None:
-            return
-        if iterator is not None:
-            for _, _, batches in iterator:
-                batch = next(batches)
-
-                def local(value, strategy=self.distribute_strategy):
-                    if isinstance(value, tf.distribute.DistributedValues):
-                        return strategy.experimental_local_results(value)[0]
-                    return value
-
-                data_batch = tree.map_structure(local, batch)
-                break
-        with self.distribute_strategy.scope():
-            self._symbolic_build(data_batch=data_batch)
-
-    tf_trainer.reduce_per_replica = reduce_per_replica
-    tf_trainer.TensorFlowTrainer._maybe_symbolic_build = maybe_symbolic_build
-    tf_trainer._kerasrnn_patched = True
 
 
 # --------------------------------------------------------------------------- #
