@@ -89,6 +89,20 @@ CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
     help="model.compile(jit_compile=...) of every Keras row: auto is Keras' default (XLA on JAX, "
     "on TensorFlow only with a GPU; torch eager), on is XLA / torch.compile everywhere.",
 )
+@click.option(
+    "--distribute",
+    type=click.Choice(["none", "data-parallel"]),
+    default="none",
+    show_default=True,
+    help="data-parallel: beside each architecture's row, one trained on --devices local devices "
+    "(JAX DataParallel, TF MirroredStrategy; simulated on a CPU), same global batch; torch rows are skipped.",
+)
+@click.option(
+    "--devices",
+    type=click.IntRange(min=2),
+    metavar="N",
+    help="Local devices of the --distribute rows. [default: 2]",
+)
 def bench_command(
     archs: str,
     backends: str,
@@ -105,6 +119,8 @@ def bench_command(
     torch_threads: int | None,
     units: int | None,
     jit_compile: str,
+    distribute: str,
+    devices: int | None,
 ) -> None:
     """Training and predict samples/s and peak memory, beside keras.layers.LSTM and torch.nn.LSTM.
 
@@ -118,6 +134,7 @@ def bench_command(
       kerasrnn bench --out bench.json                      # every arch, 3 backends
       kerasrnn bench --archs lstm,mut1 --backends jax --shape long
       kerasrnn bench --tiny --archs lstm --backends torch  # seconds, for CI
+      kerasrnn bench --archs lstm,mut1 --backends jax,tensorflow --distribute data-parallel --devices 2
     """
     from kerasrnn.cli.backend import use_backend
 
@@ -127,6 +144,8 @@ def bench_command(
 
     if no_reference and references:
         raise click.UsageError("--no-reference and --references exclude each other")
+    if devices is not None and distribute == "none":
+        raise click.UsageError("--devices needs --distribute data-parallel")
     try:
         result = run_bench(
             archs=archs,
@@ -142,6 +161,8 @@ def bench_command(
             torch_threads=torch_threads,
             units=units,
             jit_compile=jit_compile,
+            distribute=distribute,
+            devices=devices,
             out=out,
         )
     except BenchError as error:

@@ -21,6 +21,9 @@ COLUMNS = (
     ("x keras", ">"),
 )
 GPU_COLUMNS = (("GPU MB", ">"), ("x keras", ">"))
+#: With ``--distribute``: after each phase's ratios, the distributed row's throughput / its 1-device row's.
+DEVICES_COLUMN = ("x 1dev", ">")
+TRAIN_RATIOS_END, PREDICT_RATIOS_END = 6, 9  # where the column goes (after "x keras" of train / predict)
 
 
 def _rate(value: float | None) -> str:
@@ -35,14 +38,26 @@ def _mb(value: float | None) -> str:
     return f"{value:,.0f}" if value is not None else "-"
 
 
-def _cells(row: dict[str, Any], gpu: bool = False) -> tuple[list[str], str | None]:
+def _device(row: dict[str, Any]) -> str:
+    """``cpu``; a distributed row ``cpu x2`` (its devices)."""
+    device = (row.get("device") or {}).get("type") or "?"
+    return f"{device} x{row['devices']}" if row.get("distribute", "none") != "none" else device
+
+
+def _cells(row: dict[str, Any], gpu: bool = False, distributed: bool = False) -> tuple[list[str], str | None]:
     name = row.get("name") or row.get("id") or "?"
     backend = row.get("backend") or "?"
+    if row.get("status") == "skipped":
+        return [name, backend, f"- x{row.get('devices')}"], f"skipped: {row.get('skipped')}"
     if row.get("status") != "ok":
-        return [name, backend, "-"], f"ERROR: {row.get('error') or 'unknown error'}"
+        return [
+            name,
+            backend,
+            _device(row) if row.get("device") else "-",
+        ], f"ERROR: {row.get('error') or 'unknown error'}"
     ratios = row.get("ratios", {})
     memory = row.get("memory", {})
-    device = (row.get("device") or {}).get("type") or "?"
+    device = _device(row)
 
     def ratio(key: str) -> str:
         # A bidirectional row against the bidirectional reference (marked *)
@@ -52,7 +67,7 @@ def _cells(row: dict[str, Any], gpu: bool = False) -> tuple[list[str], str | Non
             return _ratio(ratios[bi_key]) + "*"
         return _ratio(ratios.get(key))
 
-    return [
+    cells = [
         name,
         backend,
         device,
@@ -72,7 +87,11 @@ def _cells(row: dict[str, Any], gpu: bool = False) -> tuple[list[str], str | Non
         ]
         if gpu
         else []
-    ), None
+    )
+    if distributed:
+        cells.insert(PREDICT_RATIOS_END, _ratio(ratios.get("predict_vs_1_device")))
+        cells.insert(TRAIN_RATIOS_END, _ratio(ratios.get("train_vs_1_device")))
+    return cells, None
 
 
 def format_table(result: dict[str, Any]) -> str:
@@ -92,10 +111,20 @@ def format_table(result: dict[str, Any]) -> str:
         "",
     ]
     gpu = any((row.get("memory") or {}).get("gpu_peak_train_mb") for row in result["rows"])
-    columns = COLUMNS + (GPU_COLUMNS if gpu else ())
+    columns = list(COLUMNS + (GPU_COLUMNS if gpu else ()))
+    distributed = config.get("distribute", "none") != "none"
+    if distributed:
+        columns.insert(PREDICT_RATIOS_END, DEVICES_COLUMN)
+        columns.insert(TRAIN_RATIOS_END, DEVICES_COLUMN)
+        lines.insert(
+            -1,
+            f"x 1dev = a {config['distribute']} row on {config['devices']} devices (device column: cpu x"
+            f"{config['devices']}) / the 1-device row above it; same global batch {config['batch_size']}; "
+            "on a CPU the devices are simulated and share its cores",
+        )
     table, errors = [], {}
     for index, row in enumerate(result["rows"]):
-        cells, error = _cells(row, gpu)
+        cells, error = _cells(row, gpu, distributed)
         if error:
             errors[index] = error
         table.append(cells)

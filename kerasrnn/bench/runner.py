@@ -45,6 +45,13 @@ TORCH_BI_BASELINE = "torch.nn.LSTM(bidirectional)"
 KERAS_BI_BASELINE = "keras.layers.Bidirectional(LSTM)"
 BIDIRECTIONAL_REFERENCES = (KERAS_BI_BASELINE, TORCH_BI_BASELINE)
 NATIVE = "native"  # the "backend" of the pure-PyTorch rows
+#: ``--distribute``: besides every architecture's 1-device row, one timed on
+#: several local devices (``data-parallel``, kerasrnn.training.distribution).
+DISTRIBUTIONS = ("none", "data-parallel")
+DEFAULT_DEVICES = 2
+#: Backends with a Keras distribution engine (JAX DataParallel, TF MirroredStrategy).
+DISTRIBUTED_BACKENDS = ("jax", "tensorflow")
+NO_DISTRIBUTION_BACKEND = "no Keras distribution backend on {backend} (Keras 3 distributes on jax and tensorflow)"
 
 #: Shape name -> time steps, features per step, hidden size, batch size,
 #: default batches per repeat.
@@ -177,6 +184,8 @@ def make_config(
     timeout: int | None = None,
     torch_threads: int | None = None,
     jit_compile: str = "auto",
+    distribute: str = "none",
+    devices: int | None = None,
 ) -> dict[str, Any]:
     """Checks a benchmark request and resolves every default; returns a dict."""
     if shape not in SHAPES:
@@ -195,8 +204,16 @@ def make_config(
         raise BenchError(f"seed must be an integer; got {seed!r}")
     if jit_compile not in JIT_COMPILE:
         raise BenchError(f"unknown jit_compile {jit_compile!r}; expected one of: {', '.join(JIT_COMPILE)}")
+    if distribute not in DISTRIBUTIONS:
+        hint = " (time processes with 'kerasrnn launch', see docs/bench.md)" if distribute == "multi-worker" else ""
+        raise BenchError(f"unknown distribute {distribute!r}; expected one of: {', '.join(DISTRIBUTIONS)}{hint}")
+    _positive("devices", devices, 2)
+    if devices is not None and distribute == "none":
+        raise BenchError("devices is for distribute='data-parallel'; got distribute='none'")
     arch_names = resolve_archs(archs)
     backend_names = resolve_backends(backends)
+    if distribute != "none" and not arch_names:
+        raise BenchError(f"distribute={distribute!r} times architecture rows; none were given")
     reference_names = resolve_references(references)
     if references is True and not any(is_bidirectional(arch) for arch in arch_names):
         # The default set: the bidirectional references only serve bi rows.
@@ -219,6 +236,11 @@ def make_config(
         "batch_size": batch_size,
     }
     base.update({key: value for key, value in overrides.items() if value is not None})
+    devices = (devices or DEFAULT_DEVICES) if distribute != "none" else 1
+    if base["batch_size"] % devices:
+        raise BenchError(
+            f"batch size {base['batch_size']} (the global batch) must be a multiple of the {devices} devices"
+        )
     # An architecture whose "units" mean something else keeps its own default
     # (convlstm: 16 filters at each of a row's 28 positions, about the cost of
     # 128 LSTM units; 128 filters would take minutes per row), unless units
@@ -245,6 +267,8 @@ def make_config(
         "timeout_s": timeout or (TINY_TIMEOUT if tiny else DEFAULT_TIMEOUT),
         "torch_threads": torch_threads or _usable_cpus(),
         "jit_compile": jit_compile,
+        "distribute": distribute,
+        "devices": devices,
         "statistic": "median over repeats of samples/s; warm-up repeats (compilation) excluded",
     }
 
@@ -268,6 +292,8 @@ def row_specs(config: dict[str, Any]) -> list[dict[str, Any]]:
         )
     }
     common["jit_compile"] = JIT_COMPILE[config["jit_compile"]]  # what model.compile takes
+    common.update(distribute="none", devices=1)
+    distribute, devices = config.get("distribute", "none"), config.get("devices", 1)
     specs = []
     for name in config["references"]:
         if name in TORCH_REFERENCES:
@@ -279,9 +305,17 @@ def row_specs(config: dict[str, Any]) -> list[dict[str, Any]]:
         for arch in config["archs"]:
             units = config.get("arch_units", {}).get(arch, common["units"])
             specs.append({"kind": "kerasrnn", "name": arch, "arch": arch, "backend": backend, **common, "units": units})
+            if distribute != "none":  # beside its 1-device row, the same global batch
+                specs.append({**specs[-1], "distribute": distribute, "devices": devices})
     for spec in specs:
-        spec["id"] = f"{spec['name']}@{spec['backend']}"
+        spec["id"] = row_id(spec["name"], spec["backend"], spec["distribute"], spec["devices"])
     return specs
+
+
+def row_id(name: str, backend: str, distribute: str = "none", devices: int = 1) -> str:
+    """``lstm@jax``; a distributed row ``lstm@jax[data-parallel x2]``."""
+    suffix = f"[{distribute} x{devices}]" if distribute != "none" else ""
+    return f"{name}@{backend}{suffix}"
 
 
 # --------------------------------------------------------------------------- #
@@ -402,7 +436,13 @@ def run_row(spec: dict[str, Any], timeout: float = DEFAULT_TIMEOUT, python: str 
         "name": spec.get("name"),
         "arch": spec.get("arch"),
         "backend": spec.get("backend"),
+        "distribute": spec.get("distribute", "none"),
+        "devices": spec.get("devices", 1),
     }
+    if row["distribute"] != "none" and row["backend"] not in DISTRIBUTED_BACKENDS:
+        row["status"] = "skipped"
+        row["skipped"] = NO_DISTRIBUTION_BACKEND.format(backend=row["backend"])
+        return row
     env = dict(os.environ)
     env.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     if spec.get("kind") == "torch":
@@ -488,6 +528,9 @@ def add_ratios(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
     Bidirectional rows also get ratios to the bidirectional references
     (``*_vs_torch_bilstm``, ``*_vs_keras_bilstm``) where those rows ran.
+    A distributed row (``--distribute``) also gets its throughput over that
+    of the 1-device row of the same architecture and backend
+    (``train_vs_1_device``, ``predict_vs_1_device``).
     """
     ok = {row["id"]: row for row in rows if row.get("status") == "ok"}
     torch_row, torch_bi_row = ok.get(f"{TORCH_BASELINE}@{NATIVE}"), ok.get(f"{TORCH_BI_BASELINE}@{NATIVE}")
@@ -499,12 +542,18 @@ def add_ratios(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
             if is_bidirectional(row.get("name", "")):
                 keras_bi_row = ok.get(f"{KERAS_BI_BASELINE}@{backend}")
                 ratios.update(_ratios_against(row, torch_bi_row, keras_bi_row, "bilstm"))
+            single = ok.get(row_id(row["name"], backend)) if row.get("distribute", "none") != "none" else None
+            if single:
+                for phase in ("train", "predict"):
+                    ratios[f"{phase}_vs_1_device"] = row[phase]["samples_per_s"] / single[phase]["samples_per_s"]
         row["ratios"] = {key: round(value, 4) for key, value in ratios.items()}
     return rows
 
 
 def _progress_line(index: int, total: int, row: dict[str, Any]) -> str:
     head = f"[{index}/{total}] {row['id']}"
+    if row.get("status") == "skipped":
+        return f"{head}: skipped, {row['skipped']}"
     if row.get("status") != "ok":
         return f"{head}: ERROR {row.get('error')} ({row['wall_s']:.0f} s)"
     memory = row["memory"]
@@ -549,6 +598,8 @@ def run_bench(
     timeout: int | None = None,
     torch_threads: int | None = None,
     jit_compile: str = "auto",
+    distribute: str = "none",
+    devices: int | None = None,
     out: str | os.PathLike | None = None,
     progress: Callable[[str], Any] | None = None,
     argv: list[str] | None = None,
@@ -576,6 +627,12 @@ def run_bench(
             with a GPU; eager torch), ``"on"`` (XLA on TensorFlow and JAX,
             ``torch.compile`` on torch) or ``"off"`` (none; JAX then runs
             op by op). Native torch rows run as they are either way.
+        distribute: ``"data-parallel"`` adds, beside every architecture's
+            row, one whose model is built, compiled and trained under the
+            backend's data-parallel engine on ``devices`` local devices
+            (simulated on a CPU), with the same global batch; torch has no
+            Keras distribution backend (that row is skipped, not failed).
+        devices: Local devices of the distributed rows (default 2).
         out: Path of the JSON to write (also returned); rewritten after
             every row, so a stopped run leaves the rows that finished.
         progress: Called with one line of text as each row finishes (the
@@ -601,6 +658,8 @@ def run_bench(
         timeout=timeout,
         torch_threads=torch_threads,
         jit_compile=jit_compile,
+        distribute=distribute,
+        devices=devices,
     )
     check_out_path(out)
     argv = list(sys.argv if argv is None else argv)
@@ -634,7 +693,7 @@ def run_bench(
             "git": git,
             "memory_note": MEMORY_NOTE,
             "rows": rows,
-            "failed": [row["id"] for row in rows if row.get("status") != "ok"],
+            "failed": [row["id"] for row in rows if row.get("status") not in ("ok", "skipped")],
         }
 
     for index, spec in enumerate(specs, 1):

@@ -23,6 +23,7 @@ measuring child inherits); the row imports its frameworks itself.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -139,6 +140,7 @@ def _keras_device(backend: str, model: Any) -> dict[str, Any]:
     elif backend == "jax":
         device = list(variable.devices())[0]
         info["placement"] = str(device)
+        info["weight_devices"] = sorted(str(each) for each in variable.devices())  # several: replicated
         info["type"] = "cpu" if device.platform == "cpu" else "gpu"
         info["platform"] = device.platform
         info["name"] = getattr(device, "device_kind", None)
@@ -266,6 +268,12 @@ def run_keras_row(spec: dict[str, Any], result: dict[str, Any]) -> None:
         import torch
 
         torch.set_num_threads(spec["torch_threads"])
+    distribute, devices = spec.get("distribute", "none"), spec.get("devices", 1)
+    if distribute != "none":
+        from kerasrnn.training import distribution
+
+        # Before Keras starts the backend: JAX's simulated CPU devices, TensorFlow's logical ones.
+        distribution.prepare_environment(distribute, devices, backend)
     import keras
 
     if keras.backend.backend() != backend:
@@ -280,6 +288,22 @@ def run_keras_row(spec: dict[str, Any], result: dict[str, Any]) -> None:
     x, y, digest = make_data(spec)
     result["data_sha1"] = digest
     _seed_keras(backend, spec["seed"])
+    with contextlib.ExitStack() as distributed:
+        if distribute != "none":
+            from kerasrnn.training import distribution
+
+            placement = distributed.enter_context(distribution.activate(distribute, devices, spec["seed"]))
+            distribution.check_batch(spec["batch_size"], placement)
+            if placement.replicas != devices:
+                raise RuntimeError(f"{distribute} placed {placement.replicas} replicas, expected {devices}")
+            result["distribution"] = placement.describe()
+            distributed.enter_context(placement.scope())
+        _run_keras_model(spec, result, keras, x, y, start)
+
+
+def _run_keras_model(spec: dict[str, Any], result: dict[str, Any], keras: Any, x: Any, y: Any, start: float) -> None:
+    """Builds, compiles, trains and predicts the row's model (under the distribution, if any)."""
+    backend, memory = spec["backend"], result["memory"]
     model = build_keras_model(spec)
     model.compile(
         optimizer=keras.optimizers.Adam(learning_rate=spec["learning_rate"]),

@@ -436,3 +436,159 @@ def test_cli_help_has_examples():
     ):
         assert option in result.output
     assert "kerasrnn bench --tiny" in result.output
+
+
+# --------------------------------------------------------------------------- #
+# --distribute: a row on several devices beside each 1-device row
+# --------------------------------------------------------------------------- #
+
+
+@pytest.mark.backend_independent
+def test_distribute_plans_a_row_beside_each_architecture_row():
+    config = make_config(archs="lstm,mut1", backends="jax,torch", distribute="data-parallel")
+    assert (config["distribute"], config["devices"]) == ("data-parallel", 2)
+    specs = row_specs(config)
+    assert [spec["id"] for spec in specs] == [
+        "torch.nn.LSTM@native",
+        "torch.nn.GRU@native",
+        "keras.layers.LSTM@jax",
+        "keras.layers.GRU@jax",
+        "lstm@jax",
+        "lstm@jax[data-parallel x2]",
+        "mut1@jax",
+        "mut1@jax[data-parallel x2]",
+        "keras.layers.LSTM@torch",
+        "keras.layers.GRU@torch",
+        "lstm@torch",
+        "lstm@torch[data-parallel x2]",
+        "mut1@torch",
+        "mut1@torch[data-parallel x2]",
+    ]
+    single, distributed = specs[4], specs[5]
+    assert (single["distribute"], single["devices"]) == ("none", 1)
+    assert (distributed["distribute"], distributed["devices"]) == ("data-parallel", 2)
+    # Everything else, the global batch included, is the 1-device row's.
+    assert {k: v for k, v in distributed.items() if k not in ("id", "distribute", "devices")} == {
+        k: v for k, v in single.items() if k not in ("id", "distribute", "devices")
+    }
+    assert make_config(archs="lstm", backends="jax", distribute="data-parallel", devices=4)["devices"] == 4
+    assert (make_config(archs="lstm")["distribute"], make_config(archs="lstm")["devices"]) == ("none", 1)
+
+
+@pytest.mark.backend_independent
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"distribute": "multi-worker"}, "unknown distribute 'multi-worker'; expected one of: none, data-parallel"),
+        ({"devices": 2}, "devices is for distribute='data-parallel'"),
+        ({"distribute": "data-parallel", "devices": 1}, "devices must be an integer >= 2"),
+        ({"distribute": "data-parallel", "devices": 3}, "batch size 128 (the global batch) must be a multiple of"),
+        ({"distribute": "data-parallel", "archs": "none"}, "times architecture rows; none were given"),
+    ],
+)
+def test_distribute_bad_requests_are_clear_errors(kwargs, message):
+    with pytest.raises(BenchError) as error:
+        make_config(**{"archs": "lstm", "backends": "jax", **kwargs})
+    assert message in str(error.value)
+
+
+@pytest.mark.backend_independent
+def test_a_distributed_torch_row_is_skipped_with_the_reason():
+    spec = row_specs(make_config(archs="lstm", backends="torch", distribute="data-parallel", references=False))[1]
+    row = run_row(spec, timeout=1)  # no process: it would be killed after 1 s
+    assert row["status"] == "skipped" and row["skipped"].startswith("no Keras distribution backend on torch")
+    assert (row["distribute"], row["devices"]) == ("data-parallel", 2) and "train" not in row
+
+
+@pytest.mark.backend_independent
+def test_distributed_rows_get_their_ratio_to_one_device_in_the_table():
+    def ok(name, backend, train, predict, devices=1):
+        distribute = "data-parallel" if devices > 1 else "none"
+        return {
+            "id": f"{name}@{backend}" + (f"[data-parallel x{devices}]" if devices > 1 else ""),
+            "name": name,
+            "backend": backend,
+            "distribute": distribute,
+            "devices": devices,
+            "status": "ok",
+            "device": {"type": "cpu"},
+            "train": {"samples_per_s": train},
+            "predict": {"samples_per_s": predict},
+            "memory": {"peak_rss_train_mb": 500.0},
+        }
+
+    skipped = {
+        "id": "lstm@torch[data-parallel x2]",
+        "name": "lstm",
+        "backend": "torch",
+        "distribute": "data-parallel",
+        "devices": 2,
+        "status": "skipped",
+        "skipped": "no Keras distribution backend on torch",
+    }
+    rows = add_ratios(
+        [
+            ok("lstm", "jax", 1000.0, 4000.0),
+            ok("lstm", "jax", 1500.0, 2000.0, devices=2),
+            ok("mut1", "jax", 800.0, 800.0),
+            ok("mut1", "jax", 400.0, 1200.0, devices=2),
+            ok("lstm", "torch", 700.0, 700.0),
+            skipped,
+        ]
+    )
+    assert rows[1]["ratios"] == {"train_vs_1_device": 1.5, "predict_vs_1_device": 0.5}
+    assert rows[3]["ratios"] == {"train_vs_1_device": 0.5, "predict_vs_1_device": 1.5}
+    assert rows[0]["ratios"] == {} and rows[5]["ratios"] == {}
+    config = make_config(archs="lstm,mut1", backends="jax,torch", references=False, distribute="data-parallel")
+    result = {"config": config, "rows": rows, "failed": [], "machine": {"usable_cpus": 2}}
+    table = format_table(result).splitlines()
+    header = next(line for line in table if line.startswith("row"))
+    assert header.split() == [
+        *("row", "backend", "device", "train/s", "x", "torch", "x", "keras", "x", "1dev"),
+        *("predict/s", "x", "torch", "x", "keras", "x", "1dev", "peak", "MB", "+train", "MB", "x", "keras"),
+    ]
+    lstm = [line.split() for line in table if line.startswith("lstm ")]
+    assert lstm[0][:10] == ["lstm", "jax", "cpu", "1,000", "-", "-", "-", "4,000", "-", "-"]
+    assert lstm[1][:12] == ["lstm", "jax", "cpu", "x2", "1,500", "-", "-", "1.50", "2,000", "-", "-", "0.50"]
+    assert "skipped: no Keras distribution backend on torch" in [" ".join(cells) for cells in lstm][3]
+    assert any("x 1dev = a data-parallel row on 2 devices" in line for line in table)
+    assert "x 1dev" not in format_table({**result, "config": make_config(archs="lstm,mut1", backends="jax")})
+
+
+def test_cli_devices_needs_distribute():
+    result = invoke("--tiny", "--archs", "lstm", "--devices", "2")
+    assert result.exit_code == 2 and "--devices needs --distribute data-parallel" in result.stderr
+    result = invoke("--tiny", "--archs", "lstm", "--distribute", "multi-worker")
+    assert result.exit_code == 2 and "'multi-worker' is not one of 'none', 'data-parallel'" in result.stderr
+
+
+@pytest.mark.skipif(BACKEND != "jax", reason="one end-to-end distributed run is enough (JAX starts fastest)")
+def test_tiny_data_parallel_run_on_jax(tmp_path):
+    out = tmp_path / "bench.json"
+    result = run_bench(
+        archs=[ARCH],
+        backends=["jax"],
+        references=False,
+        tiny=True,
+        repeats=1,  # two processes that import JAX and compile: the time goes there, not into the steps
+        batches=2,
+        distribute="data-parallel",
+        out=out,
+    )
+    assert result["failed"] == [] and result["config"]["devices"] == 2
+    single, distributed = json.loads(out.read_text())["rows"]
+    assert [single["id"], distributed["id"]] == [f"{ARCH}@jax", f"{ARCH}@jax[data-parallel x2]"]
+    for row in (single, distributed):
+        check_row(row, result["config"])
+    assert (single["distribute"], single["devices"], "distribution" not in single) == ("none", 1, True)
+    assert (distributed["distribute"], distributed["devices"]) == ("data-parallel", 2)
+    placement = distributed["distribution"]
+    assert placement["mode"] == "data-parallel" and placement["replicas"] == 2 and len(placement["devices"]) == 2
+    # The weights really live on both (simulated) devices; the 1-device row's on one.
+    assert len(distributed["device"]["weight_devices"]) == 2 and len(single["device"]["weight_devices"]) == 1
+    assert distributed["data_sha1"] == single["data_sha1"]
+    assert distributed["train"]["samples_per_repeat"] == single["train"]["samples_per_repeat"]
+    ratio = distributed["train"]["samples_per_s"] / single["train"]["samples_per_s"]
+    assert distributed["ratios"]["train_vs_1_device"] == pytest.approx(ratio, rel=1e-3)
+    line = next(line for line in format_table(result).splitlines() if line.startswith(ARCH) and "cpu x2" in line)
+    assert f"{distributed['ratios']['train_vs_1_device']:.2f}" in line
