@@ -147,6 +147,7 @@ def test_the_command_table_has_each_commands_own_short_help():
         "env",
         "export",
         "bench",
+        "launch",
     }
 
 
