@@ -20,6 +20,8 @@ from kerasrnn.models import ARCHITECTURES
 
 BACKEND = keras.backend.backend()
 ARCH = "lstm"
+#: The one end-to-end --distribute run rides on the module's run, on JAX only (it starts fastest).
+DISTRIBUTED = BACKEND == "jax"
 
 
 def invoke(*args):
@@ -64,6 +66,7 @@ def bench(tmp_path_factory):
         out=out,
         progress=lines.append,
         torch_threads=1,  # OpenMP threads spin badly on a busy CI machine
+        distribute="data-parallel" if DISTRIBUTED else "none",
     )
     return result, out, lines
 
@@ -73,11 +76,12 @@ def test_tiny_run_gives_every_figure(bench):
     config = result["config"]
     assert config["tiny"] and config["units"] == 8 and config["batch_size"] == 16
     assert config["repeats"] == 2 and config["warmup"] == 1
-    assert [row["id"] for row in result["rows"]] == ["torch.nn.LSTM@native", f"{ARCH}@{BACKEND}"]
+    distributed = [f"{ARCH}@{BACKEND}[data-parallel x2]"] if DISTRIBUTED else []
+    assert [row["id"] for row in result["rows"]] == ["torch.nn.LSTM@native", f"{ARCH}@{BACKEND}", *distributed]
     assert result["failed"] == []
     for row in result["rows"]:
         check_row(row, config)
-    native, arch = result["rows"]
+    native, arch = result["rows"][:2]
     # The native row is pure PyTorch; the arch row runs the backend asked for.
     assert native["keras_imported"] is False and "torch" in native["frameworks_imported"]
     assert arch["keras_imported"] is True and arch["versions"]["keras"] == keras.__version__
@@ -86,7 +90,8 @@ def test_tiny_run_gives_every_figure(bench):
     assert native["ratios"]["train_vs_torch_lstm"] == pytest.approx(1.0)
     assert arch["ratios"]["train_vs_torch_lstm"] > 0 and arch["ratios"]["predict_vs_torch_lstm"] > 0
     assert "train_vs_keras_lstm" not in arch["ratios"]  # no keras.layers.LSTM row in this run
-    assert len(lines) == 2 and lines[1].startswith(f"[2/2] {ARCH}@{BACKEND}: train ")
+    total = len(result["rows"])
+    assert len(lines) == total and lines[1].startswith(f"[2/{total}] {ARCH}@{BACKEND}: train ")
 
 
 def test_json_records_the_run(bench):
@@ -562,21 +567,11 @@ def test_cli_devices_needs_distribute():
     assert result.exit_code == 2 and "'multi-worker' is not one of 'none', 'data-parallel'" in result.stderr
 
 
-@pytest.mark.skipif(BACKEND != "jax", reason="one end-to-end distributed run is enough (JAX starts fastest)")
-def test_tiny_data_parallel_run_on_jax(tmp_path):
-    out = tmp_path / "bench.json"
-    result = run_bench(
-        archs=[ARCH],
-        backends=["jax"],
-        references=False,
-        tiny=True,
-        repeats=1,  # two processes that import JAX and compile: the time goes there, not into the steps
-        batches=2,
-        distribute="data-parallel",
-        out=out,
-    )
+@pytest.mark.skipif(not DISTRIBUTED, reason="one end-to-end distributed run is enough (JAX starts fastest)")
+def test_tiny_data_parallel_run_on_jax(bench):
+    result, out, _ = bench
     assert result["failed"] == [] and result["config"]["devices"] == 2
-    single, distributed = json.loads(out.read_text())["rows"]
+    _, single, distributed = json.loads(out.read_text())["rows"]
     assert [single["id"], distributed["id"]] == [f"{ARCH}@jax", f"{ARCH}@jax[data-parallel x2]"]
     for row in (single, distributed):
         check_row(row, result["config"])
