@@ -228,6 +228,7 @@ def test_export_and_bench_are_commands_of_the_cli_registered_lazily():
         assert result.exit_code == 0 and "Example" in result.output
 
 
+@pytest.mark.backend_independent  # a fresh process that chooses its own backend
 def test_without_tensorflow_the_cli_picks_an_installed_backend(tmp_path):
     # A machine with only JAX or PyTorch (the lent GPU box): Keras would fail
     # on its default backend. Simulated by hiding tensorflow from imports.

@@ -274,6 +274,7 @@ def _noise(text):
     ]
 
 
+@pytest.mark.backend_independent  # runs the CLI under TensorFlow whatever the suite's backend
 @pytest.mark.skipif(
     shutil.which("kerasrnn") is None or not __import__("importlib").util.find_spec("tensorflow"),
     reason="needs the installed kerasrnn command and TensorFlow",

@@ -37,6 +37,11 @@ if importlib.util.find_spec("tf2onnx") is None:
     pytest.skip("ONNX export needs tf2onnx", allow_module_level=True)
 
 BACKEND = keras.backend.backend()
+# JAX and torch export through the same TensorFlow worker process: the slow end-to-end checks of that
+# route run under torch (the faster suite), the in-process route under TensorFlow.
+worker_route_under_torch = pytest.mark.skipif(
+    BACKEND == "jax", reason="the worker route, shared with the torch backend, is checked under torch"
+)
 TOLERANCE = 1e-5
 on_linux = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
 
@@ -220,6 +225,7 @@ def test_a_previous_export_is_replaceable_with_or_without_its_marker(tmp_path, m
     assert check_destination(tmp_path / "empty", overwrite=True) == tmp_path / "empty"
 
 
+@worker_route_under_torch
 @pytest.mark.slow
 def test_overwrite_replaces_a_previous_export(tmp_path):
     """The default output, RUN/export, is inside the run and allowed; an empty directory and an export are replaced."""
@@ -240,6 +246,7 @@ def test_overwrite_replaces_a_previous_export(tmp_path):
 # --------------------------------------------------------------------------- #
 
 
+@pytest.mark.backend_independent  # the first writer is a TensorFlow process whatever the suite's backend
 @pytest.mark.slow
 def test_a_second_writer_fails_before_touching_anything(tmp_path):
     """Two exports to one new OUT used to both print "wrote", the later one replacing the other."""
@@ -265,6 +272,7 @@ def test_a_second_writer_fails_before_touching_anything(tmp_path):
     assert names(exports) == ["more0", "more1", "more2", "out"]
 
 
+@worker_route_under_torch
 @pytest.mark.slow
 @on_linux
 def test_the_worker_dies_with_its_caller(tmp_path):
@@ -350,6 +358,7 @@ def test_each_way_of_dying_with_the_parent(mechanism):
             os.kill(orphan, signal.SIGKILL)
 
 
+@worker_route_under_torch
 @pytest.mark.slow
 @on_linux
 def test_the_next_export_removes_what_a_killed_one_left(tmp_path):
@@ -382,6 +391,7 @@ def test_the_next_export_removes_what_a_killed_one_left(tmp_path):
 # --------------------------------------------------------------------------- #
 
 
+@worker_route_under_torch
 @pytest.mark.slow
 def test_an_out_ending_in_onnx_is_one_onnx_file(tmp_path):
     out = tmp_path / "m.onnx"
@@ -417,6 +427,7 @@ def test_an_onnx_out_takes_the_onnx_format_only(tmp_path, format, streaming):
     assert names(tmp_path) == []
 
 
+@worker_route_under_torch
 @pytest.mark.slow
 def test_cli_out_ending_in_onnx(tmp_path):
     run = make_run(tmp_path / "run")
