@@ -8,6 +8,7 @@ import keras
 
 from kerasrnn.data import SequenceData
 from kerasrnn.registry import JIT_COMPILE
+from kerasrnn.training import distribution
 from kerasrnn.training.run_config import RunConfig
 
 
@@ -31,8 +32,6 @@ def make_optimizer(config: RunConfig) -> keras.optimizers.Optimizer:
 
 def build_and_compile(config: RunConfig, data: SequenceData) -> keras.Model:
     """The compiled model of a resolved configuration for its data (the carried form with ``tbptt``)."""
-    from kerasrnn.training import distribution
-
     with distribution.model_scope(config, data):  # a strategy's scope under --distribute (TensorFlow)
         model = _build_and_compile(config, data)
     return distribution.adapt_model(model, lambda: _build_and_compile(config, data))
