@@ -160,7 +160,13 @@ JIT_COMPILE = {"auto": "auto", "on": True, "off": False}
 #: Sequence layouts of image data sets (rows, pixel by pixel, permuted pixels).
 LAYOUTS = ("rows", "pixel", "permuted")
 #: Tasks a user may force on a data file.
-TASK_OVERRIDES = ("classification", "regression", "labelling")
+TASK_OVERRIDES = ("classification", "regression", "labelling", "seq2seq", "text-classification")
+#: ``--task`` values that read text files, and the data set that reads them.
+TEXT_TASK_DATASETS = {"seq2seq": "pairs", "text-classification": "texts"}
+#: ``--attention``: the decoder's attention (:mod:`kerasrnn.models.encoder_decoder`).
+ATTENTIONS = ("luong", "bahdanau", "none")
+#: ``--tokens``: what one token of a text is.
+TOKENS = ("word", "char")
 #: Weight initializations (:mod:`kerasrnn.models.initialization`).
 INITIALIZATIONS = ("keras", "pytorch")
 
@@ -207,6 +213,9 @@ __all__ = [
     "MERGE_MODES",
     "OPTIMIZERS",
     "TASK_OVERRIDES",
+    "TEXT_TASK_DATASETS",
+    "ATTENTIONS",
+    "TOKENS",
     "architecture",
     "dataset_class",
     "dataset_options",

@@ -28,7 +28,7 @@ from kerasrnn.errors import DataError
 PAD_VALUE: float = -1.0e4
 
 #: The tasks a :class:`SequenceData` can describe.
-TASKS = ("classification", "regression", "labelling", "language_model")
+TASKS = ("classification", "regression", "labelling", "language_model", "text_classification", "seq2seq")
 
 
 @dataclasses.dataclass
@@ -40,7 +40,11 @@ class SequenceData:
             float32 of shape ``(N, T, F)`` (int32 token ids ``(N, T)`` for
             ``language_model``); ``y`` is int32 class indices for
             ``classification`` / ``labelling`` / ``language_model`` and float32
-            for ``regression``.  A split may be empty (``N == 0``).
+            for ``regression``.  Text tasks hold int32 token ids right-padded
+            with 0: ``text_classification`` ``x`` ``(N, T)`` and class indices
+            ``y``; ``seq2seq`` source ids ``x`` ``(N, S)`` and target ids ``y``
+            ``(N, T)`` starting with BOS and ending with EOS
+            (:mod:`kerasrnn.data.vocabulary`).  A split may be empty (``N == 0``).
         task: One of :data:`TASKS`.
         num_outputs: Number of classes, of regression targets, or the
             vocabulary size.
@@ -51,6 +55,9 @@ class SequenceData:
             :data:`PAD_VALUE`); ``None`` when all sequences have the same length.
         info: JSON-serialisable facts worth recording with a run (source,
             split seeds and fractions, checksums, baselines, scaling ...).
+        references: ``seq2seq`` only: split -> for every row, every reference
+            translation of its source sentence (raw text), for BLEU against
+            all of them.  Not part of :meth:`digest` (derived from the data).
     """
 
     x_train: np.ndarray
@@ -67,6 +74,7 @@ class SequenceData:
     lengths_val: np.ndarray | None = None
     lengths_test: np.ndarray | None = None
     info: dict = dataclasses.field(default_factory=dict)
+    references: dict[str, list[list[str]]] | None = None
 
     def __post_init__(self) -> None:
         if self.task not in TASKS:
@@ -76,6 +84,11 @@ class SequenceData:
             if len(x) != len(y):
                 raise DataError(
                     f"x_{split} and y_{split} must have the same number of samples; got {len(x)} and {len(y)}"
+                )
+            if self.references is not None and split in self.references and len(self.references[split]) != len(x):
+                raise DataError(
+                    f"references of the {split} split must have one entry per sample; "
+                    f"got {len(self.references[split])} for {len(x)} samples"
                 )
             lengths = getattr(self, f"lengths_{split}")
             if lengths is not None and len(lengths) != len(x):

@@ -38,7 +38,7 @@ if TYPE_CHECKING:
 DISTRIBUTE_MODES = ("none", "data-parallel", "multi-worker")
 SCALE_LR = ("none", "linear")
 # Options that name files or directories.
-_PATHS = ("data_file", "test_file", "text_file", "data_dir")
+_PATHS = ("data_file", "test_file", "text_file", "data_dir", "embeddings")
 # Options that take the data set's (or the architecture's) default when unset (None).
 _PER_DATASET = (
     "arch",
@@ -200,6 +200,28 @@ class RunConfig:
     samples: int | None = option(
         None, "Generated tasks: sequences generated, 10% of them for testing (default per task).", type=int
     )
+    # Text: words and sentence pairs (fra-eng, sentiment, --task seq2seq / text-classification files).
+    tokens: str | None = option(
+        None, "Text files: word (default) or char tokens.", choices=registry.TOKENS, metavar="word|char"
+    )
+    min_count: int = option(1, "Text: keep tokens seen at least N times in training (default 1).", type=int)
+    max_vocabulary: int | None = option(
+        None, "Text: keep at most N most frequent tokens (plus pad/unk/bos/eos).", type=int
+    )
+    embeddings: str | None = option(
+        None,
+        "Text: pretrained word vectors, word2vec/GloVe text format (one 'word v1 v2 ...' a line).",
+        type=str,
+        metavar="FILE",
+    )
+    attention: str = option(
+        "luong",
+        "Sequence to sequence: the decoder's attention over the encoder, luong (default), bahdanau or none.",
+        choices=registry.ATTENTIONS,
+    )
+    beam: int = option(
+        5, "Sequence to sequence: beam size of the beam-search evaluation (default 5; 1 = greedy only).", type=int
+    )
     digits: int = option(8, "Arithmetic: most digits of each number (default 8).", type=int)
     distractors: int = option(2, "Arithmetic: most distractor letters between two characters (default 2).", type=int)
 
@@ -282,6 +304,8 @@ class RunConfig:
                 to the data set, naming the accepted ones.
         """
         config = dataclasses.replace(self)
+        if config.dataset == registry.FILE_DATASET and config.task in registry.TEXT_TASK_DATASETS:
+            config.dataset = registry.TEXT_TASK_DATASETS[config.task]  # text files: their own readers
         dataset = registry.dataset_class(config.dataset)
         config._check_names()
         config._check_dataset_options(dataset)
@@ -327,6 +351,9 @@ class RunConfig:
             _choice("learning-rate schedule", self.lr_schedule, registry.LR_SCHEDULES)
         if self.task is not None:
             _choice("task", self.task, registry.TASK_OVERRIDES)
+        if self.tokens is not None:
+            _choice("tokens", self.tokens, registry.TOKENS)
+        _choice("attention", self.attention, registry.ATTENTIONS)
 
     def _check_dataset_options(self, dataset: type[Dataset]) -> None:
         """Refuse another data set's option (a value other than its default)."""
@@ -357,6 +384,10 @@ class RunConfig:
         _integer("seed", self.seed, 0)
         _integer("sample_length", self.sample_length, 1)
         _integer("label_col", self.label_col, None)
+        _integer("min_count", self.min_count, 1)
+        _integer("beam", self.beam, 1, 64)
+        if self.max_vocabulary is not None:
+            _integer("max_vocabulary", self.max_vocabulary, 1)
         for name in ("iterations", "max_samples", "max_chars", "tbptt"):
             if getattr(self, name) is not None:
                 _integer(name, getattr(self, name), 1)
