@@ -61,6 +61,15 @@ DATASETS: dict[str, DatasetEntry] = {
         "kerasrnn.data.sequence_file:SequenceFileDataset",
         "your sequences (--data FILE): .npz (x, y) or delimited text, UCR convention (label first)",
     ),
+    "fra-eng": DatasetEntry(
+        "kerasrnn.data.fra_eng:FraEngDataset",
+        "bundled Tatoeba English-French pairs (18,065, CC-BY), translation; seeded 80/10/10 split by unique "
+        "English sentence, all French translations as references (BLEU)",
+    ),
+    "pairs": DatasetEntry(
+        "kerasrnn.data.sentence_pairs:SentencePairsDataset",
+        "your sentence pairs (--data FILE --task seq2seq): one 'source<TAB>target' a line, split by unique source",
+    ),
 }
 
 #: The data set of a run that names none.
