@@ -70,6 +70,15 @@ DATASETS: dict[str, DatasetEntry] = {
         "kerasrnn.data.sentence_pairs:SentencePairsDataset",
         "your sentence pairs (--data FILE --task seq2seq): one 'source<TAB>target' a line, split by unique source",
     ),
+    "sentiment": DatasetEntry(
+        "kerasrnn.data.sentiment:SentimentDataset",
+        "bundled UCI Sentiment Labelled Sentences (3,000 amazon/imdb/yelp review sentences), positive or "
+        "negative; word tokens, seeded 70/15/15 split stratified by label and site",
+    ),
+    "texts": DatasetEntry(
+        "kerasrnn.data.labelled_texts:LabelledTextsDataset",
+        "your labelled texts (--data FILE --task text-classification): 'label<TAB>text' or 'text<TAB>label', detected",
+    ),
 }
 
 #: The data set of a run that names none.
