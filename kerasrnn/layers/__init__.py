@@ -15,6 +15,8 @@ none (PyTorch's own LSTM/GRU kernel on CPU on the torch backend), and the
 convolutional alternative to recurrence, :class:`TCN` (Bai et al. 2018).
 """
 
+from kerasrnn.layers.attention_cell import AttentionCell
+from kerasrnn.layers.bahdanau_attention import BahdanauAttention
 from kerasrnn.layers.conv_lstm import ConvLSTMCell
 from kerasrnn.layers.conv_lstm1d import ConvLSTM1D
 from kerasrnn.layers.conv_lstm2d import ConvLSTM2D
@@ -24,6 +26,7 @@ from kerasrnn.layers.ind_rnn import IndRNN, IndRNNCell
 from kerasrnn.layers.layer_norm_gru import LayerNormGRU, LayerNormGRUCell
 from kerasrnn.layers.layer_norm_lstm import LayerNormLSTM, LayerNormLSTMCell
 from kerasrnn.layers.layer_norm_simple_rnn import LayerNormSimpleRNN, LayerNormSimpleRNNCell
+from kerasrnn.layers.luong_attention import LuongAttention
 from kerasrnn.layers.mgu import MGU, MGUCell
 from kerasrnn.layers.min_gru import MinGRU, MinGRUCell
 from kerasrnn.layers.min_lstm import MinLSTM, MinLSTMCell
@@ -37,6 +40,8 @@ from kerasrnn.layers.recurrent import Recurrent
 from kerasrnn.layers.tcn import TCN, CausalConv1D, TemporalBlock
 
 __all__ = [
+    "AttentionCell",
+    "BahdanauAttention",
     "CausalConv1D",
     "ConvLSTM1D",
     "ConvLSTM2D",
@@ -53,6 +58,7 @@ __all__ = [
     "LayerNormLSTMCell",
     "LayerNormSimpleRNN",
     "LayerNormSimpleRNNCell",
+    "LuongAttention",
     "MGU",
     "MGUCell",
     "MinGRU",
