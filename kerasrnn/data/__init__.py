@@ -23,6 +23,8 @@ from typing import Any
 from kerasrnn.data.dataset import Dataset
 from kerasrnn.data.registry import DATASETS, FILE_DATASET, dataset_class
 from kerasrnn.data.sequence_data import PAD_VALUE, TASKS, SequenceData
+from kerasrnn.data.vocabulary import Vocabulary, detokenize, tokenize
+from kerasrnn.data.word_vectors import read_word_vectors
 from kerasrnn.errors import DataError
 
 
@@ -70,6 +72,10 @@ __all__ = [
     "DataError",
     "Dataset",
     "SequenceData",
+    "Vocabulary",
     "dataset_class",
+    "detokenize",
     "load_dataset",
+    "read_word_vectors",
+    "tokenize",
 ]
