@@ -42,6 +42,7 @@ _LAZY = {
     "read_run": "kerasrnn.export.api",
     "FORMATS": "kerasrnn.export.api",
     "ExportJob": "kerasrnn.export.job",
+    "export_encoder_decoder": "kerasrnn.export.encoder_decoder",
     "build_streaming_model": "kerasrnn.export.streaming",
     "initial_states": "kerasrnn.export.streaming",
     "build_native_onnx": "kerasrnn.export.native_onnx",

@@ -353,6 +353,10 @@ def _for_worker(job: ExportJob, index: int, workspace: Path, backend: str, check
     model = job.model
     if model is None:
         return job
+    from kerasrnn.export.encoder_decoder import check_request, is_encoder_decoder
+
+    if is_encoder_decoder(model):
+        check_request(job.path, job.formats, job.streaming)
     if job.streaming:
         from kerasrnn.export.streaming import build_streaming_model
 
@@ -375,9 +379,13 @@ def _for_worker(job: ExportJob, index: int, workspace: Path, backend: str, check
 def _save_trained_outputs(model: Any, job: ExportJob, path: Path) -> None:
     import keras
 
+    from kerasrnn.export import encoder_decoder
     from kerasrnn.export import parity as parity_lib
     from kerasrnn.export.graph import dynamic_time_twin, input_description
 
+    if encoder_decoder.is_encoder_decoder(model):
+        encoder_decoder.save_trained_outputs(model, job, path)
+        return
     description = input_description(model)
     twin = dynamic_time_twin(model)
     cases = parity_lib.make_cases(
@@ -535,6 +543,13 @@ def read_run(run_dir: str | os.PathLike) -> tuple[Path, dict[str, Any], int | No
     return model_path, metadata, max_seen, backend
 
 
+def _seq2seq_run(run_dir: Path) -> tuple[dict[str, Any], int | None] | None:
+    """:func:`kerasrnn.export.encoder_decoder.run_metadata` of a run directory (read_run checked it)."""
+    from kerasrnn.export.encoder_decoder import run_metadata
+
+    return run_metadata(json.loads((run_dir / "config.json").read_text(encoding="utf-8")))
+
+
 def export_run(
     run_dir: str | os.PathLike,
     format: str = "all",
@@ -566,6 +581,13 @@ def export_run(
     run_dir = Path(run_dir).expanduser()
     default_out = run_dir / DEFAULT_OUT
     out = Path(out).expanduser() if out else default_out
+    seq2seq = _seq2seq_run(run_dir)
+    if seq2seq is not None:  # encoder + decoder step (kerasrnn.export.encoder_decoder)
+        from kerasrnn.export.encoder_decoder import check_request
+
+        check_request(out, formats, streaming)
+        metadata.update(seq2seq[0])
+        max_seen = seq2seq[1]
     check_single_file(out, formats, streaming)
     if out.resolve() != default_out.resolve():  # the default is inside the run, by design
         _check_outside(out, {"the run directory": run_dir})

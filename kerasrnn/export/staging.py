@@ -29,6 +29,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from kerasrnn.export.encoder_decoder import PARTS as SEQ2SEQ_PARTS
 from kerasrnn.export.errors import ExportError
 from kerasrnn.export.job import ONNX_SUFFIX, is_single_file
 from kerasrnn.export.metadata import EXPORT_FORMAT, ONNX_METADATA_KEY
@@ -40,7 +41,7 @@ from kerasrnn.storage.locks import LockedError, WriterLock, held_beside, remove_
 
 WHAT = "the export"
 #: What an export directory may hold (and nothing else).
-EXPORT_ENTRIES = frozenset({SAVEDMODEL_DIR, ONNX_FILE, STREAMING_DIR, METADATA_FILE, PARITY_FILE})
+EXPORT_ENTRIES = frozenset({SAVEDMODEL_DIR, ONNX_FILE, STREAMING_DIR, METADATA_FILE, PARITY_FILE, *SEQ2SEQ_PARTS})
 _HINTS = {
     Problem.EXISTS: "; choose another output path or overwrite it",
     Problem.NOT_A_DIRECTORY: "; remove it or choose another path",

@@ -75,7 +75,8 @@ def export_one(job: ExportJob, *, level: int = logging.INFO) -> dict[str, Any]:
     writers.tensorflow()
     staging = stage(job.path, job.overwrite)
     try:
-        export = _export_into(staging.path, job.keras_model(), job, level)
+        model = job.keras_model()
+        export = _export_into_for(model, job)(staging.path, model, job, level)
         parity = export.parity
         report = parity.data
         report["seconds"] = round(time.perf_counter() - start, 2)
@@ -99,6 +100,17 @@ def export_one(job: ExportJob, *, level: int = logging.INFO) -> dict[str, Any]:
         raise ExportError(f"export failed: {type(error).__name__}: {one_line(error)}") from error
     logger.log(level, f"  parity OK (tolerance {job.tolerance:g}); wrote {staging.final} in {report['seconds']:.1f} s")
     return report
+
+
+def _export_into_for(model: Any, job: ExportJob) -> Any:
+    """The export of ``model``: a sequence model's, or an encoder-decoder's (two models,
+    :mod:`kerasrnn.export.encoder_decoder`; also for a seq2seq run whose model is something else,
+    which it refuses)."""
+    from kerasrnn.export import encoder_decoder
+
+    if encoder_decoder.is_encoder_decoder(model) or (job.metadata or {}).get("task") == encoder_decoder.TASK:
+        return encoder_decoder.export_into
+    return _export_into
 
 
 def _commit_file(staging: StagedFile, export: _Export, report: dict[str, Any]) -> None:
