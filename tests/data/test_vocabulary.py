@@ -103,3 +103,13 @@ def test_config_round_trip_keeps_tokens_and_kind():
         Vocabulary.from_config({**config, "size": 8})
     with pytest.raises(DataError, match="must not include the reserved <pad>"):
         Vocabulary(["<pad>", "a"])
+
+
+def test_round_trip_of_random_texts():
+    """Any text without the joiner comes back, whatever its spacing, quotes and apostrophes."""
+    pieces = list("ab1 .,!?'’\"«»()-$%:;…é\u202f\u00a0\t\u0301_") + ["don't", "j'ai", "l'", "'s", "n't", "  "]
+    rng = np.random.default_rng(0)
+    for _ in range(3000):
+        text = "".join(rng.choice(pieces, size=rng.integers(0, 12)))
+        assert detokenize(tokenize(text)) == text.strip().lower(), repr(text)
+        assert detokenize(tokenize(text, "char"), "char") == text.strip().lower()
