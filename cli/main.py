@@ -56,6 +56,9 @@ COMMANDS: dict[str, LazyCommand] = {
         "kerasrnn.cli.run_commands:predict",
         "Predict sequences from a file with a run's model; CSV to stdout (or --output).",
     ),
+    "translate": LazyCommand(
+        "kerasrnn.cli.translate:translate", "Translate sentences with a sequence-to-sequence run's model."
+    ),
     "generate": LazyCommand(
         "kerasrnn.cli.run_commands:generate", "Generate text character by character with a run's language model."
     ),

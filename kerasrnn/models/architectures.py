@@ -15,7 +15,12 @@ task                      model
                           (forecasting)
 ``language_model``        token ids -> Embedding -> recurrent stack (every
                           step) -> Dense(logits) per step
+``text_classification``   word ids (0 = padding) -> Embedding (masking the
+                          padding) -> recurrent stack -> Dense(softmax)
 ========================  =====================================================
+
+Sequence to sequence (encoder, decoder, attention) is
+:class:`kerasrnn.models.encoder_decoder.EncoderDecoder`.
 
 ``conv-lstm`` reads frame sequences: ``(time, rows, cols, channels)`` through
 :class:`~kerasrnn.layers.ConvLSTM2D`; a plain ``(time, features)`` sequence
@@ -35,6 +40,7 @@ import logging
 from collections.abc import Iterable, Sequence
 
 import keras
+import numpy as np
 
 from kerasrnn.data.sequence_data import PAD_VALUE
 from kerasrnn.errors import ConfigError
@@ -52,7 +58,7 @@ from kerasrnn.registry import architecture as architecture_of
 #: Architecture name -> one-line description (the registry's, here for ``kerasrnn.models``).
 ARCHITECTURES = ARCHITECTURE_DESCRIPTIONS
 
-TASKS = ("classification", "labelling", "regression", "language_model")
+TASKS = ("classification", "labelling", "regression", "language_model", "text_classification")
 
 logger = logging.getLogger("kerasrnn")
 
@@ -147,6 +153,8 @@ def build_model(
     kernel_size: int | Sequence[int] = 3,
     init: str = "keras",
     name: str | None = None,
+    vocabulary_size: int | None = None,
+    embeddings: np.ndarray | None = None,
 ) -> keras.Model:
     """Builds an (uncompiled) Keras model for ``arch`` on ``task``.
 
@@ -173,6 +181,10 @@ def build_model(
         init: Weight initialization: ``"keras"`` (each layer's defaults) or
             ``"pytorch"`` (``torch.nn``'s, to rerun PyTorch experiments; see
             :mod:`kerasrnn.models.initialization`). Not for ``conv-lstm``.
+        vocabulary_size: ``text_classification``: the number of token ids
+            (id 0 is padding and is masked).
+        embeddings: ``text_classification``: initial embedding vectors,
+            ``(vocabulary_size, embedding_dim)`` (pretrained word vectors).
 
     Returns:
         A ``keras.Model``. Classification and labelling heads end in a
@@ -203,6 +215,20 @@ def build_model(
         if len(input_shape) != 1:
             raise ValueError(f"a language model takes token ids of shape (time,); got {tuple(input_shape)}")
         x = keras.layers.Embedding(num_outputs, embedding_dim, name="embedding")(x)
+    elif task == "text_classification":
+        if len(input_shape) != 1 or not vocabulary_size:
+            raise ValueError(
+                f"text classification takes word ids of shape (time,) and a vocabulary_size; "
+                f"got {tuple(input_shape)} and {vocabulary_size!r}"
+            )
+        if embeddings is not None and tuple(embeddings.shape) != (vocabulary_size, embedding_dim):
+            raise ValueError(
+                f"embeddings must be ({vocabulary_size}, {embedding_dim}) (vocabulary x embedding_dim); "
+                f"got {tuple(embeddings.shape)}"
+            )
+        x = keras.layers.Embedding(
+            vocabulary_size, embedding_dim, mask_zero=True, weights=embeddings, name="embedding"
+        )(x)
     elif variable_length:
         x = keras.layers.Masking(mask_value=PAD_VALUE, name="padding_mask")(x)
     if arch == "tcn":
@@ -219,7 +245,7 @@ def build_model(
     if dropout:
         x = keras.layers.Dropout(dropout, name="head_dropout")(x)
     head = dense_initializers(init, x.shape[-1])
-    if task in ("classification", "labelling"):
+    if task in ("classification", "labelling", "text_classification"):
         outputs = keras.layers.Dense(num_outputs, activation="softmax", name="classifier", **head)(x)
     elif task == "regression":
         outputs = keras.layers.Dense(num_outputs, name="forecast", **head)(x)

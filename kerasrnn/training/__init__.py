@@ -38,6 +38,7 @@ _EXPORTS = {
     "fit": "kerasrnn.training.trainer",
     "resume": "kerasrnn.training.trainer",
     "generate_from_run": "kerasrnn.training.generation",
+    "translate_run": "kerasrnn.training.translation",
     "sample_text": "kerasrnn.training.generation",
     "predict_file": "kerasrnn.training.prediction",
 }

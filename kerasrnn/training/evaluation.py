@@ -8,7 +8,12 @@ Per task:
   report ``rmse`` in its own units (:meth:`kerasrnn.data.Dataset.split_metrics`),
   and ``metrics.json`` adds the baselines its ``info`` records;
 * language model: ``loss`` (cross-entropy in nats per character),
-  ``bits_per_char`` (= loss / ln 2) and ``accuracy`` (next character).
+  ``bits_per_char`` (= loss / ln 2) and ``accuracy`` (next character);
+* text classification: ``loss`` and ``accuracy``;
+* sequence to sequence: ``loss`` (teacher forcing, nats per target token),
+  ``accuracy`` (next target token, padding excluded), ``bleu`` and
+  ``exact_match`` of greedy translations, ``bleu_beam<K>`` and
+  ``exact_match_beam<K>`` of beam search (:mod:`kerasrnn.training.translation`).
 """
 
 from __future__ import annotations
@@ -47,6 +52,10 @@ def split_metrics(model: keras.Model, data: SequenceData, split: str, dataset: D
         metrics["bits_per_char"] = metrics["loss"] / LN2
     if data.task == "regression":
         metrics.setdefault("rmse", math.sqrt(max(metrics["loss"], 0.0)))
+    if data.task == "seq2seq":  # decoded translations against every reference
+        from kerasrnn.training.translation import translation_metrics
+
+        metrics.update(translation_metrics(model, data, split, dataset.config.beam))
 
     def predict() -> np.ndarray | list[np.ndarray]:
         return predict_in_batches(model, getattr(data, f"x_{split}"), getattr(data, f"lengths_{split}"))

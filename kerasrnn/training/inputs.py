@@ -26,6 +26,7 @@ from kerasrnn.data.length_buckets import LengthBucketedSequence
 from kerasrnn.data.splits import indices_digest, stable_permutation
 from kerasrnn.errors import DataError
 from kerasrnn.training.run_config import RunConfig
+from kerasrnn.training.sentence_pair_batches import SentencePairBatches
 
 
 def load_run_data(config: RunConfig, dataset: Dataset | None = None) -> SequenceData:
@@ -55,6 +56,9 @@ def subsample(data: SequenceData, max_samples: int, seed: int) -> SequenceData:
             value = getattr(data, f"{prefix}{split}")
             if value is not None:
                 changes[f"{prefix}{split}"] = value[index]
+        if data.references is not None and split in data.references:
+            references = changes.setdefault("references", dict(data.references))
+            references[split] = [data.references[split][i] for i in index]
     if not changes:
         return data
     info = {**data.info, "max_samples": {"max_samples": max_samples, "seed": seed, "splits": kept}}
@@ -142,6 +146,15 @@ def train_batches(config: RunConfig, data: SequenceData, augment: Augmentation |
         from kerasrnn.training.truncated_bptt import chunked_batches
 
         return chunked_batches(config, data)
+    if data.task == "seq2seq":
+        return SentencePairBatches(
+            data.x_train,
+            data.y_train,
+            batch_size=config.batch_size,
+            shuffle=True,
+            seed=config.seed,
+            pad_to_multiple=bucket_width_multiple(max(data.x_train.shape[1], data.y_train.shape[1])),
+        )
     if data.variable_length:
         return BucketedBatches(
             data.x_train,
@@ -163,6 +176,14 @@ def eval_input(
     x, y = getattr(data, f"x_{split}"), getattr(data, f"y_{split}")
     if len(x) == 0:
         return None
+    if data.task == "seq2seq":
+        return SentencePairBatches(
+            x,
+            y,
+            batch_size=batch_size,
+            shuffle=False,
+            pad_to_multiple=bucket_width_multiple(max(x.shape[1], y.shape[1])),
+        )
     if data.variable_length:
         return BucketedBatches(
             x,

@@ -112,34 +112,41 @@ def predict_file(
         raise ConfigError(f"input file not found: {input_path}")
     info = data.get("info") or {}
 
+    if task == "seq2seq":
+        raise ConfigError(f"{run.path} is a sequence-to-sequence run; use kerasrnn translate {run.path} --input FILE")
     labels = None
-    if input_path.suffix.lower() == ".npz":
-        if label_col is not None:
-            raise ConfigError("--label-col applies to delimited text input, not .npz")
-        raw = read_input_array(input_path)
-        if raw.dtype.kind not in "iuf" or len(raw) == 0:
-            raise DataError(f"{input_path}: x must be a non-empty numeric array; found {raw.dtype} {raw.shape}")
-        integral = raw.dtype.kind in "iu"
-        sequences: Any = raw
+    if task == "text_classification":  # one text a line, read with the run's vocabulary
+        model = load_run_model(run)
+        x, lengths = _encode_texts(input_path, info)
+        notes: list[str] = []
     else:
-        table = read_delimited(input_path, label_col)
-        sequences, labels = table.sequences, table.labels
-        integral = False
+        if input_path.suffix.lower() == ".npz":
+            if label_col is not None:
+                raise ConfigError("--label-col applies to delimited text input, not .npz")
+            raw = read_input_array(input_path)
+            if raw.dtype.kind not in "iuf" or len(raw) == 0:
+                raise DataError(f"{input_path}: x must be a non-empty numeric array; found {raw.dtype} {raw.shape}")
+            integral = raw.dtype.kind in "iu"
+            sequences: Any = raw
+        else:
+            table = read_delimited(input_path, label_col)
+            sequences, labels = table.sequences, table.labels
+            integral = False
 
-    model = load_run_model(run)
-    model_shape = tuple(model.input_shape[1:])
-    x, lengths = _as_model_input(sequences, model_shape, input_path)
-    finite = np.isfinite(x) if lengths is None else (x != PAD_VALUE)
-    if lengths is None and not finite.all():
-        raise DataError(f"{input_path}: the input holds NaN or infinite values")
+        model = load_run_model(run)
+        model_shape = tuple(model.input_shape[1:])
+        x, lengths = _as_model_input(sequences, model_shape, input_path)
+        finite = np.isfinite(x) if lengths is None else (x != PAD_VALUE)
+        if lengths is None and not finite.all():
+            raise DataError(f"{input_path}: the input holds NaN or infinite values")
 
-    dataset = run.read_config().make_dataset()
-    x, notes = dataset.prepare_inputs(x, info, integral)
+        dataset = run.read_config().make_dataset()
+        x, notes = dataset.prepare_inputs(x, info, integral)
     outputs = predict_in_batches(model, x, lengths)
     class_names = data.get("class_names")
     rows: list[dict[str, Any]] = []
     summary: dict[str, Any] = {"samples": len(x), "notes": notes}
-    if task == "classification":
+    if task in ("classification", "text_classification"):
         names = class_names or [str(i) for i in range(outputs.shape[-1])]
         columns = ["index", "prediction", "probability"] + (["label"] if labels is not None else [])
         columns += [f"p_{name}" for name in names]
@@ -185,6 +192,26 @@ def predict_file(
             valid = steps[: lengths[index]] if lengths is not None else steps
             rows.append({"index": index, "prediction": " ".join(names[i] for i in valid.argmax(axis=-1))})
     return columns, rows, summary
+
+
+def _encode_texts(path: Path, info: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
+    """Word ids ``(N, T)`` (padded with 0) and lengths of a file of texts, one a line."""
+    from kerasrnn.data.text import read_text_file
+    from kerasrnn.data.vocabulary import Vocabulary
+
+    vocabulary = Vocabulary.from_config(info["vocabulary"])
+    texts = [line.strip() for line in read_text_file(path).splitlines()]
+    rows = []
+    for number, text in enumerate(texts, start=1):
+        ids = vocabulary.encode(vocabulary.tokenize(text))
+        if not len(ids):
+            raise DataError(f"{path}: line {number} holds no text (one text a line, no empty lines)")
+        rows.append(ids)
+    lengths = np.array([len(row) for row in rows], dtype=np.int64)
+    x = np.zeros((len(rows), int(lengths.max())), dtype=np.int32)
+    for index, row in enumerate(rows):
+        x[index, : len(row)] = row
+    return x, lengths
 
 
 def _label_name(label: str) -> str:

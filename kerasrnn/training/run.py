@@ -272,3 +272,14 @@ def check_fits_task(config: RunConfig, task: str) -> None:
             f"{architecture.name} is bidirectional: as a language model it would read the characters it "
             f"has to predict; use a unidirectional architecture such as {architecture.base}"
         )
+    if task != "seq2seq":
+        for name, default in (("attention", "luong"), ("beam", 5)):
+            if getattr(config, name) != default:
+                raise ConfigError(
+                    f"--{name} applies to sequence-to-sequence data (fra-eng, --task seq2seq); this data's task is {task}"
+                )
+    elif architecture.cell is None:
+        raise ConfigError(
+            f"{architecture.name} cannot be an encoder-decoder: it has no recurrent state to hand from the "
+            f"encoder to the decoder; use a recurrent architecture such as gru, lstm or bigru"
+        )

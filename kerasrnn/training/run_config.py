@@ -41,6 +41,7 @@ SCALE_LR = ("none", "linear")
 _PATHS = ("data_file", "test_file", "text_file", "data_dir", "embeddings")
 # Options that take the data set's (or the architecture's) default when unset (None).
 _PER_DATASET = (
+    "embedding_dim",
     "arch",
     "units",
     "batch_size",
@@ -51,6 +52,9 @@ _PER_DATASET = (
     "augment_shift",
     "time_budget",
 )
+
+#: What an unset per-data-set option becomes when the data set names no default (else 0).
+_FALLBACKS = {"embedding_dim": 64}
 
 
 def option(
@@ -233,7 +237,9 @@ class RunConfig:
     merge_mode: str = option(
         "concat", "How bi- architectures merge directions (default concat).", choices=registry.MERGE_MODES
     )
-    embedding_dim: int = option(64, "Text: character embedding width (default 64).", type=int)
+    embedding_dim: int | None = option(
+        None, "Text: token embedding width (default: per data set, 64 for characters).", type=int
+    )
     init: str = option(
         "keras",
         "Weight initialization: keras (default) or pytorch (torch.nn's, to rerun PyTorch labs).",
@@ -319,7 +325,7 @@ class RunConfig:
         defaults = {**dataset.defaults, **architecture.defaults}
         for name in _PER_DATASET:
             if getattr(config, name) is None:
-                setattr(config, name, defaults.get(name, 0))
+                setattr(config, name, defaults.get(name, _FALLBACKS.get(name, 0)))
         if config.clipnorm == 0:
             config.clipnorm = None
         for name in _PATHS:  # absolute: a run directory is used from anywhere
@@ -340,6 +346,9 @@ class RunConfig:
     def _check_names(self) -> None:
         if self.dataset == registry.FILE_DATASET and not self.data_file:
             raise ConfigError("dataset 'file' needs a data file (--data FILE)")
+        for task, dataset in registry.TEXT_TASK_DATASETS.items():
+            if self.dataset == dataset and not self.data_file:
+                raise ConfigError(f"dataset {dataset!r} reads your file: give --data FILE --task {task}")
         _choice("optimizer", self.optimizer, registry.OPTIMIZERS)
         _choice("merge mode", self.merge_mode, registry.MERGE_MODES)
         _choice("weight initialization", self.init, registry.INITIALIZATIONS)
@@ -363,7 +372,7 @@ class RunConfig:
                 continue
             value = getattr(self, name)
             # What resolve() fills in for an unset per-data-set option is not "given" either.
-            filled = dataset.defaults.get(name, 0 if name in _PER_DATASET else None)
+            filled = dataset.defaults.get(name, _FALLBACKS.get(name, 0) if name in _PER_DATASET else None)
             if value is None or value == field_defaults[name] or value == filled:
                 continue
             raise ConfigError(

@@ -44,6 +44,7 @@ HISTORY = "history.csv"
 METRICS = "metrics.json"
 CURVES = "curves.png"
 SAMPLES = "samples.txt"
+ATTENTION = "attention.png"
 CHECKPOINT = "checkpoint"
 
 
@@ -259,6 +260,10 @@ class RunDir:
 
     def write_samples(self, text: str) -> None:
         self._write(SAMPLES, atomic.write_text, text)
+
+    def write_attention(self, png: bytes) -> None:
+        """``attention.png``: the alignment heat map of a sequence-to-sequence run."""
+        self._write(ATTENTION, atomic.write_bytes, png)
 
     # -- curves.png ------------------------------------------------------ #
 

@@ -206,6 +206,8 @@ def finish(run: Run) -> Path:
         metrics["reported_on"] = reported["reported_on"]
     if run.data.task == "language_model":
         directory.write_samples(_samples(run, model))
+    if run.data.task == "seq2seq" and len(run.data.x_test):
+        _translation_samples(run, model)
 
     directory.write_metrics(metrics)
     directory.write_history(state.history)
@@ -233,8 +235,27 @@ def _samples(run: Run, model: keras.Model) -> str:
     return "\n".join(texts)
 
 
+def _translation_samples(run: Run, model: keras.Model) -> None:
+    """``samples.txt`` (20 test sentences) and, with attention, ``attention.png`` (one of them)."""
+    from kerasrnn.training.translation import attention_png, samples_text
+
+    text, _, (source, output, weights) = samples_text(model, run.data, run.config.beam, run.config.seed)
+    run.directory.write_samples(text)
+    if weights is not None:
+        run.directory.write_attention(attention_png(source, output, weights, run.data.info))
+
+
 def _headline(metrics: dict[str, Any]) -> dict[str, Any]:
-    keys = ("test_accuracy", "test_rmse", "test_bits_per_char", "val_bits_per_char", "stopped_by", "epochs_completed")
+    keys = (
+        "test_bleu",
+        "test_exact_match",
+        "test_accuracy",
+        "test_rmse",
+        "test_bits_per_char",
+        "val_bits_per_char",
+        "stopped_by",
+        "epochs_completed",
+    )
     return {key: metrics[key] for key in keys if key in metrics}
 
 
@@ -247,9 +268,20 @@ _TASK_HEADLINES = (
 )
 
 
+def key_beam(key: str) -> str:
+    """The beam size in a ``test_bleu_beam<K>`` key."""
+    return key.rsplit("beam", 1)[1]
+
+
 def summary_line(metrics: dict[str, Any]) -> str:
     """One line with the headline test metric and how training ended."""
     parts = []
+    if "test_bleu" in metrics:
+        beam = next((key for key in metrics if key.startswith("test_bleu_beam")), None)
+        beside = f", beam {key_beam(beam)} {metrics[beam]:.2f}" if beam else ""
+        parts.append(
+            f"test BLEU {metrics['test_bleu']:.2f} (greedy{beside}), exact match {metrics['test_exact_match']:.4f}"
+        )
     if "test_accuracy" in metrics:
         parts.append(f"test accuracy {metrics['test_accuracy']:.4f}")
     if "test_rmse" in metrics:

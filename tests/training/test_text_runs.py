@@ -1,0 +1,104 @@
+"""Runs on word-level text: fit / evaluate / translate / predict for fra-eng, sentiment and user files.
+
+Tiny models on small real subsets: these check that the pieces are wired
+(BLEU and exact match in metrics.json, samples.txt, attention.png,
+vocabularies reused by translate and predict, refused options), not what the
+models learn (tests/decoding and tests/models do that).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from kerasrnn.cli.main import main
+from kerasrnn.training import ConfigError, RunConfig, fit
+from kerasrnn.training.evaluation import evaluate_run
+from kerasrnn.training.prediction import predict_file
+from kerasrnn.training.translation import translate_run
+
+pytestmark = pytest.mark.slow
+
+TINY = dict(units=16, embedding_dim=8, batch_size=32, epochs=1, patience=0, time_budget=0.0)
+
+
+def _metrics(run: Path) -> dict:
+    return json.loads((run / "metrics.json").read_text())
+
+
+@pytest.fixture(scope="module")
+def translation_run(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("fra-eng") / "run"
+    config = RunConfig(dataset="fra-eng", arch="bigru", attention="luong", beam=2, max_samples=300, **TINY)
+    return fit(config, out, progress=False)
+
+
+def test_translation_run_reports_bleu_and_writes_samples_and_alignments(translation_run):
+    metrics = _metrics(translation_run)
+    for split in ("val", "test"):
+        for key in ("bleu", "exact_match", "bleu_beam2", "exact_match_beam2", "loss", "accuracy"):
+            assert f"{split}_{key}" in metrics, key
+        assert 0.0 <= metrics[f"{split}_bleu"] <= 100.0
+        assert 0.0 <= metrics[f"{split}_exact_match"] <= 1.0
+    samples = (translation_run / "samples.txt").read_text()
+    assert samples.count("source:") == 20 and "greedy:" in samples and "beam 2:" in samples
+    png = (translation_run / "attention.png").read_bytes()
+    assert png.startswith(b"\x89PNG")
+    record = json.loads((translation_run / "config.json").read_text())
+    assert record["data"]["task"] == "seq2seq"
+    assert {"source_vocabulary", "target_vocabulary"} <= set(record["data"]["info"])
+
+
+def test_evaluate_recomputes_the_same_bleu(translation_run):
+    result = evaluate_run(translation_run, "test")
+    assert result["test_bleu"] == pytest.approx(_metrics(translation_run)["test_bleu"], abs=1e-6)
+
+
+def test_translate_uses_the_runs_vocabularies(translation_run, tmp_path):
+    results = translate_run(translation_run, ["I'm cold.", "Zzyzx qwerty!"], beam=1)
+    assert [r["source"] for r in results] == ["I'm cold.", "Zzyzx qwerty!"]
+    assert results[0]["unknown_words"] == 0 and results[1]["unknown_words"] == 2
+    lines = tmp_path / "lines.txt"
+    lines.write_text("I'm cold.\n\nZzyzx qwerty!\n", encoding="utf-8")
+    result = CliRunner().invoke(main, ["translate", str(translation_run), "--input", str(lines), "--beam", "2"])
+    assert result.exit_code == 0, result.output
+    assert len(result.stdout.strip().splitlines()) == 2
+    assert "2 source word(s) not in the run's vocabulary" in result.stderr
+
+
+def test_translate_refuses_what_it_cannot_do(translation_run, tmp_path):
+    result = CliRunner().invoke(main, ["translate", str(translation_run)])
+    assert result.exit_code == 2 and "nothing to translate" in result.output
+    with pytest.raises(ConfigError, match="use kerasrnn translate"):
+        predict_file(translation_run, _write(tmp_path / "x.txt", "hello\n"))
+
+
+@pytest.mark.backend_independent
+def test_sequence_to_sequence_options_are_refused_elsewhere():
+    with pytest.raises(ConfigError, match="--attention applies to sequence-to-sequence"):
+        fit(RunConfig(dataset="sentiment", attention="bahdanau", **TINY))
+    with pytest.raises(ConfigError, match="cannot be an encoder-decoder"):
+        fit(RunConfig(dataset="fra-eng", arch="tcn", **TINY))
+
+
+def test_text_classification_run_predicts_raw_texts(tmp_path):
+    texts = tmp_path / "texts.tsv"
+    rows = [("1", "a wonderful film, loved it"), ("0", "awful and boring"), ("1", "great food"), ("0", "bad")]
+    texts.write_text("".join(f"{label}\t{text}\n" for label, text in rows * 15), encoding="utf-8")
+    run = fit(RunConfig(data_file=str(texts), task="text-classification", **TINY), tmp_path / "run", progress=False)
+    assert "test_accuracy" in _metrics(run)
+    columns, predicted, summary = predict_file(run, _write(tmp_path / "new.txt", "loved it, wonderful\nboring\n"))
+    assert summary["samples"] == 2 and columns[:2] == ["index", "prediction"]
+    assert {row["prediction"] for row in predicted} <= {"0", "1"}
+    with pytest.raises(Exception, match="line 2 holds no text"):
+        predict_file(run, _write(tmp_path / "bad.txt", "fine\n\n"))
+    np.testing.assert_allclose(sum(v for k, v in predicted[0].items() if k.startswith("p_")), 1.0, rtol=1e-5)
+
+
+def _write(path: Path, text: str) -> str:
+    path.write_text(text, encoding="utf-8")
+    return str(path)
