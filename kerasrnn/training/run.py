@@ -12,6 +12,7 @@ checkpoint.
 from __future__ import annotations
 
 import dataclasses
+import importlib.util
 import logging
 import math
 import os
@@ -278,6 +279,11 @@ def check_fits_task(config: RunConfig, task: str) -> None:
                 raise ConfigError(
                     f"--{name} applies to sequence-to-sequence data (fra-eng, --task seq2seq); this data's task is {task}"
                 )
+    elif importlib.util.find_spec("sacrebleu") is None:  # found out before training, not after it
+        raise ConfigError(
+            "sequence-to-sequence runs report BLEU with sacrebleu, which is not installed: "
+            "pip install 'kerasrnn[text]' (or pip install sacrebleu)"
+        )
     elif architecture.cell is None:
         raise ConfigError(
             f"{architecture.name} cannot be an encoder-decoder: it has no recurrent state to hand from the "
