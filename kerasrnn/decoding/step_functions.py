@@ -94,6 +94,8 @@ def _eager(model: Any, function: Callable) -> Callable:
 
 
 def _functions(model: Any, compiled: bool) -> tuple[Callable, Callable]:
+    if hasattr(model, "ensure_built"):
+        model.ensure_built()  # weights are made eagerly, never inside a compiled function
     backend = keras.backend.backend()
     if not compiled or backend not in ("jax", "tensorflow"):
         return _eager(model, _encode), _eager(model, _step)

@@ -234,6 +234,11 @@ class EncoderDecoder(keras.Model):
                 raise ValueError(
                     f"unknown {attention} attention score {attention_score!r}; expected one of: {', '.join(scores)}"
                 )
+        if attention_score in ("dot", "scaled") and architecture.bidirectional:
+            raise ValueError(
+                f"luong attention score {attention_score!r} needs the memory as wide as the decoder state, but a "
+                f"bidirectional encoder's is twice as wide; use attention_score='general' or a one-way arch"
+            )
         if init not in INITIALIZATIONS:
             raise ValueError(f"unknown initialization {init!r}; expected one of: {', '.join(INITIALIZATIONS)}")
         if shared_embeddings and source_vocab_size != target_vocab_size:
@@ -257,6 +262,7 @@ class EncoderDecoder(keras.Model):
         cell_name = architecture.cell
         cell_kwargs = recurrent_initializers(init, units, cell_name)
         self.cell_name = cell_name
+        self._building = False
 
         self.source_embedding = keras.layers.Embedding(
             self.source_vocab_size, embedding_dim, mask_zero=True, name="source_embedding"
@@ -409,9 +415,12 @@ class EncoderDecoder(keras.Model):
             ``a_0`` ``(batch, units)`` and the alignment ``alpha_0`` ``(batch,
             S)`` (zeros).
         """
+        self.ensure_built()
         mask = ops.not_equal(source, PAD_ID)
         x = self._embed(self.source_embedding, source, training)
         memory, *encoder_states = self.encoder(x, mask=mask, training=training)
+        # Padded steps' outputs as zeros (a fresh tensor, without the Keras mask the layer attached).
+        memory = ops.where(ops.expand_dims(mask, -1), memory, ops.zeros_like(memory))
         states = self._bridge_states(encoder_states)
         memory_mask = ops.cast(mask, memory.dtype)
         if self.attention_cell is not None:
@@ -422,8 +431,22 @@ class EncoderDecoder(keras.Model):
     def _attention_cell_states(
         self, states: Sequence[Tensor], memory: Tensor, memory_mask: Tensor, keys: Tensor | None
     ) -> list[Tensor]:
+        """The attention cell's full state list: the decoder states, then the memory, its keys and mask.
+
+        The memory and keys ride flattened to ``(batch, S * width)``, as
+        :class:`~kerasrnn.layers.AttentionCell` carries them.
+        """
+        cell = self.attention_cell
+        if cell.memory_shape is None:
+            cell.build_attention(memory.shape)
         keys = self.attention_layer.memory_keys(memory) if keys is None else keys
-        return [*states, memory, keys, ops.cast(memory_mask, memory.dtype)]
+        batch = ops.shape(memory)[0]
+        return [
+            *states,
+            ops.reshape(memory, (batch, -1)),
+            ops.reshape(keys, (batch, -1)),
+            ops.cast(memory_mask, memory.dtype),
+        ]
 
     def call(self, inputs: Sequence[Tensor], training: bool | None = None) -> Tensor:
         source, target_in = inputs
@@ -433,7 +456,8 @@ class EncoderDecoder(keras.Model):
         if self.attention_cell is None:
             outputs = self.decoder(y, initial_state=states, mask=target_mask, training=training)
         else:
-            initial = self._attention_cell_states(states, memory, memory_mask, None)
+            inner = states[: self.num_layers * self.states_per_layer]
+            initial = self.attention_cell.initial_states(inner, memory, memory_mask=memory_mask)
             outputs = self.decoder(y, initial_state=initial, mask=target_mask, training=training)
         return self._logits(outputs, training)
 
@@ -459,6 +483,7 @@ class EncoderDecoder(keras.Model):
             ``(logits (batch, V), new states, alignment)``: the alignment
             ``(batch, S)`` over the source steps, ``None`` without attention.
         """
+        self.ensure_built()
         # The embedding's lookup without its padding mask (a step has no time axis to mask).
         x = ops.take(self.target_embedding.embeddings, ops.cast(tokens, "int32"), axis=0)
         states = list(states)
@@ -476,6 +501,15 @@ class EncoderDecoder(keras.Model):
             alignment = new_states[-1]
         return self._logits(x, training=False), new_states, alignment
 
+    def ensure_built(self) -> None:
+        """Creates every weight of a model not called yet (one first used through :meth:`encode`)."""
+        if not self.built and not self._building:
+            self._building = True
+            try:
+                self.build([(None, None), (None, None)])
+            finally:
+                self._building = False
+
     def build(self, input_shape: Sequence[Shape]) -> None:
         source_shape, target_shape = input_shape
         self.call(
@@ -490,6 +524,7 @@ class EncoderDecoder(keras.Model):
 
     def encoder_model(self) -> keras.Model:
         """A functional model over the same layers: ``source -> [memory, memory_mask, *states]``."""
+        self.ensure_built()
         source = keras.Input((None,), dtype="int32", name="source")
         memory, memory_mask, states = self.encode(source)
         return keras.Model(source, [memory, memory_mask, *states], name=f"{self.name}_encoder")
@@ -502,6 +537,7 @@ class EncoderDecoder(keras.Model):
         *states]`` (the step reads no memory and has no alignment).
         ``token`` is int32 ``(batch,)``; the states are :meth:`encode`'s.
         """
+        self.ensure_built()
         token = keras.Input((), dtype="int32", name="token")
         sizes = [size for _ in range(self.num_layers) for size in self.state_sizes]
         states = [keras.Input((size,), name=f"state_{index}") for index, size in enumerate(sizes)]

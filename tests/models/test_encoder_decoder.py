@@ -1,0 +1,186 @@
+"""EncoderDecoder: shapes, one-step decoding equal to teacher forcing, masking, config and .keras round trip."""
+
+import keras
+import numpy as np
+import pytest
+from keras import ops
+
+from kerasrnn.models.encoder_decoder import EncoderDecoder
+
+SOURCE_VOCAB, TARGET_VOCAB = 11, 13
+
+
+def small_model(arch="gru", **kwargs):
+    options = dict(source_vocab_size=SOURCE_VOCAB, target_vocab_size=TARGET_VOCAB, units=8, embedding_dim=6)
+    return EncoderDecoder(arch, **{**options, **kwargs})
+
+
+def batch(seed=0, rows=3, source_steps=6, target_steps=5):
+    """Sources ``[w.., EOS, 0..]`` of several lengths and targets ``[BOS, w.., EOS, 0..]`` (teacher-forcing input)."""
+    rng = np.random.default_rng(seed)
+    source = np.zeros((rows, source_steps), "int32")
+    target = np.zeros((rows, target_steps), "int32")
+    for row in range(rows):
+        n = source_steps - 1 - row % 3
+        source[row, :n] = rng.integers(4, SOURCE_VOCAB, n)
+        source[row, n] = 3
+        m = target_steps - 1 - row % 2
+        target[row, 0] = 2
+        target[row, 1:m] = rng.integers(4, TARGET_VOCAB, m - 1)
+        target[row, m] = 3
+    return source, target
+
+
+def numpy(x):
+    return ops.convert_to_numpy(x)
+
+
+def stepwise_logits(model, source, target_in):
+    memory, memory_mask, states = model.encode(source)
+    logits, alignments = [], []
+    for t in range(target_in.shape[1]):
+        step_logits, states, alignment = model.decode_step(target_in[:, t], states, memory, memory_mask)
+        logits.append(numpy(step_logits))
+        alignments.append(None if alignment is None else numpy(alignment))
+    return np.stack(logits, axis=1), alignments
+
+
+CASES = [
+    dict(arch="gru", layers=2, attention="none"),
+    dict(arch="bilstm", layers=2, attention="none"),
+    dict(arch="lstm", layers=2, attention="luong"),
+    dict(arch="bigru", layers=2, attention="bahdanau"),
+    dict(arch="min-gru", layers=1, attention="luong", attention_score="dot"),
+]
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda case: "-".join(str(v) for v in case.values()))
+def test_decode_step_equals_teacher_forcing(case):
+    model = small_model(**case)
+    source, target = batch()
+    logits = numpy(model([source, target]))
+    assert logits.shape == (3, 5, TARGET_VOCAB)
+    stepwise, alignments = stepwise_logits(model, source, target)
+    real = target != 0  # steps after a target's padding begin are masked in the teacher-forced call
+    np.testing.assert_allclose(stepwise[real], logits[real], atol=1e-5)
+    if case["attention"] == "none":
+        assert alignments[0] is None
+    else:
+        alignment = np.stack(alignments, axis=1)  # (B, T, S)
+        assert alignment.shape == (3, 5, 6)
+        np.testing.assert_allclose(alignment.sum(axis=-1), 1.0, atol=1e-5)
+        np.testing.assert_array_equal(alignment[source[:, None, :].repeat(5, 1) == 0], 0.0)
+
+
+def test_encode_shapes_and_bridge():
+    model = small_model("bilstm", layers=2, attention="luong")
+    source, _ = batch()
+    memory, memory_mask, states = model.encode(source)
+    assert tuple(memory.shape) == (3, 6, 16)  # both directions
+    np.testing.assert_array_equal(numpy(memory_mask), (source != 0).astype("float32"))
+    # 2 layers x [h, c], then the attentional vector and the alignment
+    assert [tuple(s.shape) for s in states] == [(3, 8)] * 5 + [(3, 6)]
+    assert len(model.bridge) == 4
+    one_way = small_model("lstm", layers=2)
+    assert one_way.bridge == []
+
+
+@pytest.mark.parametrize("attention", ["none", "luong"])
+def test_padded_source_steps_do_not_change_the_result(attention):
+    model = small_model("bigru", attention=attention)
+    source, target = batch(seed=1)
+    longer = np.concatenate([source, np.zeros((3, 4), "int32")], axis=1)
+    np.testing.assert_allclose(numpy(model([longer, target])), numpy(model([source, target])), atol=1e-5)
+    changed = source.copy()
+    changed[0, -1] = 5  # a real token where there was padding: the result must change
+    assert not np.allclose(numpy(model([changed, target]))[0], numpy(model([source, target]))[0], atol=1e-5)
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        dict(arch="bigru", attention="luong", tied_output=True, dropout=0.1, layers=2),
+        dict(arch="lstm", attention="bahdanau", attention_score="normalized", init="pytorch"),
+        dict(arch="gru", attention="none", tied_output=True, embedding_dim=8),
+    ],
+    ids=["bigru-luong-tied", "lstm-bahdanau-pytorch", "gru-none-tied-no-projection"],
+)
+def test_config_and_keras_round_trip(options, tmp_path):
+    model = small_model(**options)
+    source, target = batch()
+    logits = numpy(model([source, target]))
+    config = model.get_config()
+    assert config["arch"] == options["arch"] and config["attention"] == options["attention"]
+    rebuilt = EncoderDecoder.from_config(config)
+    assert rebuilt.get_config() == config
+    path = tmp_path / "model.keras"
+    model.save(path)
+    loaded = keras.saving.load_model(path)
+    assert isinstance(loaded, EncoderDecoder)
+    np.testing.assert_allclose(numpy(loaded([source, target])), logits, atol=1e-6)
+    # The tied output reads the target embedding: no output kernel of its own.
+    assert (model.tied_projection is not None) == bool(
+        options.get("tied_output") and model.units != model.embedding_dim
+    )
+
+
+def test_shared_embeddings_and_pretrained_vectors():
+    vectors = np.random.default_rng(0).normal(size=(SOURCE_VOCAB, 6)).astype("float32")
+    model = EncoderDecoder(
+        "gru",
+        source_vocab_size=SOURCE_VOCAB,
+        target_vocab_size=SOURCE_VOCAB,
+        units=8,
+        embedding_dim=6,
+        shared_embeddings=True,
+        source_embeddings=vectors,
+    )
+    assert model.target_embedding is model.source_embedding
+    np.testing.assert_array_equal(numpy(model.source_embedding.embeddings), vectors)
+    source, target = batch()
+    target = np.minimum(target, SOURCE_VOCAB - 1)
+    assert model([source, target]).shape == (3, 5, SOURCE_VOCAB)
+    with pytest.raises(ValueError, match=r"shape \(13, 6\)"):
+        small_model(target_embeddings=vectors)
+
+
+@pytest.mark.parametrize(
+    "arguments, message",
+    [
+        (dict(arch="tcn"), "tcn cannot be an encoder-decoder"),
+        (dict(arch="conv-lstm"), "conv-lstm cannot be an encoder-decoder"),
+        (dict(arch="nope"), "unknown architecture"),
+        (dict(attention="luong", attention_score="additive"), "unknown luong attention score"),
+        (dict(attention="global"), "unknown attention"),
+        (dict(arch="bigru", attention="luong", attention_score="dot"), "twice as wide"),
+        (dict(shared_embeddings=True), "one vocabulary"),
+        (dict(source_vocab_size=2), "source_vocab_size must be an integer >= 4"),
+    ],
+)
+def test_refuses_what_cannot_be_built(arguments, message):
+    with pytest.raises(ValueError, match=message):
+        small_model(**arguments)
+
+
+@pytest.mark.parametrize("attention", ["none", "luong"])
+def test_encoder_and_step_models_for_export(attention):
+    model = small_model("bigru", layers=2, attention=attention)
+    source, target = batch()
+    memory, memory_mask, states = model.encode(source)
+    encoder_outputs = model.encoder_model()(ops.convert_to_tensor(source))
+    np.testing.assert_allclose(numpy(encoder_outputs[0]), numpy(memory), atol=1e-6)
+    np.testing.assert_allclose(numpy(encoder_outputs[1]), numpy(memory_mask))
+    assert len(encoder_outputs) == 2 + len(states)
+    tokens = ops.convert_to_tensor(target[:, 0])
+    logits, new_states, alignment = model.decode_step(tokens, states, memory, memory_mask)
+    step = model.step_model()
+    if attention == "none":
+        outputs = step([tokens, *encoder_outputs[2:]])
+        assert len(outputs) == 1 + len(states)
+    else:
+        outputs = step([tokens, *encoder_outputs[2:], encoder_outputs[0], encoder_outputs[1]])
+        assert len(outputs) == 2 + len(states)
+        np.testing.assert_allclose(numpy(outputs[-1]), numpy(alignment), atol=1e-6)
+    np.testing.assert_allclose(numpy(outputs[0]), numpy(logits), atol=1e-5)
+    for got, expected in zip(outputs[1 : 1 + len(states)], new_states):
+        np.testing.assert_allclose(numpy(got), numpy(expected), atol=1e-5)
