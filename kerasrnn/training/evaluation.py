@@ -87,6 +87,8 @@ def load_run_model(run: RunDir) -> keras.Model:
     import keras
 
     import kerasrnn.layers  # noqa: F401  (registers the custom layers)
+    import kerasrnn.models.encoder_decoder  # noqa: F401  (registers EncoderDecoder)
+    import kerasrnn.training.token_accuracy  # noqa: F401  (registers the seq2seq metric)
 
     path = run.model_path
     if not path.is_file():

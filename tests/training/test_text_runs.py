@@ -89,7 +89,8 @@ def test_text_classification_run_predicts_raw_texts(tmp_path):
     texts = tmp_path / "texts.tsv"
     rows = [("1", "a wonderful film, loved it"), ("0", "awful and boring"), ("1", "great food"), ("0", "bad")]
     texts.write_text("".join(f"{label}\t{text}\n" for label, text in rows * 15), encoding="utf-8")
-    run = fit(RunConfig(data_file=str(texts), task="text-classification", **TINY), tmp_path / "run", progress=False)
+    config = RunConfig(dataset="file", data_file=str(texts), task="text-classification", **TINY)
+    run = fit(config, tmp_path / "run", progress=False)
     assert "test_accuracy" in _metrics(run)
     columns, predicted, summary = predict_file(run, _write(tmp_path / "new.txt", "loved it, wonderful\nboring\n"))
     assert summary["samples"] == 2 and columns[:2] == ["index", "prediction"]
