@@ -283,7 +283,8 @@ def summary_line(metrics: dict[str, Any]) -> str:
             f"test BLEU {metrics['test_bleu']:.2f} (greedy{beside}), exact match {metrics['test_exact_match']:.4f}"
         )
     if "test_accuracy" in metrics:
-        parts.append(f"test accuracy {metrics['test_accuracy']:.4f}")
+        what = "next-token accuracy" if "test_bleu" in metrics else "accuracy"  # teacher-forced, for translations
+        parts.append(f"test {what} {metrics['test_accuracy']:.4f}")
     if "test_rmse" in metrics:
         baselines = metrics.get("baselines") or {}
         beside = ""
