@@ -235,6 +235,7 @@ def load_model(path: str | os.PathLike) -> Any:
     import keras
 
     import kerasrnn  # noqa: F401  (registers the layers)
+    import kerasrnn.models.encoder_decoder  # noqa: F401  (registers EncoderDecoder, a sequence-to-sequence run's model)
 
     try:
         return keras.saving.load_model(str(path), compile=False)
