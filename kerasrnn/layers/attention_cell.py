@@ -29,6 +29,13 @@ def _pack(state_size, flat: list) -> list:
     return packed
 
 
+def _flatten(tensor: Tensor) -> Tensor:
+    """``(B, S, D)`` -> ``(B, S*D)``; a Flatten layer when S is unknown (it reads the batch size when it runs)."""
+    if all(isinstance(d, int) for d in tensor.shape[1:]):
+        return ops.reshape(tensor, (-1, tensor.shape[1] * tensor.shape[2]))
+    return keras.layers.Flatten()(tensor)
+
+
 def _output_size(cell) -> int:
     size = getattr(cell, "output_size", None)
     if isinstance(size, int):
@@ -224,8 +231,7 @@ class AttentionCell(keras.layers.Layer):
                 f"AttentionCell.initial_states: the cell has {self.inner_state_count} states; "
                 f"received {len(flat)} inner states."
             )
-        flatten = keras.layers.Flatten(dtype=self.dtype_policy)  # a layer: the batch size is read when it runs
-        flat_memory, flat_keys = flatten(memory), flatten(keys)
+        flat_memory, flat_keys = _flatten(memory), _flatten(keys)
         return [*flat, attention, column, flat_memory, flat_keys, mask]
 
     def get_initial_state(self, batch_size=None):

@@ -1,0 +1,205 @@
+"""AttentionCell inside keras.layers.RNN against a hand-unrolled float64 NumPy loop, serialization, training."""
+
+import keras
+import numpy as np
+import pytest
+from keras import ops
+
+import kerasrnn
+from kerasrnn.layers import AttentionCell, BahdanauAttention, LuongAttention
+from tests.helpers import attention_reference as aref
+from tests.helpers import numpy_reference as ref
+from tests.layers.test_attention import randomize
+
+B, T, S, DX, H, DV = 3, 5, 6, 4, 6, 7
+SOURCE_LENGTHS = [6, 3, 1]
+TARGET_LENGTHS = [5, 2, 4]
+TOLERANCE = 1e-5
+
+
+def numpy(t):
+    return np.asarray(keras.ops.convert_to_numpy(t), dtype=np.float64)
+
+
+@pytest.fixture(scope="module")
+def data():
+    rng = np.random.default_rng(21)
+    return {
+        "x": rng.normal(size=(B, T, DX)).astype("float32"),
+        "memory": rng.normal(size=(B, S, DV)).astype("float32"),
+        "memory_mask": np.arange(S)[None, :] < np.array(SOURCE_LENGTHS)[:, None],
+        "step_mask": np.arange(T)[None, :] < np.array(TARGET_LENGTHS)[:, None],
+        "h0": rng.normal(scale=0.5, size=(B, H)).astype("float32"),
+        "c0": rng.normal(scale=0.5, size=(B, H)).astype("float32"),
+    }
+
+
+CASES = {
+    # id: (inner cell, attention form, input feeding, attention_size)
+    "lstm-general-feeding": ("lstm", "general", True, None),
+    "lstm-general": ("lstm", "general", False, 5),
+    "gru-bahdanau-feeding": ("gru", "bahdanau", True, None),
+    "gru-normalized-context": ("gru", "bahdanau_normalized", True, 0),
+    "gru-dot": ("gru", "dot", False, None),
+}
+
+
+def make_attention(form):
+    if form.startswith("bahdanau"):
+        return BahdanauAttention(4, normalize=form == "bahdanau_normalized")
+    return LuongAttention(form)
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_rnn_equals_hand_unrolled_reference(case, data):
+    inner, form, feeding, attention_size = CASES[case]
+    cell_layer = keras.layers.LSTMCell(H) if inner == "lstm" else keras.layers.GRUCell(H)
+    cell = AttentionCell(cell_layer, make_attention(form), attention_size=attention_size, input_feeding=feeding)
+    memory = data["memory"][..., :H] if form == "dot" else data["memory"]  # dot: memory as wide as the query
+    inner0 = [data["h0"], data["c0"]] if inner == "lstm" else [data["h0"]]
+    # zero_output_for_mask: Keras' default repeats the previous output on masked steps on TensorFlow and torch
+    # but returns states[0] (the inner cell's h) on JAX; zeros are the same everywhere.
+    rnn = keras.layers.RNN(cell, return_sequences=True, return_state=True, zero_output_for_mask=True)
+    cell.initial_states(inner0, memory, None, data["memory_mask"])  # creates the attention's weights
+    rnn.build(data["x"].shape)  # and the cell's (no call: on JAX each eager call compiles its scan anew)
+    rng = np.random.default_rng([7, len(case)])
+    w = randomize(cell.attention, rng)
+    for variable in cell.cell.weights:
+        w[variable.path.split("/")[-1]] = variable  # kernel, recurrent_kernel, bias
+    ref.randomize_weights(cell.cell, rng, scale=1.0)
+    w.update({name: numpy(v) for name, v in w.items() if not isinstance(v, np.ndarray)})
+    if cell.attention_kernel is not None:
+        cell.attention_kernel.assign(rng.normal(scale=0.4, size=cell.attention_kernel.shape).astype("float32"))
+        w["W_c"] = numpy(cell.attention_kernel)
+    states0 = cell.initial_states(inner0, memory, None, data["memory_mask"])  # keys from the new weights
+    outputs, *states = rnn(data["x"], initial_state=states0, mask=data["step_mask"])
+    want_outputs, want_states = aref.run_attention_cell(
+        inner,
+        form,
+        data["x"],
+        inner0,
+        memory,
+        w,
+        memory_mask=data["memory_mask"],
+        step_mask=data["step_mask"],
+        input_feeding=feeding,
+        attention_size=attention_size,
+    )
+    label = f"attention cell {case}"
+    err = ref.record_error(label, ref.relative_error(numpy(outputs), want_outputs))
+    assert err < TOLERANCE, f"{label}: outputs: relative error {err:.2e}"
+    count = len(inner0)
+    for i, want in enumerate(want_states):
+        err = ref.record_error(label, ref.relative_error(numpy(states[i]), want))
+        assert err < TOLERANCE, f"{label}: state {i}: relative error {err:.2e}"
+    alignment = numpy(states[count + 1])
+    assert np.all(alignment[~data["memory_mask"]] == 0.0)
+    for carried, initial in zip(states[count + 2 :], states0[count + 2 :]):  # memory, keys, mask ride unchanged
+        np.testing.assert_array_equal(numpy(carried), numpy(initial))
+
+
+def kerasrnn_cells():
+    return {
+        "simple_rnn": keras.layers.SimpleRNNCell(H),
+        "peephole_lstm": kerasrnn.layers.PeepholeLSTMCell(H),
+        "mut1": kerasrnn.layers.MUT1Cell(H),
+        "stacked": keras.layers.StackedRNNCells([keras.layers.GRUCell(H), keras.layers.LSTMCell(H)]),
+    }
+
+
+@pytest.mark.parametrize("name", ["simple_rnn", "peephole_lstm", "mut1", "stacked"])
+def test_other_cells_step_by_step_equals_rnn(name, data):
+    """Any cell: keras.layers.RNN equals calling the cell one step at a time (what a decoder's step does)."""
+    inner = kerasrnn_cells()[name]
+    cell = AttentionCell(inner, LuongAttention("general"))
+    sizes = [inner.state_size] if isinstance(inner.state_size, int) else keras.tree.flatten(inner.state_size)
+    inner0 = [np.full((B, size), 0.1, "float32") for size in sizes]
+    if name == "stacked":  # StackedRNNCells' nested states, given nested
+        inner0 = [inner0[0], inner0[1:]]
+    states = cell.initial_states(inner0, data["memory"], None, data["memory_mask"])
+    rnn = keras.layers.RNN(cell, return_sequences=True, return_state=True, unroll=True)  # cheap eager on JAX
+    outputs, *final = rnn(data["x"], initial_state=states)
+    assert tuple(outputs.shape) == (B, T, H)
+    assert len(final) == len(sizes) + 5
+    for t in range(T):
+        output, states = cell(data["x"][:, t], states)
+        np.testing.assert_allclose(numpy(output), numpy(outputs[:, t]), rtol=1e-5, atol=1e-6)
+    for got, want in zip(states, final):
+        np.testing.assert_allclose(numpy(got), numpy(want), rtol=1e-5, atol=1e-6)
+
+
+def test_config_round_trip():
+    cell = AttentionCell(
+        kerasrnn.layers.PeepholeLSTMCell(H), BahdanauAttention(4, normalize=True), attention_size=3, input_feeding=False
+    )
+    config = cell.get_config()
+    clone = AttentionCell.from_config(config)
+    assert clone.get_config() == config
+    assert isinstance(clone.cell, kerasrnn.layers.PeepholeLSTMCell) and clone.cell is not cell.cell
+    assert clone.attention.normalize and clone.attention_size == 3 and not clone.input_feeding
+
+
+@keras.saving.register_keras_serializable(package="kerasrnn_tests")
+class ToyTranslator(keras.Model):
+    """A tiny encoder-decoder around AttentionCell, built in call() as the .keras format needs."""
+
+    def __init__(self, vocabulary=12, units=16, **kwargs):
+        super().__init__(**kwargs)
+        self.vocabulary, self.units = vocabulary, units
+        self.source_embedding = keras.layers.Embedding(vocabulary, 8, mask_zero=True)
+        self.target_embedding = keras.layers.Embedding(vocabulary, 8, mask_zero=True)
+        self.encoder = keras.layers.GRU(units, return_sequences=True, return_state=True)
+        self.cell = AttentionCell(keras.layers.GRUCell(units), LuongAttention("general"))
+        self.decoder = keras.layers.RNN(self.cell, return_sequences=True)
+        self.projection = keras.layers.Dense(vocabulary)
+
+    def call(self, inputs):
+        source, target = inputs
+        memory, state = self.encoder(self.source_embedding(source))
+        states = self.cell.initial_states([state], memory, None, ops.not_equal(source, 0))
+        return self.projection(self.decoder(self.target_embedding(target), initial_state=states))
+
+    def get_config(self):
+        return {**super().get_config(), "vocabulary": self.vocabulary, "units": self.units}
+
+
+def without_names(config):
+    """A config without the layers' automatic names (a subclassed model's reload numbers them anew)."""
+    if isinstance(config, dict):
+        return {key: without_names(value) for key, value in config.items() if key != "name"}
+    return config
+
+
+def test_training_and_keras_round_trip(tmp_path):
+    """A few steps on a toy reversal task lower the loss (the encoder learns through the memory); .keras reloads."""
+    rng = np.random.default_rng(0)
+    source = rng.integers(4, 12, (64, 6)).astype("int32")
+    source[::2, 4:] = 0  # padded sources
+    reversed_source = np.stack([np.concatenate([row[row > 0][::-1], row[row == 0]]) for row in source])
+    target = np.concatenate([np.full((64, 1), 2, "int32"), reversed_source], 1)
+    model = ToyTranslator()
+    model.compile(keras.optimizers.Adam(0.02), keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    inputs, labels = [source, target[:, :-1]], target[:, 1:]
+    encoder_before = []
+    snapshot = keras.callbacks.LambdaCallback(  # the model is built by fit (an eager call would compile once more)
+        on_train_begin=lambda logs: encoder_before.extend(numpy(w) for w in model.encoder.weights)
+    )
+    history = model.fit(inputs, labels, epochs=4, batch_size=16, verbose=0, callbacks=[snapshot]).history["loss"]
+    assert history[-1] < 0.9 * history[0], history
+    assert all(np.abs(numpy(w) - b).max() > 0 for w, b in zip(model.encoder.weights, encoder_before))
+    path = tmp_path / "toy.keras"
+    model.save(path)
+    loaded = keras.models.load_model(path)
+    assert without_names(loaded.cell.get_config()) == without_names(model.cell.get_config())
+    np.testing.assert_allclose(numpy(loaded(inputs)), numpy(model(inputs)), rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.backend_independent
+def test_errors_say_what_is_expected(data):
+    cell = AttentionCell(keras.layers.LSTMCell(H), LuongAttention("general"))
+    with pytest.raises(ValueError, match="has 2 states; received 1"):
+        cell.initial_states([data["h0"]], data["memory"])
+    with pytest.raises(ValueError, match="initial_state=cell.initial_states"):
+        keras.layers.RNN(cell)(data["x"])
+    with pytest.raises(ValueError, match="attention_size"):
+        AttentionCell(keras.layers.GRUCell(H), LuongAttention(), attention_size=-1)
