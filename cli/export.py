@@ -19,6 +19,7 @@ Examples:
   kerasrnn export runs/20260101-120000-bigru-mnist
   kerasrnn export RUN --format onnx --out bigru-onnx --opset 17
   kerasrnn export RUN --format all --streaming      # also the single-step model
+  kerasrnn export FRA_ENG_RUN                        # seq2seq: OUT/encoder + OUT/decoder_step
 """
 
 
@@ -32,7 +33,11 @@ Examples:
         "training; the figures are printed and stored in OUT/parity.json. If any error "
         "exceeds the tolerance the command exits 1 and leaves nothing at OUT.\n\n"
         "Models trained on the JAX or torch backend are reloaded from model.keras under "
-        "the TensorFlow backend in a worker process and exported from there.\n" + EXAMPLES
+        "the TensorFlow backend in a worker process and exported from there.\n\n"
+        "A sequence-to-sequence run (--dataset fra-eng, --task seq2seq) is exported as two models, "
+        "OUT/encoder and OUT/decoder_step (token and states in, logits and states out), with both "
+        "vocabularies and the decoding recipe in OUT/metadata.json; greedy decoding with the exported "
+        "pair is checked to give the Keras model's tokens.\n" + EXAMPLES
     ),
 )
 @click.argument("run_dir", type=click.Path(path_type=Path))
