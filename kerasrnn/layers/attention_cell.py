@@ -30,10 +30,12 @@ def _pack(state_size, flat: list) -> list:
 
 
 def _flatten(tensor: Tensor) -> Tensor:
-    """``(B, S, D)`` -> ``(B, S*D)``; a Flatten layer when S is unknown (it reads the batch size when it runs)."""
+    """``(B, S, D)`` -> ``(B, S*D)``, whether S is static, unknown in a traced function, or symbolic."""
     if all(isinstance(d, int) for d in tensor.shape[1:]):
         return ops.reshape(tensor, (-1, tensor.shape[1] * tensor.shape[2]))
-    return keras.layers.Flatten()(tensor)
+    if isinstance(tensor, keras.KerasTensor):  # a functional graph: a layer reads the batch size when it runs
+        return keras.layers.Flatten()(tensor)
+    return ops.reshape(tensor, (ops.shape(tensor)[0], -1))
 
 
 def _output_size(cell) -> int:
