@@ -105,10 +105,17 @@ def decode(
     return outputs, None
 
 
-def unique_rows(x: np.ndarray) -> np.ndarray:
-    """Index of the first row of each distinct source sentence, in order of appearance."""
-    _, first = np.unique(x, axis=0, return_index=True)
-    return np.sort(first)
+def unique_rows(x: np.ndarray, references: Sequence[Sequence[str]] | None = None) -> np.ndarray:
+    """Index of the first row of each distinct source sentence, in order of appearance.
+
+    Rows are the same sentence when their ids and their references are (two
+    sentences that differ only in words read as ``<unk>`` stay apart).
+    """
+    seen: dict = {}
+    for index, row in enumerate(x):
+        key = (row.tobytes(), tuple(references[index]) if references is not None else None)
+        seen.setdefault(key, index)
+    return np.fromiter(seen.values(), dtype=np.int64, count=len(seen))
 
 
 def _bleu(hypotheses: list[str], references: list[list[str]]) -> float:
@@ -140,7 +147,7 @@ def translation_metrics(model: keras.Model, data: SequenceData, split: str, beam
     x = getattr(data, f"x_{split}")
     if data.references is None or split not in data.references:
         raise DataError(f"{data.source}: the {split} split has no reference translations to compute BLEU")
-    rows = unique_rows(x)
+    rows = unique_rows(x, data.references[split])
     references = [data.references[split][i] for i in rows]
     vocabularies = Vocabularies.of(data.info)
     metrics: dict[str, float] = {"sentences": int(len(rows))}
@@ -184,7 +191,7 @@ def translate_texts(model: keras.Model, info: dict, texts: Sequence[str], beam: 
 
 def samples_text(model: keras.Model, data: SequenceData, beam: int, seed: int) -> tuple[str, np.ndarray, list]:
     """``samples.txt`` of 20 test sentences; also the first one's source ids and alignments (for the plot)."""
-    rows = unique_rows(data.x_test)
+    rows = unique_rows(data.x_test, data.references["test"])
     rows = rows[np.random.default_rng(seed).permutation(len(rows))[:SAMPLE_SENTENCES]]
     vocabularies = Vocabularies.of(data.info)
     source = data.x_test[rows]
