@@ -558,7 +558,7 @@ def export_run(
     opset: int | None = None,
     streaming: bool = False,
     overwrite: bool = False,
-    tolerance: float = DEFAULT_TOLERANCE,
+    tolerance: float | None = None,
     onnx_ops: str = "auto",
     seed: int = 0,
     verbose: bool = True,
@@ -568,7 +568,9 @@ def export_run(
     The output defaults to ``RUN_DIR/export``; any other output must not be,
     lie inside or hold the run directory. The metadata (architecture,
     task, class names, the backend it trained on, data set) comes from the
-    run's ``config.json``. See :func:`export_model` for the other arguments.
+    run's ``config.json``. ``tolerance`` defaults to 1e-5, and to 1e-4 for a
+    sequence-to-sequence run (:mod:`kerasrnn.export.encoder_decoder`). See
+    :func:`export_model` for the other arguments.
 
     Raises:
         ExportError: see :func:`export_model`, and for a missing or corrupt
@@ -588,6 +590,10 @@ def export_run(
         check_request(out, formats, streaming)
         metadata.update(seq2seq[0])
         max_seen = seq2seq[1]
+    if tolerance is None:
+        from kerasrnn.export import encoder_decoder
+
+        tolerance = DEFAULT_TOLERANCE if seq2seq is None else encoder_decoder.TOLERANCE
     check_single_file(out, formats, streaming)
     if out.resolve() != default_out.resolve():  # the default is inside the run, by design
         _check_outside(out, {"the run directory": run_dir})

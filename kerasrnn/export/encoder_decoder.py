@@ -39,6 +39,16 @@ ids: random words, ``EOS``, right padding of random lengths):
 
 On JAX/torch the artifacts are also compared with the model run as trained
 (``max_abs_error_vs_trained_backend``, and its greedy tokens).
+
+Tolerance: :data:`TOLERANCE` (1e-4) unless given, not the 1e-5 of a
+sequence model's export. A trained attention decoder is ill-conditioned in
+float32: its scores are dot products with keys of large norm, so the last-bit
+differences between onnxruntime's and TensorFlow's GRU/MatMul kernels in the
+query (about 1e-6) come out of the softmax as alignment differences of about
+1e-5 (measured: a GRU + Luong model trained 6 epochs on fra-eng, decoder
+step ONNX 1.5e-5 on the alignment and 5.5e-6 on the logits, the SavedModel
+0, the encoder 6e-7; its greedy tokens identical). The greedy-decoding check
+is what guarantees the same translations.
 """
 
 from __future__ import annotations
@@ -67,6 +77,8 @@ PARTS = (ENCODER_DIR, DECODER_STEP_DIR)
 PAD_ID, UNK_ID, BOS_ID, EOS_ID = 0, 1, 2, 3
 #: The recipe's longest translation: ``MAX_LENGTH_FACTOR * source_length + MAX_LENGTH_EXTRA`` tokens.
 MAX_LENGTH_FACTOR, MAX_LENGTH_EXTRA = 2, 10
+#: Default parity tolerance of a sequence-to-sequence export (module docstring: why not 1e-5).
+TOLERANCE = 1e-4
 #: Source lengths of the parity grid when the training lengths are unknown.
 DEFAULT_SOURCE_LENGTHS = (9, 14)
 TASK = "seq2seq"
@@ -156,8 +168,10 @@ def export_encoder_decoder(
         metadata: More JSON-able metadata (run information...).
         max_seen_length: Longest training source (ids, ``EOS`` included), so
             that the parity grid holds a longer one.
-        opset, overwrite, tolerance, batch_sizes, lengths, seed,
-        check_trained_backend, verbose: as :func:`kerasrnn.export.export_model`.
+        tolerance: Largest accepted absolute error of any output (default
+            :data:`TOLERANCE`, 1e-4: see the module docstring).
+        opset, overwrite, batch_sizes, lengths, seed, check_trained_backend,
+        verbose: as :func:`kerasrnn.export.export_model`.
 
     Returns:
         The parity report (also ``path/parity.json``).
@@ -172,7 +186,7 @@ def export_encoder_decoder(
         report = export_encoder_decoder(model, "fra-eng-export", source_vocabulary=source, target_vocabulary=target)
     """
     from kerasrnn.export.api import export_models
-    from kerasrnn.export.job import DEFAULT_BATCH_SIZES, DEFAULT_TOLERANCE, resolve_formats
+    from kerasrnn.export.job import DEFAULT_BATCH_SIZES, resolve_formats
 
     if not is_encoder_decoder(model):
         raise ExportError(
@@ -193,7 +207,7 @@ def export_encoder_decoder(
         format=formats[0] if len(formats) == 1 else "all",
         opset=opset,
         overwrite=overwrite,
-        tolerance=DEFAULT_TOLERANCE if tolerance is None else tolerance,
+        tolerance=TOLERANCE if tolerance is None else tolerance,
         batch_sizes=DEFAULT_BATCH_SIZES if batch_sizes is None else batch_sizes,
         lengths=lengths,
         seed=seed,
