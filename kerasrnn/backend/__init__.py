@@ -26,7 +26,11 @@ if TYPE_CHECKING:
 
 # Keras backend name -> {kind of fast path: module holding it}.
 _FAST_PATH_MODULES = {
-    "torch": {"rnn": "kerasrnn.backend.torch.rnn", "nn": "kerasrnn.backend.torch.nn"},
+    "torch": {
+        "rnn": "kerasrnn.backend.torch.rnn",
+        "nn": "kerasrnn.backend.torch.nn",
+        "sequence_cells": "kerasrnn.backend.torch.sequence_cells",
+    },
 }
 
 
@@ -55,3 +59,13 @@ def rnn(*args: Any, **kwargs: Any) -> tuple[Tensor, Tensor, Sequence[Tensor]]:
 def layer_norm(x: Tensor, gamma: Tensor, beta: Tensor, epsilon: float) -> Tensor:
     """A fused layer normalization over the last axis; see ``kerasrnn.backend.torch.nn``."""
     return _fast_paths("nn").layer_norm(x, gamma, beta, epsilon)
+
+
+def peephole_lstm(*args: Any, **kwargs: Any) -> tuple[Tensor, Tensor, list[Tensor]]:
+    """The peephole LSTM over a whole sequence; see ``kerasrnn.backend.torch.sequence_cells.peephole_lstm``."""
+    return _fast_paths("sequence_cells").peephole_lstm(*args, **kwargs)
+
+
+def layer_norm_lstm(*args: Any, **kwargs: Any) -> tuple[Tensor, Tensor, list[Tensor]]:
+    """The layer-normalized LSTM over a whole sequence; see ``kerasrnn.backend.torch.sequence_cells``."""
+    return _fast_paths("sequence_cells").layer_norm_lstm(*args, **kwargs)
