@@ -19,7 +19,8 @@ the beam's best-scoring hypothesis. This is tensorflow-addons'
 ``BeamSearchDecoder`` rule (Keras 3 has none). With ``beam_size=1`` every
 candidate of a step has the same length, so the choice is greedy decoding's.
 
-The first step expands the single start hypothesis only (the other beams start
+Padding and ``BOS`` are never emitted. The first step expands the single
+start hypothesis only (the other beams start
 at a log-probability of minus infinity). States are reordered by the
 survivors' parents inside the compiled step
 (:mod:`kerasrnn.decoding.step_functions`); the top-k choice and the
@@ -37,7 +38,7 @@ from typing import Any
 import numpy as np
 from keras import ops
 
-from kerasrnn.decoding.decoded import BOS_ID, EOS_ID, PAD_ID, Decoded, check_source, trimmed
+from kerasrnn.decoding.decoded import BOS_ID, EOS_ID, PAD_ID, Decoded, check_source, never_emitted, trimmed
 from kerasrnn.decoding.step_functions import encoder_function, step_function
 
 
@@ -108,7 +109,7 @@ def beam_search(
         )
         log_probs = ops.convert_to_numpy(log_probs).astype("float64")
         vocab = log_probs.shape[-1]
-        log_probs = log_probs.reshape(batch, k, vocab)
+        log_probs = never_emitted(log_probs).reshape(batch, k, vocab)
         # A finished hypothesis has one continuation, padding, at no cost.
         log_probs = np.where(finished[..., None], -np.inf, log_probs)
         log_probs[..., PAD_ID] = np.where(finished, 0.0, log_probs[..., PAD_ID])

@@ -47,6 +47,13 @@ def check_source(source: object, max_length: int) -> np.ndarray:
     return array.astype("int32")
 
 
+def never_emitted(log_probs: np.ndarray) -> np.ndarray:
+    """``log_probs`` with padding and ``BOS`` at minus infinity: no decoder emits them."""
+    log_probs = log_probs.copy()
+    log_probs[..., [PAD_ID, BOS_ID]] = -np.inf
+    return log_probs
+
+
 def trimmed(tokens: np.ndarray, scores: np.ndarray, alignments: np.ndarray | None) -> Decoded:
     """A :class:`Decoded` cut to its longest row (tokens after a row's EOS already 0)."""
     length = max(int((tokens != PAD_ID).sum(axis=1).max(initial=0)), 1)

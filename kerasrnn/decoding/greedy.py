@@ -2,7 +2,9 @@
 
 .. math:: \\hat y_t = \\arg\\max_w p(w \\mid \\hat y_{<t}, x)
 
-Batched: every row runs until its ``EOS`` (it then emits padding and its score
+Padding and ``BOS`` are never emitted (their log-probabilities are set to
+minus infinity before choosing; the scores keep the model's). Batched: every
+row runs until its ``EOS`` (it then emits padding and its score
 stops growing), the loop until all rows have ended or ``max_length`` steps.
 The step runs compiled (:mod:`kerasrnn.decoding.step_functions`); choosing
 and bookkeeping are NumPy.
@@ -20,7 +22,7 @@ from typing import Any
 import numpy as np
 from keras import ops
 
-from kerasrnn.decoding.decoded import BOS_ID, EOS_ID, PAD_ID, Decoded, check_source, trimmed
+from kerasrnn.decoding.decoded import BOS_ID, EOS_ID, PAD_ID, Decoded, check_source, never_emitted, trimmed
 from kerasrnn.decoding.step_functions import encoder_function, step_function
 
 #: ``(log_probs float64 (batch, V)) -> chosen ids (batch,)``.
@@ -43,7 +45,7 @@ def decode_by_choice(model: Any, source: Any, max_length: int, choose: Chooser, 
     for t in range(max_length):
         log_probs, states, alignment = step(ops.convert_to_tensor(tokens), states, order, memory, memory_mask, keys)
         log_probs = ops.convert_to_numpy(log_probs).astype("float64")
-        words = np.where(finished, PAD_ID, choose(log_probs)).astype("int32")
+        words = np.where(finished, PAD_ID, choose(never_emitted(log_probs))).astype("int32")
         scores += np.where(finished, 0.0, log_probs[rows, words])
         chosen[:, t] = words
         if alignment is not None:

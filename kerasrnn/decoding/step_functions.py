@@ -16,10 +16,8 @@ Compilation, per backend:
   ``keras.StatelessScope``), so the compiled step always sees the current
   weights; compiled again for each new shape (batch, source length).
 * TensorFlow: ``tf.function`` (a graph, ``reduce_retracing``); XLA
-  (``jit_compile``) is not used: on CPU it compiled slower than it ran faster
-  for the short loops of decoding (measured in docs/text.md).
-* torch: eager under ``torch.no_grad()`` (``torch.compile`` is not used: its
-  compile time is far above the decoding time of a test set).
+  (``jit_compile=True``) is not used (not measured here).
+* torch: eager under ``torch.no_grad()``; ``torch.compile`` is not tried.
 
 ``compiled=False`` gives the eager functions (for comparison and debugging).
 """
