@@ -54,6 +54,18 @@ def numpy(t):
     return np.asarray(keras.ops.convert_to_numpy(t), dtype=np.float64)
 
 
+def compiled(function):
+    """``function`` under ``jax.jit`` on JAX (one compile instead of one per eager op and scan), as is elsewhere.
+
+    The layers must be built; their weights enter as constants (nothing is assigned inside).
+    """
+    if keras.backend.backend() != "jax":
+        return function
+    import jax
+
+    return jax.jit(function)
+
+
 @pytest.fixture(scope="module")
 def data():
     rng = np.random.default_rng(11)
@@ -74,23 +86,27 @@ def test_matches_reference_with_masks(form, data):
     query3, mask = data["query3"], data["mask"]
     attention(query3, memory, mask=mask)  # builds
     w = randomize(attention, np.random.default_rng([5, len(form)]))
-    keys = attention.memory_keys(memory)
-    for query in (query3[:, 0], query3):  # rank 2 (one decoder step), rank 3
-        for m in (mask, None):
-            context, weights = attention(query, memory, keys=keys, mask=m)
-            want_context, want_weights = aref.attention(form, query, memory, w, m)
-            label = f"attention {form} rank {query.ndim}" + (" masked" if m is not None else "")
-            for got, want in ((numpy(context), want_context), (numpy(weights), want_weights)):
-                err = ref.record_error(label, ref.relative_error(got, want))
-                assert err < TOLERANCE, f"{label}: relative error {err:.2e}"
-            weights = numpy(weights)
-            np.testing.assert_allclose(weights.sum(-1), 1.0, atol=1e-6)
-            if m is not None:
-                padding = np.broadcast_to(~m[:, None, :] if query.ndim == 3 else ~m, weights.shape)
-                assert np.all(weights[padding] == 0.0), "masked source steps must get weight exactly 0"
-    # keys=None computes the same keys
-    again = attention(query3, memory, mask=mask)
-    np.testing.assert_array_equal(numpy(again[0]), numpy(attention(query3, memory, keys=keys, mask=mask)[0]))
+
+    @compiled
+    def run(query3, memory, mask):
+        keys = attention.memory_keys(memory)
+        results = [attention(q, memory, keys=keys, mask=m) for q in (query3[:, 0], query3) for m in (mask, None)]
+        return results, attention(query3, memory, mask=mask)  # keys=None computes the same keys
+
+    results, without_keys = run(query3, memory, mask)
+    cases = [(query, m) for query in (query3[:, 0], query3) for m in (mask, None)]  # rank 2 (one step), rank 3
+    for (query, m), (context, weights) in zip(cases, results):
+        want_context, want_weights = aref.attention(form, query, memory, w, m)
+        label = f"attention {form} rank {query.ndim}" + (" masked" if m is not None else "")
+        for got, want in ((numpy(context), want_context), (numpy(weights), want_weights)):
+            err = ref.record_error(label, ref.relative_error(got, want))
+            assert err < TOLERANCE, f"{label}: relative error {err:.2e}"
+        weights = numpy(weights)
+        np.testing.assert_allclose(weights.sum(-1), 1.0, atol=1e-6)
+        if m is not None:
+            padding = np.broadcast_to(~m[:, None, :] if query.ndim == 3 else ~m, weights.shape)
+            assert np.all(weights[padding] == 0.0), "masked source steps must get weight exactly 0"
+    np.testing.assert_allclose(numpy(without_keys[0]), numpy(results[2][0]), rtol=1e-6)
 
 
 @pytest.mark.parametrize("form", FORMS)
@@ -132,7 +148,7 @@ def gradients(attention, query, memory, mask):
             (context, _), _ = attention.stateless_call(train, [], q, m, mask=mask)
             return (context * r).sum()
 
-        gq, gm, gw = jax.grad(loss, argnums=(0, 1, 2))(query, memory, trainable)
+        gq, gm, gw = jax.jit(jax.grad(loss, argnums=(0, 1, 2)))(query, memory, trainable)
         return [np.asarray(gq), np.asarray(gm)] + [np.asarray(g) for g in gw]
     import torch
 
