@@ -42,6 +42,8 @@ _PATHS = ("data_file", "test_file", "text_file", "data_dir", "embeddings")
 # Options that take the data set's (or the architecture's) default when unset (None).
 _PER_DATASET = (
     "embedding_dim",
+    "dropout",
+    "min_count",
     "arch",
     "units",
     "batch_size",
@@ -54,7 +56,7 @@ _PER_DATASET = (
 )
 
 #: What an unset per-data-set option becomes when the data set names no default (else 0).
-_FALLBACKS = {"embedding_dim": 64}
+_FALLBACKS = {"embedding_dim": 64, "dropout": 0.0, "min_count": 1}
 
 
 def option(
@@ -208,7 +210,9 @@ class RunConfig:
     tokens: str | None = option(
         None, "Text files: word (default) or char tokens.", choices=registry.TOKENS, metavar="word|char"
     )
-    min_count: int = option(1, "Text: keep tokens seen at least N times in training (default 1).", type=int)
+    min_count: int | None = option(
+        None, "Text: keep tokens seen at least N times in training (default: per data set, 1; fra-eng 2).", type=int
+    )
     max_vocabulary: int | None = option(
         None, "Text: keep at most N most frequent tokens (plus pad/unk/bos/eos).", type=int
     )
@@ -233,7 +237,12 @@ class RunConfig:
         None, "Units per recurrent layer (default: per data set, 128 for MNIST; 16 filters for conv-lstm).", type=int
     )
     layers: int = option(1, "Stacked recurrent layers (default 1).", type=int)
-    dropout: float = option(0.0, "Dropout between layers and before the head (default 0).", type=float)
+    dropout: float | None = option(
+        None,
+        "Dropout between layers and before the head; for translation on embeddings and decoder outputs too "
+        "(default: per data set, 0; fra-eng 0.3).",
+        type=float,
+    )
     merge_mode: str = option(
         "concat", "How bi- architectures merge directions (default concat).", choices=registry.MERGE_MODES
     )

@@ -138,6 +138,7 @@ def test_the_command_table_has_each_commands_own_short_help():
         checked.append(name)
     assert set(checked) == {
         "fit",
+        "translate",
         "evaluate",
         "predict",
         "generate",

@@ -45,7 +45,10 @@ def test_import_is_light():
 
 
 def test_registry_and_errors():
-    assert set(DATASETS) == {"mnist", "sunspots", "shakespeare", "adding", "copy", "arithmetic", "xml", "file"}
+    assert set(DATASETS) == {
+        *("mnist", "sunspots", "shakespeare", "adding", "copy", "arithmetic", "xml", "file"),
+        *("fra-eng", "sentiment", "pairs", "texts"),
+    }
     assert all(isinstance(entry.description, str) and "\n" not in entry.description for entry in DATASETS.values())
     with pytest.raises(DataError, match="expected one of adding, arithmetic, copy, mnist, shakespeare, sunspots, xml"):
         load_dataset("cifar10")
