@@ -50,7 +50,10 @@ def test_registry_and_errors():
         *("fra-eng", "sentiment", "pairs", "texts"),
     }
     assert all(isinstance(entry.description, str) and "\n" not in entry.description for entry in DATASETS.values())
-    with pytest.raises(DataError, match="expected one of adding, arithmetic, copy, mnist, shakespeare, sunspots, xml"):
+    with pytest.raises(
+        DataError,
+        match="expected one of adding, arithmetic, copy, fra-eng, mnist, pairs, sentiment, shakespeare, sunspots, texts, xml",
+    ):
         load_dataset("cifar10")
     with pytest.raises(DataError, match="does not accept option.*windw.*accepted: .*window"):
         load_dataset("sunspots", windw=3)
