@@ -70,229 +70,213 @@ def _as(tensor: Tensor, like: torch.Tensor) -> torch.Tensor:
 def _results(
     outputs: torch.Tensor, c_last: torch.Tensor, return_sequences: bool
 ) -> tuple[torch.Tensor, torch.Tensor, list[torch.Tensor]]:
-    """``(last_output, outputs, [h, c])`` as Keras' loop returns them, from time-major outputs."""
-    last = outputs[-1]
-    sequence = outputs.transpose(0, 1) if return_sequences else last.unsqueeze(1)
+    """``(last_output, outputs, [h, c])`` as Keras' loop returns them."""
+    last = outputs[:, -1]
+    sequence = outputs if return_sequences else last.unsqueeze(1)
     return last, sequence, [last, c_last]
 
 
-class PeepholeLSTMSequence(torch.autograd.Function):
-    """The peephole LSTM recurrence over a whole, time-major, projected sequence.
+def _order(steps: int, go_backwards: bool) -> list[tuple[int, int]]:
+    """``(k, t)``: the k-th step processed reads input step t (Keras' ``go_backwards`` reads them reversed)."""
+    return [(k, steps - 1 - k if go_backwards else k) for k in range(steps)]
 
-    Inputs: ``projected`` ``(time, batch, 4 units)`` = ``x_t W + b``,
+
+class PeepholeLSTMSequence(torch.autograd.Function):
+    """The peephole LSTM recurrence over a whole projected sequence.
+
+    Inputs: ``projected`` ``(batch, time, 4 units)`` = ``x_t W + b``,
     ``h0``, ``c0`` ``(batch, units)``, ``recurrent_kernel`` ``(units, 4 units)``,
-    ``peepholes`` ``(3, units)`` = ``[p_i, p_f, p_o]``. Outputs: all ``h_t``
-    ``(time, batch, units)`` and the last ``c``.
+    ``peepholes`` ``(3, units)`` = ``[p_i, p_f, p_o]``, ``go_backwards``.
+    Outputs: every ``h`` ``(batch, time, units)`` in processing order, and
+    the last ``c``.
+
+    Measured on a 2-core CPU: plain per-step tensors (kept in lists, stacked
+    once) and each step's local derivatives computed inside the backward
+    loop are 1.5x faster than preallocated ``(time, ...)`` buffers written
+    with ``out=`` and derivatives vectorized over all steps: the small
+    tensors stay in cache.
     """
 
     @staticmethod
-    def forward(ctx, projected, h0, c0, recurrent_kernel, peepholes):  # noqa: ANN001, ANN205
-        steps, batch, four_units = projected.shape
-        units = four_units // 4
-        h_all = projected.new_empty(steps + 1, batch, units)  # h_all[t] = h_{t-1}
-        c_all = projected.new_empty(steps + 1, batch, units)
-        gates = projected.new_empty(steps, batch, 4, units)  # i, f, tanh(z_c), o
-        tanh_c = projected.new_empty(steps, batch, units)
-        h_all[0] = h0
-        c_all[0] = c0
-        p_if = peepholes[:2]  # (2, units)
-        p_o = peepholes[2]
-        for t in range(steps):
-            z = torch.addmm(projected[t], h_all[t], recurrent_kernel).view(batch, 4, units)
-            c_prev = c_all[t]
-            gate = gates[t]
-            z[:, :2].addcmul_(c_prev.unsqueeze(1), p_if)
-            torch.sigmoid(z[:, :2], out=gate[:, :2])
-            torch.tanh(z[:, 2], out=gate[:, 2])
-            c = torch.mul(gate[:, 1], c_prev, out=c_all[t + 1])
-            c.addcmul_(gate[:, 0], gate[:, 2])
-            z_o = z[:, 3].addcmul_(c, p_o)
-            torch.sigmoid(z_o, out=gate[:, 3])
-            torch.tanh(c, out=tanh_c[t])
-            torch.mul(gate[:, 3], tanh_c[t], out=h_all[t + 1])
-        ctx.save_for_backward(h_all, c_all, gates, tanh_c, recurrent_kernel, peepholes)
-        return h_all[1:], c_all[-1].clone()
+    def forward(ctx, projected, h0, c0, recurrent_kernel, peepholes, go_backwards):  # noqa: ANN001, ANN205
+        p_i, p_f, p_o = peepholes.unbind(0)
+        h, c = h0, c0
+        h_prev, c_all, gates, tanh_c, outputs = [], [c0], [], [], []
+        for _, t in _order(projected.shape[1], go_backwards):
+            h_prev.append(h)
+            z_i, z_f, z_c, z_o = torch.addmm(projected[:, t], h, recurrent_kernel).chunk(4, 1)
+            i = torch.sigmoid(torch.addcmul(z_i, p_i, c))
+            f = torch.sigmoid(torch.addcmul(z_f, p_f, c))
+            g = torch.tanh(z_c)
+            c = torch.addcmul(f * c, i, g)
+            o = torch.sigmoid(torch.addcmul(z_o, p_o, c))
+            tc = torch.tanh(c)
+            h = o * tc
+            c_all.append(c)
+            gates.append((i, f, g, o))
+            tanh_c.append(tc)
+            outputs.append(h)
+        ctx.go_backwards = go_backwards
+        ctx.steps = (h_prev, c_all, gates, tanh_c)
+        ctx.save_for_backward(recurrent_kernel, peepholes)
+        return torch.stack(outputs, 1), c.clone()
 
     @staticmethod
     @torch.autograd.function.once_differentiable
     def backward(ctx, grad_outputs, grad_c_last):  # noqa: ANN001, ANN205
-        h_all, c_all, gates, tanh_c, recurrent_kernel, peepholes = ctx.saved_tensors
-        steps, batch, _, units = gates.shape
-        i, f, g, o = gates.unbind(2)
-        c_prev_all = c_all[:-1]
-        # Local derivatives of every step at once: dz_{i,f,c} = dc * local_ifc, dz_o = dh * local_o.
-        local_ifc = torch.stack([g * i * (1 - i), c_prev_all * f * (1 - f), i * (1 - g * g)], dim=2)
-        local_o = tanh_c * o * (1 - o)
-        dc_from_dh = o * (1 - tanh_c * tanh_c)
-        grad_z = gates.new_empty(steps, batch, 4, units)
-        p_if = peepholes[:2]
-        p_o = peepholes[2]
+        recurrent_kernel, peepholes = ctx.saved_tensors
+        h_prev, c_all, gates, tanh_c = ctx.steps
+        p_i, p_f, p_o = peepholes.unbind(0)
         recurrent_t = recurrent_kernel.t()
-        dh_next = torch.zeros_like(h_all[0])
-        dc_next = grad_c_last.clone()
-        for t in range(steps - 1, -1, -1):
-            dh = grad_outputs[t] + dh_next
-            dz = grad_z[t]
-            dz_o = torch.mul(dh, local_o[t], out=dz[:, 3])
-            dc = dc_next.addcmul_(dh, dc_from_dh[t]).addcmul_(dz_o, p_o)
-            torch.mul(dc.unsqueeze(1), local_ifc[t], out=dz[:, :3])
-            dc_next = torch.mul(dc, f[t]).add_((dz[:, :2] * p_if).sum(1))
-            dh_next = torch.mm(dz.view(batch, 4 * units), recurrent_t)
-        flat_z = grad_z.view(steps * batch, 4 * units)
-        grad_kernel = torch.mm(h_all[:-1].reshape(steps * batch, units).t(), flat_z)
-        grad_p_if = (grad_z[:, :, :2] * c_prev_all.unsqueeze(2)).sum((0, 1))
-        grad_p_o = (grad_z[:, :, 3] * c_all[1:]).sum((0, 1))
-        grad_peepholes = torch.cat([grad_p_if, grad_p_o.unsqueeze(0)])
-        return grad_z.view(steps, batch, 4 * units), dh_next, dc_next, grad_kernel, grad_peepholes
+        dh_next = torch.zeros_like(c_all[0])
+        dc = grad_c_last
+        steps = len(gates)
+        order = _order(steps, ctx.go_backwards)
+        grad_z = [None] * steps  # at input step t: stacked to (batch, time, 4 units) as `projected`
+        for k, t in reversed(order):
+            i, f, g, o = gates[k]
+            tc, c_prev = tanh_c[k], c_all[k]
+            dh = grad_outputs[:, k] + dh_next
+            dz_o = dh * tc * o * (1 - o)
+            dc = dc + dh * o * (1 - tc * tc) + dz_o * p_o
+            dz_i = dc * g * i * (1 - i)
+            dz_f = dc * c_prev * f * (1 - f)
+            dz_c = dc * i * (1 - g * g)
+            dc = dc * f + dz_i * p_i + dz_f * p_f
+            dz = torch.cat([dz_i, dz_f, dz_c, dz_o], 1)
+            grad_z[t] = dz
+            dh_next = torch.mm(dz, recurrent_t)
+        batch, units = c_all[0].shape
+        rows = steps * batch
+        grad_z = torch.stack(grad_z, 1)
+        by_input = [k for k, _ in sorted(order, key=lambda kt: kt[1])]  # processing index of each input step
+        h_prev = torch.stack([h_prev[k] for k in by_input], 1)
+        c_prev = torch.stack([c_all[k] for k in by_input], 1)
+        c_new = torch.stack([c_all[k + 1] for k in by_input], 1)
+        grad_kernel = torch.mm(h_prev.view(rows, units).t(), grad_z.view(rows, 4 * units))
+        z_i, z_f, _, z_o = grad_z.chunk(4, 2)
+        grad_peepholes = torch.stack(
+            [(z_i * c_prev).sum((0, 1)), (z_f * c_prev).sum((0, 1)), (z_o * c_new).sum((0, 1))]
+        )
+        return grad_z, dh_next, dc, grad_kernel, grad_peepholes, None
 
 
 _native_layer_norm_backward = torch.ops.aten.native_layer_norm_backward
 
 
 class LayerNormLSTMSequence(torch.autograd.Function):
-    """The layer-normalized LSTM recurrence over a whole, time-major, projected sequence.
+    """The layer-normalized LSTM recurrence over a whole projected sequence.
 
-    Inputs: ``projected`` ``(time, batch, 4 units)`` = ``LN_x(x_t W) + b``,
+    Inputs: ``projected`` ``(batch, time, 4 units)`` = ``LN_x(x_t W) + b``,
     ``h0``, ``c0``, ``recurrent_kernel`` ``(units, 4 units)``, the recurrent
     normalization's ``gamma_h``, ``beta_h`` ``(4 units,)``, the state
-    normalization's ``gamma_c``, ``beta_c`` ``(units,)``; ``epsilon`` a float.
-    Each normalization is ``torch.native_layer_norm`` (what the cell's
+    normalization's ``gamma_c``, ``beta_c`` ``(units,)``, ``epsilon``,
+    ``go_backwards``; outputs as :class:`PeepholeLSTMSequence`. Each
+    normalization is ``torch.native_layer_norm`` (what the cell's
     ``layer_norm`` runs on torch) and its ``native_layer_norm_backward``:
-    one op each per step.
+    one op each per step; the scales' and shifts' gradients are one
+    ``native_layer_norm_backward`` over all steps.
     """
 
     @staticmethod
-    def forward(ctx, projected, h0, c0, recurrent_kernel, gamma_h, beta_h, gamma_c, beta_c, epsilon):  # noqa: ANN001, ANN205
-        steps, batch, four_units = projected.shape
+    def forward(ctx, projected, h0, c0, recurrent_kernel, gamma_h, beta_h, gamma_c, beta_c, epsilon, go_backwards):  # noqa: ANN001, ANN205
+        four_units = recurrent_kernel.shape[1]
         units = four_units // 4
-        h_all = projected.new_empty(steps + 1, batch, units)
-        c_all = projected.new_empty(steps + 1, batch, units)
-        recurrent = projected.new_empty(steps, batch, four_units)  # h_{t-1} U, before its normalization
-        stats_h = projected.new_empty(2, steps, batch, 1)  # mean, 1/std
-        gates = projected.new_empty(steps, batch, 4, units)  # i, f, tanh(z_c), o
-        cell = projected.new_empty(steps, batch, units)  # f c_{t-1} + i tanh(z_c), before normalization
-        stats_c = projected.new_empty(2, steps, batch, 1)
-        tanh_c = projected.new_empty(steps, batch, units)
-        h_all[0] = h0
-        c_all[0] = c0
-        for t in range(steps):
-            r = torch.mm(h_all[t], recurrent_kernel, out=recurrent[t])
-            r_normed, stats_h[0, t], stats_h[1, t] = torch.native_layer_norm(r, (four_units,), gamma_h, beta_h, epsilon)
-            gate = gates[t]
-            z = r_normed.add_(projected[t]).view(batch, 4, units)
-            torch.sigmoid(z, out=gate)
-            torch.tanh(z[:, 2], out=gate[:, 2])
-            v = torch.mul(gate[:, 1], c_all[t], out=cell[t])
-            v.addcmul_(gate[:, 0], gate[:, 2])
-            c, stats_c[0, t], stats_c[1, t] = torch.native_layer_norm(v, (units,), gamma_c, beta_c, epsilon)
-            c_all[t + 1] = c
-            torch.tanh(c, out=tanh_c[t])
-            torch.mul(gate[:, 3], tanh_c[t], out=h_all[t + 1])
-        ctx.save_for_backward(
-            h_all,
-            c_all,
-            recurrent,
-            stats_h,
-            gates,
-            cell,
-            stats_c,
-            tanh_c,
-            recurrent_kernel,
-            gamma_h,
-            beta_h,
-            gamma_c,
-            beta_c,
-        )
-        return h_all[1:], c_all[-1].clone()
+        h, c = h0, c0
+        h_prev, c_all, recurrent, stats_h, gates, cell, stats_c, tanh_c, outputs = [], [c0], [], [], [], [], [], [], []
+        for _, t in _order(projected.shape[1], go_backwards):
+            h_prev.append(h)
+            r = torch.mm(h, recurrent_kernel)
+            r_normed, mean_r, rstd_r = torch.native_layer_norm(r, (four_units,), gamma_h, beta_h, epsilon)
+            i, f, _, o = torch.sigmoid(r_normed.add_(projected[:, t])).chunk(4, 1)
+            g = torch.tanh(r_normed[:, 2 * units : 3 * units])
+            v = torch.addcmul(f * c, i, g)
+            c, mean_c, rstd_c = torch.native_layer_norm(v, (units,), gamma_c, beta_c, epsilon)
+            tc = torch.tanh(c)
+            h = o * tc
+            c_all.append(c)
+            recurrent.append(r)
+            stats_h.append((mean_r, rstd_r))
+            gates.append((i, f, g, o))
+            cell.append(v)
+            stats_c.append((mean_c, rstd_c))
+            tanh_c.append(tc)
+            outputs.append(h)
+        ctx.go_backwards = go_backwards
+        ctx.steps = (h_prev, c_all, recurrent, stats_h, gates, cell, stats_c, tanh_c)
+        ctx.save_for_backward(recurrent_kernel, gamma_h, beta_h, gamma_c, beta_c)
+        return torch.stack(outputs, 1), c.clone()
 
     @staticmethod
     @torch.autograd.function.once_differentiable
     def backward(ctx, grad_outputs, grad_c_last):  # noqa: ANN001, ANN205
-        (
-            h_all,
-            c_all,
-            recurrent,
-            stats_h,
-            gates,
-            cell,
-            stats_c,
-            tanh_c,
-            recurrent_kernel,
-            gamma_h,
-            beta_h,
-            gamma_c,
-            beta_c,
-        ) = ctx.saved_tensors
-        steps, batch, _, units = gates.shape
-        four_units = 4 * units
-        i, f, g, o = gates.unbind(2)
-        local_ifc = torch.stack([g * i * (1 - i), c_all[:-1] * f * (1 - f), i * (1 - g * g)], dim=2)
-        local_o = tanh_c * o * (1 - o)
-        dc_from_dh = o * (1 - tanh_c * tanh_c)
-        grad_z = gates.new_empty(steps, batch, 4, units)  # = the gradient of the projected input
-        grad_c = gates.new_empty(steps, batch, units)  # of the normalized state c_t
-        grad_r = gates.new_empty(steps, batch, four_units)  # of h_{t-1} U
+        recurrent_kernel, gamma_h, beta_h, gamma_c, beta_c = ctx.saved_tensors
+        h_prev, c_all, recurrent, stats_h, gates, cell, stats_c, tanh_c = ctx.steps
+        four_units = recurrent_kernel.shape[1]
+        units = four_units // 4
         recurrent_t = recurrent_kernel.t()
-        no_weights = [True, False, False]
-        shape_h, shape_c = (four_units,), (units,)
-        dh_next = torch.zeros_like(h_all[0])
-        dc_next = grad_c_last
-        for t in range(steps - 1, -1, -1):
-            dh = grad_outputs[t] + dh_next
-            dz = grad_z[t]
-            torch.mul(dh, local_o[t], out=dz[:, 3])
-            dc = torch.addcmul(dc_next, dh, dc_from_dh[t], out=grad_c[t])
-            dv = _native_layer_norm_backward(
-                dc, cell[t], shape_c, stats_c[0, t], stats_c[1, t], gamma_c, beta_c, no_weights
-            )[0]
-            torch.mul(dv.unsqueeze(1), local_ifc[t], out=dz[:, :3])
-            dc_next = dv.mul_(f[t])
-            flat_dz = dz.view(batch, four_units)
-            dr = _native_layer_norm_backward(
-                flat_dz, recurrent[t], shape_h, stats_h[0, t], stats_h[1, t], gamma_h, beta_h, no_weights
-            )[0]
-            grad_r[t] = dr
+        input_only = [True, False, False]
+        dh_next = torch.zeros_like(c_all[0])
+        dc_prev = grad_c_last
+        steps = len(gates)
+        order = _order(steps, ctx.go_backwards)
+        grad_z, grad_c, grad_r = [None] * steps, [None] * steps, [None] * steps  # at input step t
+        for k, t in reversed(order):
+            i, f, g, o = gates[k]
+            tc, c_prev = tanh_c[k], c_all[k]
+            dh = grad_outputs[:, k] + dh_next
+            dz_o = dh * tc * o * (1 - o)
+            dc = dc_prev + dh * o * (1 - tc * tc)
+            dv = _native_layer_norm_backward(dc, cell[k], (units,), *stats_c[k], gamma_c, beta_c, input_only)[0]
+            dz = torch.cat([dv * g * i * (1 - i), dv * c_prev * f * (1 - f), dv * i * (1 - g * g), dz_o], 1)
+            dc_prev = dv * f
+            dr = _native_layer_norm_backward(dz, recurrent[k], (four_units,), *stats_h[k], gamma_h, beta_h, input_only)[
+                0
+            ]
+            grad_z[t], grad_c[t], grad_r[t] = dz, dc, dr
             dh_next = torch.mm(dr, recurrent_t)
-        flat_z = grad_z.view(steps * batch, four_units)
-        only_weights = [False, True, True]
+        batch = c_all[0].shape[0]
+        rows = steps * batch
+        by_input = [k for k, _ in sorted(order, key=lambda kt: kt[1])]  # processing index of each input step
+
+        def stacked(per_step: list[torch.Tensor], width: int) -> torch.Tensor:
+            return torch.stack([per_step[k] for k in by_input], 1).view(rows, width)
+
+        grad_z = torch.stack(grad_z, 1)  # (batch, time, 4 units) as `projected`
+        weights_only = [False, True, True]
         _, grad_gamma_h, grad_beta_h = _native_layer_norm_backward(
-            flat_z,
-            recurrent.view(steps * batch, four_units),
-            shape_h,
-            stats_h[0].reshape(steps * batch, 1),
-            stats_h[1].reshape(steps * batch, 1),
+            grad_z.view(rows, four_units),
+            stacked(recurrent, four_units),
+            (four_units,),
+            stacked([mean for mean, _ in stats_h], 1),
+            stacked([rstd for _, rstd in stats_h], 1),
             gamma_h,
             beta_h,
-            only_weights,
+            weights_only,
         )
         _, grad_gamma_c, grad_beta_c = _native_layer_norm_backward(
-            grad_c.view(steps * batch, units),
-            cell.view(steps * batch, units),
-            shape_c,
-            stats_c[0].reshape(steps * batch, 1),
-            stats_c[1].reshape(steps * batch, 1),
+            torch.stack(grad_c, 1).view(rows, units),
+            stacked(cell, units),
+            (units,),
+            stacked([mean for mean, _ in stats_c], 1),
+            stacked([rstd for _, rstd in stats_c], 1),
             gamma_c,
             beta_c,
-            only_weights,
+            weights_only,
         )
-        grad_kernel = torch.mm(h_all[:-1].reshape(steps * batch, units).t(), grad_r.view(steps * batch, four_units))
+        grad_kernel = torch.mm(stacked(h_prev, units).t(), torch.stack(grad_r, 1).view(rows, four_units))
         return (
-            grad_z.view(steps, batch, four_units),
+            grad_z,
             dh_next,
-            dc_next,
+            dc_prev,
             grad_kernel,
             grad_gamma_h,
             grad_beta_h,
             grad_gamma_c,
             grad_beta_c,
             None,
+            None,
         )
-
-
-def _time_major(projected: torch.Tensor, go_backwards: bool) -> torch.Tensor:
-    if go_backwards:  # as Keras' loop: process reversed, outputs in processing order
-        projected = torch.flip(projected, dims=[1])
-    return projected.transpose(0, 1).contiguous()
 
 
 def peephole_lstm(
@@ -324,11 +308,12 @@ def peephole_lstm(
         [_as(p, sequences) for p in (input_gate_peephole, forget_gate_peephole, output_gate_peephole)]
     )
     outputs, c_last = PeepholeLSTMSequence.apply(
-        _time_major(projected, go_backwards),
+        projected,
         _as(initial_state_h, sequences),
         _as(initial_state_c, sequences),
         _as(recurrent_kernel, sequences),
         peepholes,
+        bool(go_backwards),
     )
     return _results(outputs, c_last, return_sequences)
 
@@ -359,7 +344,7 @@ def layer_norm_lstm(
     _check_supported(sequences, mask, activation, recurrent_activation, unroll)
     projected = _as(project_inputs(sequences), sequences)
     outputs, c_last = LayerNormLSTMSequence.apply(
-        _time_major(projected, go_backwards),
+        projected,
         _as(initial_state_h, sequences),
         _as(initial_state_c, sequences),
         _as(recurrent_kernel, sequences),
@@ -368,5 +353,6 @@ def layer_norm_lstm(
         _as(state_norm_gamma, sequences),
         _as(state_norm_beta, sequences),
         float(epsilon),
+        bool(go_backwards),
     )
     return _results(outputs, c_last, return_sequences)
