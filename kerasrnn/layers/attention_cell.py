@@ -5,6 +5,7 @@ from __future__ import annotations
 import keras
 from keras import ops
 
+from kerasrnn.keras_private import DropoutRNNCell
 from kerasrnn.layers.tensor_types import Shape, Tensor
 
 # The states after the inner cell's, in this order (see AttentionCell).
@@ -46,7 +47,7 @@ def _output_size(cell) -> int:
 
 
 @keras.saving.register_keras_serializable(package="kerasrnn")
-class AttentionCell(keras.layers.Layer):
+class AttentionCell(DropoutRNNCell, keras.layers.Layer):
     r"""Attention around a recurrent cell, for ``keras.layers.RNN``: the decoder of an encoder-decoder.
 
     tensorflow-addons' ``AttentionWrapper`` order (Luong, Pham & Manning,
@@ -96,6 +97,11 @@ class AttentionCell(keras.layers.Layer):
     but Keras' ``.keras`` format cannot save a layer held twice. Build the
     decoder inside a layer or a subclassed model (its ``call`` computing the
     initial states) to save it as ``.keras``.
+
+    Dropout: the inner cell's (or each stacked cell's) dropout masks are drawn
+    once per sequence, before the loop, as ``keras.layers.RNN`` does for a bare
+    cell: the wrapper is a Keras ``DropoutRNNCell`` whose mask hooks pass the
+    inner cells inputs of the right widths (``[x_t; a_{t-1}]`` for the first).
 
     Args:
         cell: The recurrent cell (a layer).
@@ -241,6 +247,35 @@ class AttentionCell(keras.layers.Layer):
             "AttentionCell needs the encoder's memory: pass initial_state=cell.initial_states(inner_states, "
             "memory, keys, memory_mask) to keras.layers.RNN."
         )
+
+    # -- dropout masks (drawn by keras.layers.RNN before its loop) --------------
+
+    def _inner_cells(self) -> list:
+        return list(self.cell.cells) if isinstance(self.cell, keras.layers.StackedRNNCells) else [self.cell]
+
+    def get_dropout_mask(self, step_input: Tensor):
+        """Draws the inner cells' input and recurrent masks for this sequence; the wrapper has none of its own."""
+        column = ops.zeros_like(step_input[:, :1])
+        width = step_input.shape[-1] + (self.output_size if self.input_feeding else 0)
+        for cell in self._inner_cells():
+            if isinstance(cell, DropoutRNNCell):
+                cell.get_dropout_mask(ops.repeat(column, width, axis=1))
+                cell.get_recurrent_dropout_mask(ops.repeat(column, _flat_sizes(cell.state_size)[0], axis=1))
+            width = _output_size(cell)
+        return None
+
+    def get_recurrent_dropout_mask(self, step_input: Tensor):
+        return None
+
+    def reset_dropout_mask(self) -> None:
+        for cell in self._inner_cells():
+            if isinstance(cell, DropoutRNNCell):
+                cell.reset_dropout_mask()
+
+    def reset_recurrent_dropout_mask(self) -> None:
+        for cell in self._inner_cells():
+            if isinstance(cell, DropoutRNNCell):
+                cell.reset_recurrent_dropout_mask()
 
     # -- the step --------------------------------------------------------------
 

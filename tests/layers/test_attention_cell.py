@@ -185,6 +185,31 @@ def test_traced_with_an_unknown_source_length(data):
             )
 
 
+def test_inner_dropout_masks_are_drawn_before_the_loop(data):
+    """A stacked inner cell's dropout masks come from keras.layers.RNN's pre-loop hook (one mask per sequence)."""
+    first = keras.layers.GRUCell(H, dropout=0.5, recurrent_dropout=0.5, **CELL_ZEROS)
+    second = keras.layers.LSTMCell(H, dropout=0.5, **CELL_ZEROS)
+    cell = AttentionCell(keras.layers.StackedRNNCells([first, second]), LuongAttention("general", **ZEROS), **ZEROS)
+    states = cell.initial_states([data["h0"], [data["h0"], data["c0"]]], data["memory"])
+    rnn = keras.layers.RNN(cell, return_sequences=True)
+    rnn.build(data["x"].shape)
+    randomize_all(cell, np.random.default_rng(3))
+    drawn = {}
+    hook = cell.get_dropout_mask
+
+    def spy(step_input):
+        hook(step_input)
+        masks = first.get_dropout_mask(None), second.get_dropout_mask(None), first.get_recurrent_dropout_mask(None)
+        # (a cell may keep a list of masks, one per gate)
+        drawn.update(zip(("first", "second", "recurrent"), (keras.tree.flatten(mask)[0] for mask in masks)))
+
+    cell.get_dropout_mask = spy
+    trained = numpy(rnn(data["x"], initial_state=states, training=True))
+    assert tuple(drawn["first"].shape) == (B, DX + H)  # [x_t; a_{t-1}]
+    assert tuple(drawn["second"].shape) == tuple(drawn["recurrent"].shape) == (B, H)
+    assert np.abs(trained - numpy(rnn(data["x"], initial_state=states, training=False))).max() > 1e-2
+
+
 def test_config_round_trip():
     cell = AttentionCell(
         kerasrnn.layers.PeepholeLSTMCell(H), BahdanauAttention(4, normalize=True), attention_size=3, input_feeding=False
