@@ -132,23 +132,22 @@ class PeepholeLSTMSequence(torch.autograd.Function):
         dc = grad_c_last
         steps = len(gates)
         order = _order(steps, ctx.go_backwards)
-        grad_z = [None] * steps  # at input step t: stacked to (batch, time, 4 units) as `projected`
+        batch, units = c_all[0].shape
+        grad_z = c_all[0].new_empty(batch, steps, 4, units)  # as `projected`; step t written in place
         for k, t in reversed(order):
             i, f, g, o = gates[k]
             tc, c_prev = tanh_c[k], c_all[k]
             dh = grad_outputs[:, k] + dh_next
-            dz_o = dh * tc * o * (1 - o)
+            dz = grad_z[:, t]
+            dz_o = torch.mul(dh * tc, o * (1 - o), out=dz[:, 3])
             dc = dc + dh * o * (1 - tc * tc) + dz_o * p_o
-            dz_i = dc * g * i * (1 - i)
-            dz_f = dc * c_prev * f * (1 - f)
-            dz_c = dc * i * (1 - g * g)
+            dz_i = torch.mul(dc * g, i * (1 - i), out=dz[:, 0])
+            dz_f = torch.mul(dc * c_prev, f * (1 - f), out=dz[:, 1])
+            torch.mul(dc * i, 1 - g * g, out=dz[:, 2])
             dc = dc * f + dz_i * p_i + dz_f * p_f
-            dz = torch.cat([dz_i, dz_f, dz_c, dz_o], 1)
-            grad_z[t] = dz
-            dh_next = torch.mm(dz, recurrent_t)
-        batch, units = c_all[0].shape
+            dh_next = torch.mm(dz.view(batch, 4 * units), recurrent_t)
         rows = steps * batch
-        grad_z = torch.stack(grad_z, 1)
+        grad_z = grad_z.view(batch, steps, 4 * units)
         by_input = [k for k, _ in sorted(order, key=lambda kt: kt[1])]  # processing index of each input step
         h_prev = torch.stack([h_prev[k] for k in by_input], 1)
         c_prev = torch.stack([c_all[k] for k in by_input], 1)
@@ -220,20 +219,25 @@ class LayerNormLSTMSequence(torch.autograd.Function):
         dc_prev = grad_c_last
         steps = len(gates)
         order = _order(steps, ctx.go_backwards)
-        grad_z, grad_c, grad_r = [None] * steps, [None] * steps, [None] * steps  # at input step t
+        grad_c, grad_r = [None] * steps, [None] * steps  # at input step t
+        grad_z = c_all[0].new_empty(c_all[0].shape[0], steps, 4, units)  # as `projected`; step t written in place
         for k, t in reversed(order):
             i, f, g, o = gates[k]
             tc, c_prev = tanh_c[k], c_all[k]
             dh = grad_outputs[:, k] + dh_next
-            dz_o = dh * tc * o * (1 - o)
+            dz = grad_z[:, t]
+            torch.mul(dh * tc, o * (1 - o), out=dz[:, 3])
             dc = dc_prev + dh * o * (1 - tc * tc)
             dv = _native_layer_norm_backward(dc, cell[k], (units,), *stats_c[k], gamma_c, beta_c, input_only)[0]
-            dz = torch.cat([dv * g * i * (1 - i), dv * c_prev * f * (1 - f), dv * i * (1 - g * g), dz_o], 1)
+            torch.mul(dv * g, i * (1 - i), out=dz[:, 0])
+            torch.mul(dv * c_prev, f * (1 - f), out=dz[:, 1])
+            torch.mul(dv * i, 1 - g * g, out=dz[:, 2])
+            dz = dz.view(dz.shape[0], four_units)
             dc_prev = dv * f
             dr = _native_layer_norm_backward(dz, recurrent[k], (four_units,), *stats_h[k], gamma_h, beta_h, input_only)[
                 0
             ]
-            grad_z[t], grad_c[t], grad_r[t] = dz, dc, dr
+            grad_c[t], grad_r[t] = dc, dr
             dh_next = torch.mm(dr, recurrent_t)
         batch = c_all[0].shape[0]
         rows = steps * batch
@@ -242,7 +246,7 @@ class LayerNormLSTMSequence(torch.autograd.Function):
         def stacked(per_step: list[torch.Tensor], width: int) -> torch.Tensor:
             return torch.stack([per_step[k] for k in by_input], 1).view(rows, width)
 
-        grad_z = torch.stack(grad_z, 1)  # (batch, time, 4 units) as `projected`
+        grad_z = grad_z.view(batch, steps, four_units)
         weights_only = [False, True, True]
         _, grad_gamma_h, grad_beta_h = _native_layer_norm_backward(
             grad_z.view(rows, four_units),
