@@ -17,7 +17,7 @@ The recipe (``metadata.json``'s ``decoding``):
 2. ``memory, memory_mask, state_0..`` = encoder(source);
 3. from ``token = bos``, at most ``2 * source_length + 10`` times:
    ``logits, next_state_0.. [, alignment]`` = decoder_step(token, state_0.. [, memory, memory_mask]);
-   greedy: ``token = argmax(logits)``; a row ends at its first eos;
+   greedy: ``token = argmax(logits)`` over every id but pad and bos; a row ends at its first eos;
 4. the target tokens before eos, detokenized.
 
 ``--beam K`` runs beam search instead (GNMT's length penalty, ``--alpha``),
@@ -180,6 +180,7 @@ class Translator:
                 )
         ids = meta["token_ids"]
         self.pad, self.unk, self.bos, self.eos = ids["pad"], ids["unk"], ids["bos"], ids["eos"]
+        self.never_emitted = meta["decoding"].get("never_emitted", [self.pad, self.bos])
         source, target = meta["source_vocabulary"], meta["target_vocabulary"]
         self.source_kind, self.target_kind = source["tokens"], target["tokens"]
         self.source_ids = {token: index for index, token in enumerate(source["reserved"] + source["items"])}
@@ -244,6 +245,7 @@ class Translator:
         finished = np.zeros(batch, dtype=bool)
         for t in range(chosen.shape[1]):
             logits, states = self._step(token, states, memory)
+            logits[:, self.never_emitted] = -np.inf
             token = np.where(finished, self.pad, logits.argmax(axis=-1)).astype(np.int32)
             chosen[:, t] = token
             finished |= token == self.eos
@@ -276,7 +278,9 @@ class Translator:
             logits, states = self._step(tokens, states, memory)
             logits = logits.astype(np.float64)
             shifted = logits - logits.max(axis=-1, keepdims=True)
-            log_probs = (shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))).reshape(batch, k, -1)
+            log_probs = shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
+            log_probs[:, self.never_emitted] = -np.inf
+            log_probs = log_probs.reshape(batch, k, -1)
             vocab = log_probs.shape[-1]
             log_probs = np.where(finished[..., None], -np.inf, log_probs)
             log_probs[..., self.pad] = np.where(finished, 0.0, log_probs[..., self.pad])

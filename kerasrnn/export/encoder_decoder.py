@@ -75,6 +75,8 @@ DECODER_STEP_DIR = "decoder_step"
 PARTS = (ENCODER_DIR, DECODER_STEP_DIR)
 #: Reserved token ids (kerasrnn.data.vocabulary's; repeated here so that this module imports no Keras).
 PAD_ID, UNK_ID, BOS_ID, EOS_ID = 0, 1, 2, 3
+#: Ids a decoder never emits (kerasrnn.decoding's rule: a 0 inside a row would read as its end).
+NEVER_EMITTED = [PAD_ID, BOS_ID]
 #: The recipe's longest translation: ``MAX_LENGTH_FACTOR * source_length + MAX_LENGTH_EXTRA`` tokens.
 MAX_LENGTH_FACTOR, MAX_LENGTH_EXTRA = 2, 10
 #: Default parity tolerance of a sequence-to-sequence export (module docstring: why not 1e-5).
@@ -502,6 +504,8 @@ def greedy_with_artifacts(encode: Any, step: Any, source: np.ndarray, steps: int
     for t in range(steps):
         logits, *rest = step(token, *states, *extra)
         states = rest[: len(states)]
+        logits = np.array(logits)
+        logits[:, NEVER_EMITTED] = -np.inf
         token = np.where(finished, PAD_ID, np.argmax(logits, axis=-1)).astype(np.int32)
         chosen[:, t] = token
         finished |= token == EOS_ID
@@ -704,17 +708,19 @@ def _metadata(model: Any, encoder: Part, step: Part, job: Any) -> dict[str, Any]
                 "extra": MAX_LENGTH_EXTRA,
             },
             "states": {f"next_state_{i}": f"state_{i}" for i in range(count)},
+            "never_emitted": NEVER_EMITTED,
             "step_takes_memory": takes_memory,
             "loop": [
                 "memory, memory_mask, state_0.. = encoder(source)",
                 "token = start_token for every row",
                 "repeat at most max_length times: logits, next_state_0..[, alignment] = decoder_step(token, "
-                "state_0..[, memory, memory_mask]); state_i = next_state_i; token = argmax(logits) (greedy); "
-                "a row ends at its first end_token and emits pad after it",
+                "state_0..[, memory, memory_mask]); state_i = next_state_i; token = argmax(logits) over every "
+                "id but pad and bos, which are never emitted (greedy); a row ends at its first end_token and "
+                "emits pad after it",
                 "translation: the target_vocabulary tokens before end_token, detokenized",
             ],
             "beam_search": "optional: score = sum of log_softmax(logits) / ((5 + length) / 6) ** alpha, "
-            "alpha 0.6 (kerasrnn.decoding.beam_search; GNMT's length penalty)",
+            "alpha 0.6, pad and bos never emitted (kerasrnn.decoding.beam_search; GNMT's length penalty)",
         },
         "exported_with": {"tensorflow": tf.__version__, "onnx_opset": job.opset if "onnx" in job.formats else None},
     }

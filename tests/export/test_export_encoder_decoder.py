@@ -222,6 +222,7 @@ def onnx_greedy(directory, source):
     for _ in range(recipe["factor"] * source.shape[1] + recipe["extra"]):
         outputs = dict(zip(names["decoder_step"], step.run(names["decoder_step"], {**values, "token": token})))
         values.update({new: outputs[old] for old, new in metadata["decoding"]["states"].items()})
+        outputs["logits"][:, metadata["decoding"]["never_emitted"]] = -np.inf
         token = np.where(finished, 0, outputs["logits"].argmax(-1)).astype(np.int32)
         found.append(token)
         finished |= token == metadata["token_ids"]["eos"]
