@@ -31,6 +31,7 @@ _FAST_PATH_MODULES = {
         "nn": "kerasrnn.backend.torch.nn",
         "sequence_cells": "kerasrnn.backend.torch.sequence_cells",
     },
+    "jax": {"nn": "kerasrnn.backend.jax.nn"},
 }
 
 
@@ -57,7 +58,8 @@ def rnn(*args: Any, **kwargs: Any) -> tuple[Tensor, Tensor, Sequence[Tensor]]:
 
 
 def layer_norm(x: Tensor, gamma: Tensor, beta: Tensor, epsilon: float) -> Tensor:
-    """A fused layer normalization over the last axis; see ``kerasrnn.backend.torch.nn``."""
+    """Layer normalization over the last axis: fused on torch (``kerasrnn.backend.torch.nn``), a hand-written
+    gradient on JAX (``kerasrnn.backend.jax.nn``)."""
     return _fast_paths("nn").layer_norm(x, gamma, beta, epsilon)
 
 
