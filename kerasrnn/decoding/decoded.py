@@ -6,10 +6,7 @@ import dataclasses
 
 import numpy as np
 
-try:
-    from kerasrnn.data.vocabulary import BOS_ID, EOS_ID, PAD_ID
-except ImportError:  # the vocabulary module is newer than this package in some trees
-    PAD_ID, BOS_ID, EOS_ID = 0, 2, 3
+from kerasrnn.data.vocabulary import BOS_ID, PAD_ID
 
 
 @dataclasses.dataclass

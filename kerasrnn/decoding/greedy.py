@@ -22,7 +22,8 @@ from typing import Any
 import numpy as np
 from keras import ops
 
-from kerasrnn.decoding.decoded import BOS_ID, EOS_ID, PAD_ID, Decoded, check_source, never_emitted, trimmed
+from kerasrnn.data.vocabulary import BOS_ID, EOS_ID, PAD_ID
+from kerasrnn.decoding.decoded import Decoded, check_source, never_emitted, trimmed
 from kerasrnn.decoding.step_functions import encoder_function, step_function
 
 #: ``(log_probs float64 (batch, V)) -> chosen ids (batch,)``.

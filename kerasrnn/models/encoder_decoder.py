@@ -62,13 +62,12 @@ import keras
 import numpy as np
 from keras import ops
 
+from kerasrnn.data.vocabulary import PAD_ID  # 0: Embedding(mask_zero=True) masks it
 from kerasrnn.errors import ConfigError
 from kerasrnn.layers.recurrent import CELL_LAYERS, Recurrent
 from kerasrnn.layers.tensor_types import Shape, Tensor
 from kerasrnn.models.initialization import INITIALIZATIONS, dense_initializers, recurrent_initializers
 from kerasrnn.registry import architecture as architecture_of
-
-PAD_ID = 0  # the padding id of kerasrnn.data.vocabulary; Embedding(mask_zero=True) masks it
 
 ATTENTIONS = ("none", "luong", "bahdanau")
 #: Score functions of each attention (``attention_score``); the first is the default.
