@@ -32,6 +32,7 @@ _FAST_PATH_MODULES = {
         "sequence_cells": "kerasrnn.backend.torch.sequence_cells",
     },
     "jax": {"nn": "kerasrnn.backend.jax.nn"},
+    "tensorflow": {"nn": "kerasrnn.backend.tensorflow.nn"},
 }
 
 
@@ -59,7 +60,7 @@ def rnn(*args: Any, **kwargs: Any) -> tuple[Tensor, Tensor, Sequence[Tensor]]:
 
 def layer_norm(x: Tensor, gamma: Tensor, beta: Tensor, epsilon: float) -> Tensor:
     """Layer normalization over the last axis: fused on torch (``kerasrnn.backend.torch.nn``), a hand-written
-    gradient on JAX (``kerasrnn.backend.jax.nn``)."""
+    gradient on JAX and TensorFlow (``kerasrnn.backend.jax.nn``, ``kerasrnn.backend.tensorflow.nn``)."""
     return _fast_paths("nn").layer_norm(x, gamma, beta, epsilon)
 
 
