@@ -79,20 +79,18 @@ def decode(
     outputs: list[np.ndarray] = []
     alignments = []
     for start in range(0, len(source), DECODE_BATCH_SIZE):
-        batch = source[start : start + DECODE_BATCH_SIZE]
-        width = max(int(np.count_nonzero(batch, axis=1).max()), 1)
-        batch = batch[:, :width]
-        length = max_output_length(width)
-        if beam > 1:
-            decoded = beam_search(model, batch, beam_size=beam, max_length=length)
-        else:
-            decoded = greedy_decode(model, batch, max_length=length)
-        tokens = np.asarray(decoded.tokens)
+        rows = source[start : start + DECODE_BATCH_SIZE]
+        width = max(int(np.count_nonzero(rows, axis=1).max()), 1)
+        batch = _padded_batch(rows, width)
+        decode_batch = beam_search if beam > 1 else greedy_decode
+        options = {"beam_size": beam} if beam > 1 else {}
+        decoded = decode_batch(model, batch, max_length=max_output_length(width), **options)
+        tokens = np.asarray(decoded.tokens)[: len(rows)]
         for row in tokens:
             ends = np.flatnonzero((row == EOS_ID) | (row == 0))
             outputs.append(row[: ends[0]] if len(ends) else row)
         if keep_alignments and decoded.alignments is not None:
-            alignments.append(np.asarray(decoded.alignments))
+            alignments.append(np.asarray(decoded.alignments)[: len(rows), :, :width])
     if keep_alignments and alignments:
         steps = max(a.shape[1] for a in alignments)
         width = source.shape[1]
@@ -103,6 +101,23 @@ def decode(
             row += len(a)
         return outputs, padded
     return outputs, None
+
+
+def _padded_batch(rows: np.ndarray, width: int) -> np.ndarray:
+    """``rows`` cut to ``width`` tokens, then padded to a shape shared by many batches.
+
+    The batch grows to the next power of two (with one-token ``EOS`` rows,
+    whose translations are dropped) and the width to a multiple of 8 (with
+    padding, which the encoder masks), so that a compiled step (JAX, TF) is
+    traced for a few shapes rather than for every batch.
+    """
+    from kerasrnn.data.vocabulary import EOS_ID
+
+    size = 1 << max(len(rows) - 1, 0).bit_length()
+    padded = np.zeros((size, -(-width // 8) * 8), dtype=np.int32)
+    padded[: len(rows), :width] = rows[:, :width]
+    padded[len(rows) :, 0] = EOS_ID
+    return padded
 
 
 def unique_rows(x: np.ndarray, references: Sequence[Sequence[str]] | None = None) -> np.ndarray:

@@ -33,7 +33,7 @@ def _metrics(run: Path) -> dict:
 @pytest.fixture(scope="module")
 def translation_run(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("fra-eng") / "run"
-    config = RunConfig(dataset="fra-eng", arch="bigru", attention="luong", beam=2, max_samples=300, **TINY)
+    config = RunConfig(dataset="fra-eng", arch="gru", attention="luong", beam=2, max_samples=200, **TINY)
     return fit(config, out, progress=False)
 
 
@@ -66,7 +66,7 @@ def test_translate_uses_the_runs_vocabularies(translation_run, tmp_path):
     lines.write_text("I'm cold.\n\nZzyzx qwerty!\n", encoding="utf-8")
     result = CliRunner().invoke(main, ["translate", str(translation_run), "--input", str(lines), "--beam", "2"])
     assert result.exit_code == 0, result.output
-    assert len(result.stdout.strip().splitlines()) == 2
+    assert len(result.stdout.splitlines()) == 2  # one line a translation (an untrained model's may be empty)
     assert "2 source word(s) not in the run's vocabulary" in result.stderr
 
 
