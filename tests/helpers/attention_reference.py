@@ -99,13 +99,24 @@ INNER_STEPS = {"lstm": lstm_step, "gru": gru_step}
 
 
 def run_attention_cell(
-    inner, form, x, inner_states, memory, w, memory_mask=None, step_mask=None, input_feeding=True, attention_size=None
+    inner,
+    form,
+    x,
+    inner_states,
+    memory,
+    w,
+    memory_mask=None,
+    step_mask=None,
+    input_feeding=True,
+    attention_size=None,
+    activation=None,
 ):
     """The wrapper's recurrence unrolled by hand, as keras.layers.RNN(return_sequences, return_state) returns it.
 
     Per step (Luong et al. 2015, tfa's AttentionWrapper order):
     x'_t = [x_t; a_{t-1}] (input feeding), o_t, s_t = cell(x'_t, s_{t-1}),
-    c_t, alpha_t = attention(o_t, memory), a_t = tanh([o_t; c_t] W_c) (a_t = c_t
+    c_t, alpha_t = attention(o_t, memory), a_t = g([o_t; c_t] W_c) with g the
+    identity (tfa's AttentionWrapper) or tanh (Luong eq. 5) (a_t = c_t
     without W_c), output a_t. A masked step (step_mask False) keeps every state
     and outputs zeros (keras.layers.RNN(zero_output_for_mask=True)).
 
@@ -123,7 +134,8 @@ def run_attention_cell(
         x_t = np.concatenate([x[:, t], a], -1) if input_feeding else x[:, t]
         o, new_states = step(x_t, states, w)
         c, new_alpha = attention(form, o, memory, w, memory_mask)
-        new_a = c if attention_size == 0 else np.tanh(np.concatenate([o, c], -1) @ _f64(w["W_c"]))
+        g = np.tanh if activation == "tanh" else (lambda v: v)
+        new_a = c if attention_size == 0 else g(np.concatenate([o, c], -1) @ _f64(w["W_c"]))
         keep = np.ones((batch, 1), bool) if step_mask is None else np.asarray(step_mask)[:, t : t + 1]
         states = [np.where(keep, n, s) for n, s in zip(new_states, states)]
         a = np.where(keep, new_a, a)

@@ -35,11 +35,11 @@ def data():
 
 
 CASES = {
-    # id: (inner cell, attention form, input feeding, attention_size)
-    "lstm-general-feeding": ("lstm", "general", True, None),
-    "lstm-general": ("lstm", "general", False, 5),
-    "gru-bahdanau-feeding": ("gru", "bahdanau", True, None),
-    "gru-normalized-context": ("gru", "bahdanau_normalized", True, 0),
+    # id: (inner cell, attention form, input feeding, attention_size, attention_activation)
+    "lstm-general-feeding-tanh": ("lstm", "general", True, None, "tanh"),
+    "lstm-general": ("lstm", "general", False, 5, None),
+    "gru-bahdanau-feeding": ("gru", "bahdanau", True, None, None),
+    "gru-normalized-context": ("gru", "bahdanau_normalized", True, 0, None),
 }
 
 
@@ -64,10 +64,15 @@ def randomize_all(layer, rng):
 
 @pytest.mark.parametrize("case", list(CASES))
 def test_rnn_equals_hand_unrolled_reference(case, data):
-    inner, form, feeding, attention_size = CASES[case]
+    inner, form, feeding, attention_size, activation = CASES[case]
     cell_layer = keras.layers.LSTMCell(H, **CELL_ZEROS) if inner == "lstm" else keras.layers.GRUCell(H, **CELL_ZEROS)
     cell = AttentionCell(
-        cell_layer, make_attention(form), attention_size=attention_size, input_feeding=feeding, **ZEROS
+        cell_layer,
+        make_attention(form),
+        attention_size=attention_size,
+        input_feeding=feeding,
+        attention_activation=activation,
+        **ZEROS,
     )
     memory = data["memory"][..., :H] if form == "dot" else data["memory"]  # dot: memory as wide as the query
     inner0 = [data["h0"], data["c0"]] if inner == "lstm" else [data["h0"]]
@@ -103,6 +108,7 @@ def test_rnn_equals_hand_unrolled_reference(case, data):
         step_mask=data["step_mask"],
         input_feeding=feeding,
         attention_size=attention_size,
+        activation=activation,
     )
     label = f"attention cell {case}"
     err = ref.record_error(label, ref.relative_error(numpy(outputs), want_outputs))
@@ -214,13 +220,18 @@ def test_inner_dropout_masks_are_drawn_before_the_loop(data):
 
 def test_config_round_trip():
     cell = AttentionCell(
-        kerasrnn.layers.PeepholeLSTMCell(H), BahdanauAttention(4, normalize=True), attention_size=3, input_feeding=False
+        kerasrnn.layers.PeepholeLSTMCell(H),
+        BahdanauAttention(4, normalize=True),
+        attention_size=3,
+        input_feeding=False,
+        attention_activation="tanh",
     )
     config = cell.get_config()
     clone = AttentionCell.from_config(config)
     assert clone.get_config() == config
     assert isinstance(clone.cell, kerasrnn.layers.PeepholeLSTMCell) and clone.cell is not cell.cell
     assert clone.attention.normalize and clone.attention_size == 3 and not clone.input_feeding
+    assert clone.attention_activation is keras.activations.tanh
 
 
 @keras.saving.register_keras_serializable(package="kerasrnn_tests")
