@@ -185,7 +185,7 @@ def test_fused_layer_norm_matches_the_reference(dtype):
         served = True
     except NotImplementedError:
         served = False
-    assert served == (keras.backend.backend() in FUSED_BACKENDS)
+    assert served  # every backend has one: torch's fused kernel, JAX's and TensorFlow's closed-form gradient
 
 
 def test_layer_norm_lstm_gradients_match_with_the_reference_norm(monkeypatch):
