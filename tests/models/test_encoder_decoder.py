@@ -71,9 +71,22 @@ CASES = [
     dict(arch="bigru", layers=2, attention="bahdanau"),
     dict(arch="min-gru", layers=1, attention="luong", attention_score="dot"),
 ]
+# The model is keras.ops throughout: the cases that add no backend-specific path (a second bidirectional
+# encoder without attention, the min-gru scan) run on TensorFlow only, to keep JAX's compile time in budget.
+TENSORFLOW_ONLY = (1, 4)
+CASES = [
+    pytest.param(
+        case, marks=pytest.mark.skipif(keras.backend.backend() != "tensorflow", reason="covered on tensorflow")
+    )
+    if index in TENSORFLOW_ONLY
+    else case
+    for index, case in enumerate(CASES)
+]
 
 
-@pytest.mark.parametrize("case", CASES, ids=lambda case: "-".join(str(v) for v in case.values()))
+@pytest.mark.parametrize(
+    "case", CASES, ids=["gru-2-none", "bilstm-2-none", "lstm-2-luong", "bigru-2-bahdanau", "min-gru-dot"]
+)
 def test_decode_step_equals_teacher_forcing(case):
     model = small_model(**case)
     source, target = batch()
