@@ -115,3 +115,26 @@ def test_text_classification_run_predicts_raw_texts(tmp_path):
 def _write(path: Path, text: str) -> str:
     path.write_text(text, encoding="utf-8")
     return str(path)
+
+
+@pytest.mark.backend_independent
+def test_embeddings_file_initializes_the_embedding_rows(tmp_path):
+    from kerasrnn.data.vocabulary import Vocabulary
+    from kerasrnn.training.inputs import load_run_data
+    from kerasrnn.training.model import build_and_compile
+
+    texts = tmp_path / "texts.tsv"
+    texts.write_text("".join(f"{label}\tgood film {i}\n" for i, label in enumerate([0, 1] * 10)), encoding="utf-8")
+    vectors = tmp_path / "vectors.txt"
+    vectors.write_text("good 0.5 -1.0 2.0 0.25\nfilm 1.5 0.0 -0.5 3.0\nabsent 9 9 9 9\n", encoding="utf-8")
+    config = RunConfig(
+        dataset="file", data_file=str(texts), task="text-classification", embeddings=str(vectors), **TINY
+    ).resolve()
+    config = RunConfig.from_dict({**config.to_dict(), "embedding_dim": 4}).resolve()
+    data = load_run_data(config)
+    model = build_and_compile(config, data)
+    vocabulary = Vocabulary.from_config(data.info["vocabulary"])
+    matrix = keras.ops.convert_to_numpy(model.get_layer("embedding").embeddings)
+    np.testing.assert_allclose(matrix[vocabulary.id("good")], [0.5, -1.0, 2.0, 0.25])
+    np.testing.assert_allclose(matrix[vocabulary.id("film")], [1.5, 0.0, -0.5, 3.0])
+    np.testing.assert_array_equal(matrix[0], 0.0)  # padding
