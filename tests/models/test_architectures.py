@@ -13,14 +13,20 @@ from kerasrnn.models.architectures import TASKS
 RECURRENT_ARCHS = [arch for arch in kerasrnn.ARCHITECTURES if arch != "conv-lstm"]
 
 
+TOKEN_TASKS = ("language_model", "text_classification")
+
+
 def _input_shape(task):
-    return (6,) if task == "language_model" else (6, 3)
+    return (6,) if task in TOKEN_TASKS else (6, 3)
 
 
 def _inputs(task, batch=2):
     rng = np.random.default_rng(0)
-    if task == "language_model":
-        return rng.integers(0, 7, size=(batch, 6))
+    if task in TOKEN_TASKS:
+        ids = rng.integers(1, 7, size=(batch, 6))
+        if task == "text_classification":
+            ids[0, 4:] = 0  # padding, masked by the embedding
+        return ids
     return rng.normal(size=(batch, 6, 3)).astype("float32")
 
 
@@ -35,7 +41,8 @@ def test_every_architecture_classifies(arch):
 @pytest.mark.parametrize("task", TASKS)
 @pytest.mark.parametrize("arch", ["bigru", "mut2"])
 def test_every_task(arch, task):
-    model = kerasrnn.build_model(arch, task, _input_shape(task), 7, units=3, layers=2, dropout=0.1)
+    vocabulary = {"vocabulary_size": 9} if task == "text_classification" else {}
+    model = kerasrnn.build_model(arch, task, _input_shape(task), 7, units=3, layers=2, dropout=0.1, **vocabulary)
     outputs = keras.ops.convert_to_numpy(model(_inputs(task)))
     per_step = task in ("labelling", "language_model")
     assert outputs.shape == ((2, 6, 7) if per_step else (2, 7))
