@@ -72,3 +72,9 @@ def peephole_lstm(*args: Any, **kwargs: Any) -> tuple[Tensor, Tensor, list[Tenso
 def layer_norm_lstm(*args: Any, **kwargs: Any) -> tuple[Tensor, Tensor, list[Tensor]]:
     """The layer-normalized LSTM over a whole sequence; see ``kerasrnn.backend.torch.sequence_cells``."""
     return _fast_paths("sequence_cells").layer_norm_lstm(*args, **kwargs)
+
+
+def reset_before_rnn(*args: Any, **kwargs: Any) -> tuple[Tensor, Tensor, list[Tensor]]:
+    """A GRU-family cell with the reset before its candidate's matmul (Cho's GRU, MUT1-3) over a whole sequence;
+    see ``kerasrnn.backend.torch.sequence_cells.reset_before_rnn``."""
+    return _fast_paths("sequence_cells").reset_before_rnn(*args, **kwargs)

@@ -7,8 +7,8 @@ from collections.abc import Sequence
 import keras
 from keras import ops
 
-from kerasrnn.layers.cell_rnn import CellRNN
 from kerasrnn.layers.mut_cell import ProjectedMUTCell
+from kerasrnn.layers.mut_rnn import MUTRNN
 from kerasrnn.layers.tensor_types import Shape, Tensor
 
 
@@ -52,6 +52,9 @@ class MUT1Cell(ProjectedMUTCell):
         y = keras.layers.RNN(kerasrnn.layers.MUT1Cell(32))(x)  # x: (batch, time, 32)
     """
 
+    #: The whole-sequence form of this cell in ``kerasrnn.backend`` (``reset_before_rnn``).
+    fused_form = "mut1"
+
     def build(self, input_shape: Shape) -> None:
         input_dim = self.input_dim_of(input_shape)
         self.kernel = self.add_kernel(input_dim, 2 * self.units)
@@ -79,7 +82,7 @@ class MUT1Cell(ProjectedMUTCell):
 
 
 @keras.saving.register_keras_serializable(package="kerasrnn")
-class MUT1(CellRNN):
+class MUT1(MUTRNN):
     """MUT1 layer: ``keras.layers.RNN(MUT1Cell(...))``.
 
     Example::

@@ -7,8 +7,8 @@ from collections.abc import Sequence
 import keras
 from keras import ops
 
-from kerasrnn.layers.cell_rnn import CellRNN
 from kerasrnn.layers.mut_cell import ProjectedMUTCell
+from kerasrnn.layers.mut_rnn import MUTRNN
 from kerasrnn.layers.tensor_types import Shape, Tensor
 
 
@@ -48,6 +48,9 @@ class MUT2Cell(ProjectedMUTCell):
         y = keras.layers.RNN(kerasrnn.layers.MUT2Cell(32))(x)
     """
 
+    #: The whole-sequence form of this cell in ``kerasrnn.backend`` (``reset_before_rnn``).
+    fused_form = "mut2"
+
     def build(self, input_shape: Shape) -> None:
         input_dim = self.input_dim_of(input_shape)
         self.kernel = self.add_kernel(input_dim, 2 * self.units)
@@ -77,7 +80,7 @@ class MUT2Cell(ProjectedMUTCell):
 
 
 @keras.saving.register_keras_serializable(package="kerasrnn")
-class MUT2(CellRNN):
+class MUT2(MUTRNN):
     """MUT2 layer: ``keras.layers.RNN(MUT2Cell(...))``.
 
     Example::

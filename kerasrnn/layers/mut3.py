@@ -7,8 +7,8 @@ from collections.abc import Sequence
 import keras
 from keras import ops
 
-from kerasrnn.layers.cell_rnn import CellRNN
 from kerasrnn.layers.mut_cell import MUTCell
+from kerasrnn.layers.mut_rnn import MUTRNN
 from kerasrnn.layers.tensor_types import Shape, Tensor
 
 
@@ -43,6 +43,9 @@ class MUT3Cell(MUTCell):
         y = keras.layers.RNN(kerasrnn.layers.MUT3Cell(32))(x)
     """
 
+    #: The whole-sequence form of this cell in ``kerasrnn.backend`` (``reset_before_rnn``).
+    fused_form = "mut3"
+
     def build(self, input_shape: Shape) -> None:
         input_dim = self.input_dim_of(input_shape)
         self.kernel = self.add_kernel(input_dim, 3 * self.units)
@@ -68,7 +71,7 @@ class MUT3Cell(MUTCell):
 
 
 @keras.saving.register_keras_serializable(package="kerasrnn")
-class MUT3(CellRNN):
+class MUT3(MUTRNN):
     """MUT3 layer: ``keras.layers.RNN(MUT3Cell(...))``.
 
     Example::

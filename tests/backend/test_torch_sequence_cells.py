@@ -13,6 +13,10 @@
   projection can be a tight reference);
 * that the Function really ran, and that masks and recurrent dropout fall
   back to the generic loop.
+
+Each check runs twice: with the C++ step kernels (``native_cells``, the
+default on CPU) and with the pure-PyTorch Functions (``sequence_cells``,
+the path without a compiler and on CUDA).
 """
 
 import keras
@@ -73,14 +77,32 @@ def _assert_close(got, want):
     np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6 * max(1.0, float(np.abs(want).max())))
 
 
-@pytest.fixture
-def served(monkeypatch):
-    """Names of the cells whose Function ran."""
-    from kerasrnn.backend.torch import sequence_cells
+FUNCTIONS = {
+    # implementation -> cell -> the autograd.Function that runs it
+    "native": {"peephole_lstm": "PeepholeLSTMNative", "layer_norm_lstm": "LayerNormLSTMNative"},
+    "pytorch": {"peephole_lstm": "PeepholeLSTMSequence", "layer_norm_lstm": "LayerNormLSTMSequence"},
+}
 
+
+@pytest.fixture(params=list(FUNCTIONS))
+def served(request, monkeypatch):
+    """Names of the cells whose Function ran; each test runs with the C++ step kernels and without them."""
+    from kerasrnn.backend.torch import native_cells, native_library, sequence_cells
+
+    if request.param == "native":
+        if native_library.library() is None:
+            try:
+                native_library.find_compiler()
+            except native_library.BuildError as error:
+                pytest.skip(f"no C++ compiler here: {error}")
+            pytest.fail("the C++ step kernels did not build (see the warning)")
+        module = native_cells
+    else:
+        monkeypatch.setattr(native_cells, "supports", lambda *tensors: False)
+        module = sequence_cells
     names = []
-    for name, function in (("peephole_lstm", "PeepholeLSTMSequence"), ("layer_norm_lstm", "LayerNormLSTMSequence")):
-        cls = getattr(sequence_cells, function)
+    for name, function in FUNCTIONS[request.param].items():
+        cls = getattr(module, function)
         original = cls.apply
 
         def apply(*args, _name=name, _original=original):

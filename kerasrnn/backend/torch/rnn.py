@@ -13,9 +13,13 @@ The math is identical to Keras' cells where these functions accept a case:
 * GRU with ``reset_after=True`` (the only form PyTorch has): Keras' gates
   z, r, h become PyTorch's r, z, n; Keras' bias rows (input, recurrent) are
   ``bias_ih`` and ``bias_hh``.
+* GRU with ``reset_after=False`` (Cho et al.'s form) has no PyTorch kernel:
+  it runs kerasrnn's C++ step kernels
+  (``kerasrnn.backend.torch.native_cells.ResetBeforeNative``) where they
+  are built.
 
-Anything else (a mask, custom activations, ``unroll``, the Cho-form GRU, a
-dtype the CPU kernel lacks) raises ``NotImplementedError`` so the layer falls
+Anything else (a mask, custom activations, ``unroll``, a dtype the CPU
+kernel lacks) raises ``NotImplementedError`` so the layer falls
 back to its generic loop.
 """
 
@@ -153,13 +157,32 @@ def gru(
     unroll: bool = False,
     reset_after: bool = True,
 ) -> tuple[torch.Tensor, torch.Tensor, list[torch.Tensor]]:
-    """Keras' ``backend.gru`` contract on ``torch._VF.gru`` (``reset_after=True`` only).
+    """Keras' ``backend.gru`` contract on ``torch._VF.gru``; the Cho form (``reset_after=False``) on
+    ``kerasrnn.backend.torch.sequence_cells.reset_before_rnn`` (the C++ step kernels).
 
     Returns ``(last_output, outputs, [h])`` as Keras' generic loop does.
     """
     inputs = ops.convert_to_tensor(inputs)
-    if not reset_after:
-        raise NotImplementedError  # the Cho form has no PyTorch kernel
+    if not reset_after:  # the Cho form has no PyTorch kernel: kerasrnn's C++ step kernels where built
+        from kerasrnn.backend.torch.sequence_cells import reset_before_rnn
+
+        def project_inputs(sequences: torch.Tensor) -> torch.Tensor:
+            projected = torch.matmul(sequences, _as(kernel, inputs))
+            return projected + _as(bias, inputs) if bias is not None else projected
+
+        return reset_before_rnn(
+            inputs,
+            initial_state,
+            mask,
+            project_inputs,
+            recurrent_kernel,
+            "gru",
+            activation,
+            recurrent_activation,
+            return_sequences=return_sequences,
+            go_backwards=go_backwards,
+            unroll=unroll,
+        )
     _check_supported(inputs, mask, activation, recurrent_activation, unroll)
     units = _as(recurrent_kernel, inputs).shape[0]
     if bias is not None:

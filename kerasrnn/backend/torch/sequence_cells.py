@@ -38,6 +38,8 @@ import torch
 import torch.compiler
 from keras import activations, ops
 
+from kerasrnn.backend.torch import native_cells
+
 if TYPE_CHECKING:
     from kerasrnn.layers.tensor_types import Tensor
 
@@ -311,7 +313,8 @@ def peephole_lstm(
     peepholes = torch.stack(
         [_as(p, sequences) for p in (input_gate_peephole, forget_gate_peephole, output_gate_peephole)]
     )
-    outputs, c_last = PeepholeLSTMSequence.apply(
+    function = native_cells.PeepholeLSTMNative if native_cells.supports(projected) else PeepholeLSTMSequence
+    outputs, c_last = function.apply(
         projected,
         _as(initial_state_h, sequences),
         _as(initial_state_c, sequences),
@@ -347,7 +350,8 @@ def layer_norm_lstm(
     sequences = ops.convert_to_tensor(sequences)
     _check_supported(sequences, mask, activation, recurrent_activation, unroll)
     projected = _as(project_inputs(sequences), sequences)
-    outputs, c_last = LayerNormLSTMSequence.apply(
+    function = native_cells.LayerNormLSTMNative if native_cells.supports(projected) else LayerNormLSTMSequence
+    outputs, c_last = function.apply(
         projected,
         _as(initial_state_h, sequences),
         _as(initial_state_c, sequences),
@@ -360,3 +364,40 @@ def layer_norm_lstm(
         bool(go_backwards),
     )
     return _results(outputs, c_last, return_sequences)
+
+
+def reset_before_rnn(
+    sequences: Tensor,
+    initial_state: Tensor,
+    mask: Tensor | None,
+    project_inputs: Callable[[Tensor], Tensor],
+    recurrent_kernel: Tensor,
+    cell: str,
+    activation: Callable[..., Any],
+    recurrent_activation: Callable[..., Any],
+    return_sequences: bool = False,
+    go_backwards: bool = False,
+    unroll: bool = False,
+) -> tuple[torch.Tensor, torch.Tensor, list[torch.Tensor]]:
+    """A GRU-family cell with the reset gate before its candidate's matmul (Cho's GRU, MUT1-3) over ``sequences``.
+
+    ``cell``: one of ``native_cells.RESET_BEFORE_CELLS``; ``project_inputs``
+    maps the sequence to the cell's input sums ``[p_z, p_r, p_h]``. Only the
+    C++ step kernels run it (:class:`~kerasrnn.backend.torch.native_cells.ResetBeforeNative`):
+    without them, on CUDA, or in a case above, ``NotImplementedError``.
+    Returns ``(last_output, outputs, [h])``.
+    """
+    sequences = ops.convert_to_tensor(sequences)
+    _check_supported(sequences, mask, activation, recurrent_activation, unroll)
+    if not native_cells.supports(sequences):
+        raise NotImplementedError
+    projected = _as(project_inputs(sequences), sequences)
+    outputs = native_cells.ResetBeforeNative.apply(
+        projected,
+        _as(initial_state, sequences),
+        _as(recurrent_kernel, sequences),
+        cell,
+        bool(go_backwards),
+    )
+    last = outputs[:, -1]
+    return last, outputs if return_sequences else last.unsqueeze(1), [last]

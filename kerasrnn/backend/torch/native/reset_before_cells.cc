@@ -1,0 +1,139 @@
+// One time step of the GRU-family cells whose reset gate acts before the
+// candidate's matmul, element-wise part: Cho et al.'s GRU (Keras'
+// reset_after=False) and MUT1-3 (Jozefowicz et al., 2015). Per step
+//
+//   z = sigmoid(a_z)     r = sigmoid(a_r)       (a_*: each cell's own sums)
+//   n = tanh(p_h + (r h_prev) U_h)
+//   h = z n + (1 - z) h_prev       (MUT1-3)
+//   h = z h_prev + (1 - z) n       (Keras' GRU: z keeps the state)
+//
+// The matmuls stay in PyTorch (kerasrnn/backend/torch/native_cells.py): the
+// gate sums a_z, a_r before `gates_forward`, (r h_prev) U_h + p_h between it
+// and `update_forward`; backward mirrors them. Pointers with a stride are
+// rows `stride` elements apart; the others are contiguous (batch, units).
+#include "activations.h"
+
+namespace kerasrnn {
+
+template <typename T>
+void reset_before_gates_forward(int64_t batch, int64_t units, const T* __restrict__ a_z, int64_t a_z_stride,
+                                const T* __restrict__ a_r, int64_t a_r_stride, const T* __restrict__ h_prev,
+                                int64_t h_stride, T* __restrict__ z, T* __restrict__ r, T* __restrict__ rh) {
+    for (int64_t b = 0; b < batch; ++b) {
+        const T* az = a_z + b * a_z_stride;
+        const T* ar = a_r + b * a_r_stride;
+        const T* hp = h_prev + b * h_stride;
+        T* zb = z + b * units;
+        T* rb = r + b * units;
+        T* rhb = rh + b * units;
+        for (int64_t j = 0; j < units; ++j) {
+            const T reset = sigmoid(ar[j]);
+            zb[j] = sigmoid(az[j]);
+            rb[j] = reset;
+            rhb[j] = reset * hp[j];
+        }
+    }
+}
+
+template <typename T>
+void reset_before_update_forward(int64_t batch, int64_t units, T* __restrict__ candidate,
+                                 const T* __restrict__ z, const T* __restrict__ h_prev, int64_t h_stride,
+                                 T* __restrict__ h, int64_t h_out_stride, int64_t z_keeps_state) {
+    // candidate: in p_h + (r h_prev) U_h, out n = tanh of it.
+    for (int64_t b = 0; b < batch; ++b) {
+        T* n = candidate + b * units;
+        const T* zb = z + b * units;
+        const T* hp = h_prev + b * h_stride;
+        T* hn = h + b * h_out_stride;
+        for (int64_t j = 0; j < units; ++j) {
+            const T value = tanh(n[j]);
+            const T keep = z_keeps_state ? zb[j] : T(1) - zb[j];
+            n[j] = value;
+            hn[j] = keep * hp[j] + (T(1) - keep) * value;
+        }
+    }
+}
+
+template <typename T>
+void reset_before_update_backward(int64_t batch, int64_t units, const T* __restrict__ candidate,
+                                  const T* __restrict__ z, const T* __restrict__ h_prev, int64_t h_stride,
+                                  const T* __restrict__ grad_h, int64_t grad_h_stride,
+                                  const T* __restrict__ grad_h_next, int64_t z_keeps_state,
+                                  T* __restrict__ grad_candidate, int64_t grad_candidate_stride,
+                                  T* __restrict__ grad_z, T* __restrict__ grad_h_prev) {
+    // Out: dL/d(p_h + (r h_prev) U_h), dL/dz (after the sigmoid) and the direct part of dL/dh_prev.
+    for (int64_t b = 0; b < batch; ++b) {
+        const T* n = candidate + b * units;
+        const T* zb = z + b * units;
+        const T* hp = h_prev + b * h_stride;
+        const T* gh = grad_h + b * grad_h_stride;
+        const T* ghn = grad_h_next ? grad_h_next + b * units : nullptr;
+        T* gn = grad_candidate + b * grad_candidate_stride;
+        T* gz = grad_z + b * units;
+        T* ghp = grad_h_prev + b * units;
+        for (int64_t j = 0; j < units; ++j) {
+            const T dh = ghn ? gh[j] + ghn[j] : gh[j];
+            const T keep = z_keeps_state ? zb[j] : T(1) - zb[j];
+            gn[j] = dh * (T(1) - keep) * (T(1) - n[j] * n[j]);
+            gz[j] = z_keeps_state ? dh * (hp[j] - n[j]) : dh * (n[j] - hp[j]);
+            ghp[j] = dh * keep;
+        }
+    }
+}
+
+template <typename T>
+void reset_before_gates_backward(int64_t batch, int64_t units, const T* __restrict__ z, const T* __restrict__ r,
+                                 const T* __restrict__ h_prev, int64_t h_stride, const T* __restrict__ grad_rh,
+                                 const T* __restrict__ grad_z, T* __restrict__ grad_h_prev,
+                                 T* __restrict__ grad_a_z, T* __restrict__ grad_a_r, int64_t grad_a_stride) {
+    // grad_rh: dL/d(r h_prev); grad_h_prev: in its direct part, out plus the reset's; out: dL/da_z, dL/da_r.
+    for (int64_t b = 0; b < batch; ++b) {
+        const T* zb = z + b * units;
+        const T* rb = r + b * units;
+        const T* hp = h_prev + b * h_stride;
+        const T* grh = grad_rh + b * units;
+        const T* gz = grad_z + b * units;
+        T* ghp = grad_h_prev + b * units;
+        T* gaz = grad_a_z + b * grad_a_stride;
+        T* gar = grad_a_r + b * grad_a_stride;
+        for (int64_t j = 0; j < units; ++j) {
+            ghp[j] += grh[j] * rb[j];
+            gaz[j] = gz[j] * zb[j] * (T(1) - zb[j]);
+            gar[j] = grh[j] * hp[j] * rb[j] * (T(1) - rb[j]);
+        }
+    }
+}
+
+}  // namespace kerasrnn
+
+#define KERASRNN_RESET_BEFORE(T, SUFFIX)                                                                            \
+    extern "C" void reset_before_gates_forward_##SUFFIX(int64_t batch, int64_t units, const T* a_z,                \
+                                                        int64_t a_z_stride, const T* a_r, int64_t a_r_stride,      \
+                                                        const T* h_prev, int64_t h_stride, T* z, T* r, T* rh) {    \
+        kerasrnn::reset_before_gates_forward<T>(batch, units, a_z, a_z_stride, a_r, a_r_stride, h_prev, h_stride,  \
+                                                z, r, rh);                                                         \
+    }                                                                                                              \
+    extern "C" void reset_before_update_forward_##SUFFIX(int64_t batch, int64_t units, T* candidate, const T* z,   \
+                                                         const T* h_prev, int64_t h_stride, T* h,                  \
+                                                         int64_t h_out_stride, int64_t z_keeps_state) {            \
+        kerasrnn::reset_before_update_forward<T>(batch, units, candidate, z, h_prev, h_stride, h, h_out_stride,    \
+                                                 z_keeps_state);                                                   \
+    }                                                                                                              \
+    extern "C" void reset_before_update_backward_##SUFFIX(                                                         \
+        int64_t batch, int64_t units, const T* candidate, const T* z, const T* h_prev, int64_t h_stride,           \
+        const T* grad_h, int64_t grad_h_stride, const T* grad_h_next, int64_t z_keeps_state, T* grad_candidate,    \
+        int64_t grad_candidate_stride, T* grad_z, T* grad_h_prev) {                                                \
+        kerasrnn::reset_before_update_backward<T>(batch, units, candidate, z, h_prev, h_stride, grad_h,            \
+                                                  grad_h_stride, grad_h_next, z_keeps_state, grad_candidate,       \
+                                                  grad_candidate_stride, grad_z, grad_h_prev);                     \
+    }                                                                                                              \
+    extern "C" void reset_before_gates_backward_##SUFFIX(int64_t batch, int64_t units, const T* z, const T* r,     \
+                                                         const T* h_prev, int64_t h_stride, const T* grad_rh,      \
+                                                         const T* grad_z, T* grad_h_prev, T* grad_a_z,             \
+                                                         T* grad_a_r, int64_t grad_a_stride) {                     \
+        kerasrnn::reset_before_gates_backward<T>(batch, units, z, r, h_prev, h_stride, grad_rh, grad_z,            \
+                                                 grad_h_prev, grad_a_z, grad_a_r, grad_a_stride);                  \
+    }
+
+KERASRNN_RESET_BEFORE(float, f32)
+KERASRNN_RESET_BEFORE(double, f64)

@@ -1,0 +1,389 @@
+"""Whole-sequence ``autograd.Function``s whose element-wise step work is one C++ call.
+
+Same contract and math as :class:`~kerasrnn.backend.torch.sequence_cells.PeepholeLSTMSequence`
+and :class:`~kerasrnn.backend.torch.sequence_cells.LayerNormLSTMSequence` (the
+pure-PyTorch forms, used where these cannot run); per time step:
+
+* forward: PyTorch's ``addmm`` (or ``mm``) for the recurrence into a
+  preallocated buffer, then one kernel of ``kerasrnn/backend/torch/native/``
+  for the gates, the normalizations, the new state and the output, which it
+  writes straight into the ``(batch, time, units)`` outputs;
+* backward: one kernel for the gate gradients (and the normalizations'
+  backward), which also accumulates the peepholes' or the scales' and shifts'
+  gradients, then ``mm`` for ``dh_{t-1}``; the recurrent kernel's gradient is
+  one matmul over all steps at the end.
+
+A step of the pure-PyTorch form costs about ten PyTorch calls forward and
+fifteen backward, each a full pass over the step's tensors plus its
+dispatch; here it is two calls each way. CPU only (the kernels take host
+pointers), float32 and float64; :func:`supports` says whether a case runs here.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from kerasrnn.backend.torch.native_library import library
+
+_SUFFIX = {torch.float32: "f32", torch.float64: "f64"}
+
+
+def supports(*tensors: torch.Tensor) -> bool:
+    """Whether the kernels are built and take these tensors (CPU, float32 or float64)."""
+    return all(t.device.type == "cpu" and t.dtype in _SUFFIX for t in tensors) and library() is not None
+
+
+def _kernel(name: str, dtype: torch.dtype):  # noqa: ANN202 (a ctypes function)
+    return getattr(library(), f"{name}_{_SUFFIX[dtype]}")
+
+
+def _by_input_step(outputs: torch.Tensor, h0: torch.Tensor, go_backwards: bool) -> torch.Tensor:
+    """``h_{t-1}`` ``(batch, time, units)`` for each *input* step t (outputs are in processing order)."""
+    earlier = outputs[:, :-1]
+    if go_backwards:  # input step t is processed (time - 1 - t)-th
+        return torch.cat([torch.flip(earlier, [1]), h0.unsqueeze(1)], 1)
+    return torch.cat([h0.unsqueeze(1), earlier], 1)
+
+
+def _input_step(k: int, steps: int, go_backwards: bool) -> int:
+    return steps - 1 - k if go_backwards else k
+
+
+class PeepholeLSTMNative(torch.autograd.Function):
+    """The peephole LSTM recurrence; inputs and outputs as ``PeepholeLSTMSequence``."""
+
+    @staticmethod
+    def forward(ctx, projected, h0, c0, recurrent_kernel, peepholes, go_backwards):  # noqa: ANN001, ANN205
+        step = _kernel("peephole_lstm_forward_step", projected.dtype)
+        batch, steps, four_units = projected.shape
+        units = four_units // 4
+        size = projected.element_size()
+        kernel = recurrent_kernel.contiguous()
+        peepholes = peepholes.contiguous()
+        gates = projected.new_empty(steps, batch, four_units)
+        cells = projected.new_empty(steps + 1, batch, units)  # c_0 .. c_T in processing order
+        cells[0] = c0
+        tanh_c = projected.new_empty(steps, batch, units)
+        outputs = projected.new_empty(batch, steps, units)
+        h = h0.contiguous()
+        for k in range(steps):
+            t = _input_step(k, steps, go_backwards)
+            torch.addmm(projected[:, t], h, kernel, out=gates[k])
+            step(
+                batch,
+                units,
+                gates[k].data_ptr(),
+                cells.data_ptr() + k * batch * units * size,
+                cells.data_ptr() + (k + 1) * batch * units * size,
+                tanh_c.data_ptr() + k * batch * units * size,
+                outputs.data_ptr() + k * units * size,
+                steps * units,
+                peepholes.data_ptr(),
+            )
+            h = outputs[:, k]
+        ctx.go_backwards = go_backwards
+        ctx.buffers = (gates, cells, tanh_c)
+        ctx.save_for_backward(h0, kernel, peepholes, outputs)
+        return outputs, cells[steps].clone()
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, grad_outputs, grad_c_last):  # noqa: ANN001, ANN205
+        h0, kernel, peepholes, outputs = ctx.saved_tensors
+        gates, cells, tanh_c = ctx.buffers
+        step = _kernel("peephole_lstm_backward_step", gates.dtype)
+        steps, batch, four_units = gates.shape
+        units = four_units // 4
+        size = gates.element_size()
+        grad_outputs = grad_outputs.contiguous()
+        grad_c = grad_c_last.contiguous().clone()  # dL/dc, updated in place step by step
+        grad_z = gates.new_empty(batch, steps, four_units)  # as `projected`: by input step
+        grad_h = gates.new_zeros(batch, units)
+        grad_peepholes = gates.new_zeros(3, units)
+        kernel_t = kernel.t()
+        for k in reversed(range(steps)):
+            t = _input_step(k, steps, ctx.go_backwards)
+            step(
+                batch,
+                units,
+                gates[k].data_ptr(),
+                cells.data_ptr() + k * batch * units * size,
+                cells.data_ptr() + (k + 1) * batch * units * size,
+                tanh_c.data_ptr() + k * batch * units * size,
+                peepholes.data_ptr(),
+                grad_outputs.data_ptr() + k * units * size,
+                steps * units,
+                None if k == steps - 1 else grad_h.data_ptr(),
+                grad_c.data_ptr(),
+                grad_z.data_ptr() + t * four_units * size,
+                steps * four_units,
+                grad_peepholes.data_ptr(),
+            )
+            torch.mm(grad_z[:, t], kernel_t, out=grad_h)
+        h_prev = _by_input_step(outputs, h0, ctx.go_backwards)
+        grad_kernel = torch.mm(h_prev.reshape(-1, units).t(), grad_z.view(-1, four_units))
+        return grad_z, grad_h, grad_c, grad_kernel, grad_peepholes, None
+
+
+class LayerNormLSTMNative(torch.autograd.Function):
+    """The layer-normalized LSTM recurrence; inputs and outputs as ``LayerNormLSTMSequence``."""
+
+    @staticmethod
+    def forward(ctx, projected, h0, c0, recurrent_kernel, gamma_h, beta_h, gamma_c, beta_c, epsilon, go_backwards):  # noqa: ANN001, ANN205
+        step = _kernel("layer_norm_lstm_forward_step", projected.dtype)
+        batch, steps, four_units = projected.shape
+        units = four_units // 4
+        size = projected.element_size()
+        projected = projected.contiguous()
+        kernel = recurrent_kernel.contiguous()
+        gamma_h, beta_h, gamma_c, beta_c = (p.contiguous() for p in (gamma_h, beta_h, gamma_c, beta_c))
+        recurrent = projected.new_empty(steps, batch, four_units)  # h U, then normalized in place
+        rstd_r = projected.new_empty(steps, batch)
+        gates = projected.new_empty(steps, batch, four_units)
+        cells = projected.new_empty(steps + 1, batch, units)
+        cells[0] = c0
+        v_hat = projected.new_empty(steps, batch, units)
+        rstd_c = projected.new_empty(steps, batch)
+        tanh_c = projected.new_empty(steps, batch, units)
+        outputs = projected.new_empty(batch, steps, units)
+        h = h0.contiguous()
+        for k in range(steps):
+            t = _input_step(k, steps, go_backwards)
+            torch.mm(h, kernel, out=recurrent[k])
+            step(
+                batch,
+                units,
+                recurrent[k].data_ptr(),
+                rstd_r.data_ptr() + k * batch * size,
+                projected.data_ptr() + t * four_units * size,
+                steps * four_units,
+                gamma_h.data_ptr(),
+                beta_h.data_ptr(),
+                gamma_c.data_ptr(),
+                beta_c.data_ptr(),
+                epsilon,
+                gates.data_ptr() + k * batch * four_units * size,
+                cells.data_ptr() + k * batch * units * size,
+                v_hat.data_ptr() + k * batch * units * size,
+                rstd_c.data_ptr() + k * batch * size,
+                cells.data_ptr() + (k + 1) * batch * units * size,
+                tanh_c.data_ptr() + k * batch * units * size,
+                outputs.data_ptr() + k * units * size,
+                steps * units,
+            )
+            h = outputs[:, k]
+        ctx.go_backwards = go_backwards
+        ctx.buffers = (recurrent, rstd_r, gates, cells, v_hat, rstd_c, tanh_c)
+        ctx.save_for_backward(h0, kernel, gamma_h, gamma_c, outputs)
+        return outputs, cells[steps].clone()
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, grad_outputs, grad_c_last):  # noqa: ANN001, ANN205
+        h0, kernel, gamma_h, gamma_c, outputs = ctx.saved_tensors
+        recurrent, rstd_r, gates, cells, v_hat, rstd_c, tanh_c = ctx.buffers
+        step = _kernel("layer_norm_lstm_backward_step", gates.dtype)
+        steps, batch, four_units = gates.shape
+        units = four_units // 4
+        size = gates.element_size()
+        grad_outputs = grad_outputs.contiguous()
+        grad_c = grad_c_last.contiguous().clone()
+        grad_z = gates.new_empty(batch, steps, four_units)  # dL/d projected, by input step
+        grad_r = gates.new_empty(batch, steps, four_units)  # dL/d (h_{t-1} U), by input step
+        grad_h = gates.new_zeros(batch, units)
+        grad_gamma_h, grad_beta_h = gates.new_zeros(four_units), gates.new_zeros(four_units)
+        grad_gamma_c, grad_beta_c = gates.new_zeros(units), gates.new_zeros(units)
+        work = gates.new_empty(2 * units)
+        kernel_t = kernel.t()
+        for k in reversed(range(steps)):
+            t = _input_step(k, steps, ctx.go_backwards)
+            step(
+                batch,
+                units,
+                recurrent.data_ptr() + k * batch * four_units * size,
+                rstd_r.data_ptr() + k * batch * size,
+                gates.data_ptr() + k * batch * four_units * size,
+                cells.data_ptr() + k * batch * units * size,
+                v_hat.data_ptr() + k * batch * units * size,
+                rstd_c.data_ptr() + k * batch * size,
+                tanh_c.data_ptr() + k * batch * units * size,
+                gamma_h.data_ptr(),
+                gamma_c.data_ptr(),
+                grad_outputs.data_ptr() + k * units * size,
+                steps * units,
+                None if k == steps - 1 else grad_h.data_ptr(),
+                grad_c.data_ptr(),
+                grad_z.data_ptr() + t * four_units * size,
+                steps * four_units,
+                grad_r.data_ptr() + t * four_units * size,
+                steps * four_units,
+                grad_gamma_h.data_ptr(),
+                grad_beta_h.data_ptr(),
+                grad_gamma_c.data_ptr(),
+                grad_beta_c.data_ptr(),
+                work.data_ptr(),
+            )
+            torch.mm(grad_r[:, t], kernel_t, out=grad_h)
+        h_prev = _by_input_step(outputs, h0, ctx.go_backwards)
+        grad_kernel = torch.mm(h_prev.reshape(-1, units).t(), grad_r.view(-1, four_units))
+        return (
+            grad_z,
+            grad_h,
+            grad_c,
+            grad_kernel,
+            grad_gamma_h,
+            grad_beta_h,
+            grad_gamma_c,
+            grad_beta_c,
+            None,
+            None,
+        )
+
+
+#: Per cell of the reset-before GRU family: where each gate's recurrent sum comes from, and which way z interpolates.
+#: Each cell's ``recurrent_kernel`` columns, in order: "gru" and "mut2" [U_z, U_r, U_h] (z and r from h in one
+#: matmul), "mut1" [U_r, U_h] (z from the input alone), "mut3" [U_z, U_r, U_h] with z from tanh(h).
+RESET_BEFORE_CELLS = ("gru", "mut1", "mut2", "mut3")
+
+
+class ResetBeforeNative(torch.autograd.Function):
+    """The recurrence of a GRU-family cell with the reset gate before the candidate's matmul.
+
+    Inputs: ``projected`` ``(batch, time, 3 units)`` = the cell's input sums
+    ``[p_z, p_r, p_h]``, ``h0`` ``(batch, units)``, ``recurrent_kernel``,
+    ``cell`` (one of :data:`RESET_BEFORE_CELLS`), ``go_backwards``. Per step
+    (``native/reset_before_cells.cc`` has the element-wise part)::
+
+        gru, mut2:  z = sigmoid(p_z + h U_z)         r = sigmoid(p_r + h U_r)
+        mut1:       z = sigmoid(p_z)                 r = sigmoid(p_r + h U_r)
+        mut3:       z = sigmoid(p_z + tanh(h) U_z)   r = sigmoid(p_r + h U_r)
+        n = tanh(p_h + (r h) U_h)
+        h' = z h + (1 - z) n  (gru, Keras' convention)   or   z n + (1 - z) h  (MUT1-3)
+
+    Output: every ``h`` ``(batch, time, units)`` in processing order.
+    """
+
+    @staticmethod
+    def forward(ctx, projected, h0, recurrent_kernel, cell, go_backwards):  # noqa: ANN001, ANN205
+        dtype = projected.dtype
+        gates_step = _kernel("reset_before_gates_forward", dtype)
+        update_step = _kernel("reset_before_update_forward", dtype)
+        batch, steps, three_units = projected.shape
+        units = three_units // 3
+        size = projected.element_size()
+        projected = projected.contiguous()
+        u_gates, u_z, u_r, u_h = _split_reset_before(recurrent_kernel, cell, units)
+        z, r, rh, candidate = (projected.new_empty(steps, batch, units) for _ in range(4))
+        tanh_h = projected.new_empty(steps, batch, units) if cell == "mut3" else None
+        sums = projected.new_empty(batch, 2 * units)  # z's and r's recurrent sums, in one matmul (gru, mut2)
+        z_sums, r_sums = projected.new_empty(batch, units), projected.new_empty(batch, units)  # or apart
+        outputs = projected.new_empty(batch, steps, units)
+        h = h0.contiguous()
+        h_pointer, h_stride = h.data_ptr(), units
+        row = steps * three_units
+        for k in range(steps):
+            t = _input_step(k, steps, go_backwards)
+            p = projected[:, t]
+            p_pointer = projected.data_ptr() + t * three_units * size
+            if u_gates is not None:  # gru, mut2: z and r sums in one matmul
+                torch.addmm(p[:, : 2 * units], h, u_gates, out=sums)
+                a_z, a_z_stride, a_r, a_r_stride = sums.data_ptr(), 2 * units, sums.data_ptr() + units * size, 2 * units
+            else:
+                torch.addmm(p[:, units : 2 * units], h, u_r, out=r_sums)
+                a_r, a_r_stride = r_sums.data_ptr(), units
+                if cell == "mut3":
+                    torch.tanh(h, out=tanh_h[k])
+                    torch.addmm(p[:, :units], tanh_h[k], u_z, out=z_sums)
+                    a_z, a_z_stride = z_sums.data_ptr(), units
+                else:  # mut1: z from the input alone
+                    a_z, a_z_stride = p_pointer, row
+            gates_step(
+                batch, units, a_z, a_z_stride, a_r, a_r_stride, h_pointer, h_stride,
+                z[k].data_ptr(), r[k].data_ptr(), rh[k].data_ptr(),
+            )  # fmt: skip
+            torch.addmm(p[:, 2 * units :], rh[k], u_h, out=candidate[k])
+            out_pointer = outputs.data_ptr() + k * units * size
+            update_step(
+                batch, units, candidate[k].data_ptr(), z[k].data_ptr(), h_pointer, h_stride,
+                out_pointer, steps * units, cell == "gru",
+            )  # fmt: skip
+            h = outputs[:, k]
+            h_pointer, h_stride = out_pointer, steps * units
+        ctx.cell, ctx.go_backwards = cell, go_backwards
+        ctx.buffers = (z, r, rh, candidate, tanh_h)
+        ctx.save_for_backward(h0, recurrent_kernel, outputs)
+        return outputs
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, grad_outputs):  # noqa: ANN001, ANN205
+        h0, recurrent_kernel, outputs = ctx.saved_tensors
+        z, r, rh, candidate, tanh_h = ctx.buffers
+        cell, go_backwards = ctx.cell, ctx.go_backwards
+        update_step = _kernel("reset_before_update_backward", z.dtype)
+        gates_step = _kernel("reset_before_gates_backward", z.dtype)
+        steps, batch, units = z.shape
+        three_units = 3 * units
+        size = z.element_size()
+        u_gates, u_z, u_r, u_h = _split_reset_before(recurrent_kernel, cell, units)
+        grad_outputs = grad_outputs.contiguous()
+        h0 = h0.contiguous()
+        grad_p = z.new_empty(batch, steps, three_units)  # as `projected`: by input step
+        grad_h = z.new_zeros(batch, units)  # dL/dh_{k-1} from step k
+        grad_direct, grad_z, grad_rh = (z.new_empty(batch, units) for _ in range(3))
+        row = steps * three_units
+        for k in reversed(range(steps)):
+            t = _input_step(k, steps, go_backwards)
+            if k:
+                h_pointer, h_stride = outputs.data_ptr() + (k - 1) * units * size, steps * units
+            else:
+                h_pointer, h_stride = h0.data_ptr(), units
+            g_pointer = grad_p.data_ptr() + t * three_units * size
+            update_step(
+                batch, units, candidate[k].data_ptr(), z[k].data_ptr(), h_pointer, h_stride,
+                grad_outputs.data_ptr() + k * units * size, steps * units,
+                None if k == steps - 1 else grad_h.data_ptr(), cell == "gru",
+                g_pointer + 2 * units * size, row, grad_z.data_ptr(), grad_direct.data_ptr(),
+            )  # fmt: skip
+            g = grad_p[:, t]
+            torch.mm(g[:, 2 * units :], u_h.t(), out=grad_rh)
+            gates_step(
+                batch, units, z[k].data_ptr(), r[k].data_ptr(), h_pointer, h_stride, grad_rh.data_ptr(),
+                grad_z.data_ptr(), grad_direct.data_ptr(), g_pointer, g_pointer + units * size, row,
+            )  # fmt: skip
+            if u_gates is not None:
+                torch.addmm(grad_direct, g[:, : 2 * units], u_gates.t(), out=grad_h)
+            else:
+                torch.addmm(grad_direct, g[:, units : 2 * units], u_r.t(), out=grad_h)
+                if cell == "mut3":  # z's sum saw tanh(h)
+                    through_tanh = torch.mm(g[:, :units], u_z.t())
+                    grad_h.addcmul_(through_tanh, 1 - tanh_h[k] * tanh_h[k])
+        # Weight gradients over all steps at once, rows (input step, batch entry).
+        by_input = (lambda x: torch.flip(x, [0])) if go_backwards else (lambda x: x)
+        h_prev = _by_input_step(outputs, h0, go_backwards).transpose(0, 1).reshape(-1, units)
+        grad_rows = grad_p.transpose(0, 1).reshape(-1, three_units)
+        grad_u_h = torch.mm(by_input(rh).reshape(-1, units).t(), grad_rows[:, 2 * units :])
+        if cell in ("gru", "mut2"):
+            parts = [torch.mm(h_prev.t(), grad_rows[:, : 2 * units])]
+        elif cell == "mut1":
+            parts = [torch.mm(h_prev.t(), grad_rows[:, units : 2 * units])]
+        else:
+            parts = [
+                torch.mm(by_input(tanh_h).reshape(-1, units).t(), grad_rows[:, :units]),
+                torch.mm(h_prev.t(), grad_rows[:, units : 2 * units]),
+            ]
+        return grad_p, grad_h, torch.cat([*parts, grad_u_h], 1), None, None
+
+
+def _split_reset_before(
+    recurrent_kernel: torch.Tensor, cell: str, units: int
+) -> tuple[torch.Tensor | None, torch.Tensor | None, torch.Tensor | None, torch.Tensor]:
+    """``(U_gates, U_z, U_r, U_h)`` of a reset-before cell's recurrent kernel (None where the cell has none)."""
+    if cell == "mut1":
+        return None, None, recurrent_kernel[:, :units], recurrent_kernel[:, units:]
+    if cell == "mut3":
+        u_z, u_r, u_h = recurrent_kernel.split(units, 1)
+        return None, u_z, u_r, u_h
+    if cell in ("gru", "mut2"):
+        return recurrent_kernel[:, : 2 * units], None, None, recurrent_kernel[:, 2 * units :]
+    raise ValueError(f"unknown reset-before cell {cell!r}; expected one of {RESET_BEFORE_CELLS}")

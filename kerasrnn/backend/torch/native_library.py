@@ -1,0 +1,146 @@
+"""Build and load the C++ step kernels in ``kerasrnn/backend/torch/native/``.
+
+The kernels are plain C++ (no PyTorch headers), so building them takes about
+a second with the machine's C++ compiler: the first use on a machine
+compiles them with ``-O3 -march=native`` into a cache directory, later uses
+load the cached library. They are called through ``ctypes`` with the data
+pointers of contiguous CPU tensors (``kerasrnn.backend.torch.native_cells``).
+
+Where there is no compiler, the build fails, or ``KERASRNN_NATIVE_KERNELS=0``
+is set, :func:`library` returns ``None`` (once warning why, for a failed
+build) and the cells run their pure-PyTorch paths instead: same math,
+slower (the peephole and layer-norm LSTM their ``autograd.Function`` in
+``kerasrnn.backend.torch.sequence_cells``, the GRU family its generic loop).
+
+* compiler: ``$CXX``, else the first of ``c++``, ``g++``, ``clang++`` found;
+* cache: ``$KERASRNN_CACHE_DIR/native``, else ``$XDG_CACHE_HOME/kerasrnn/native``,
+  else ``~/.cache/kerasrnn/native``; one library per hash of the sources,
+  the compiler, its flags and the CPU's model and features, written
+  atomically (a concurrent build by another process is harmless).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import functools
+import hashlib
+import os
+import platform
+import shutil
+import subprocess
+import warnings
+from pathlib import Path
+
+from kerasrnn.storage.atomic import write_with
+
+SOURCES = ("peephole_lstm.cc", "layer_norm_lstm.cc", "reset_before_cells.cc")
+HEADERS = ("activations.h",)
+_SOURCE_DIR = Path(__file__).parent / "native"
+# -ffast-math for vectorized reductions and reciprocals; NaN and infinity stay IEEE (a NaN loss must show).
+_FLAGS = ("-O3", "-ffast-math", "-fno-finite-math-only", "-fPIC", "-shared", "-std=c++17")
+_TUNE = ("-march=native",)  # retried without where the compiler lacks it
+_DISABLE = "KERASRNN_NATIVE_KERNELS"
+_INT64, _POINTER = ctypes.c_int64, ctypes.c_void_p
+
+
+class BuildError(RuntimeError):
+    """The kernels could not be compiled here."""
+
+
+def cache_directory() -> Path:
+    if os.environ.get("KERASRNN_CACHE_DIR"):
+        return Path(os.environ["KERASRNN_CACHE_DIR"]) / "native"
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "kerasrnn" / "native"
+
+
+def find_compiler() -> str:
+    """The C++ compiler's path; raises :class:`BuildError` if there is none."""
+    candidates = [os.environ["CXX"]] if os.environ.get("CXX") else ["c++", "g++", "clang++"]
+    for name in candidates:
+        path = shutil.which(name)
+        if path:
+            return path
+    raise BuildError(f"no C++ compiler found (tried {', '.join(candidates)}; set CXX to choose one)")
+
+
+def _cpu_description() -> str:
+    """The CPU's model and feature flags (``-march=native`` builds for exactly these)."""
+    try:
+        lines = Path("/proc/cpuinfo").read_text().splitlines()
+    except OSError:
+        return platform.processor()
+    wanted = ("model name", "flags", "Features", "CPU part")
+    return "\n".join(sorted({line for line in lines if line.split(":")[0].strip() in wanted}))
+
+
+def _fingerprint(compiler: str, flags: tuple[str, ...]) -> str:
+    digest = hashlib.sha256()
+    for name in (*SOURCES, *HEADERS):
+        digest.update(name.encode() + b"\0" + (_SOURCE_DIR / name).read_bytes())
+    for part in (compiler, *flags, platform.machine(), platform.system(), _cpu_description()):
+        digest.update(part.encode() + b"\0")
+    return digest.hexdigest()[:20]
+
+
+def _compile(compiler: str, flags: tuple[str, ...], output: Path) -> None:
+    command = [compiler, *flags, "-o", str(output), *(str(_SOURCE_DIR / name) for name in SOURCES)]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=300, check=False)
+    if result.returncode != 0:
+        raise BuildError(f"{' '.join(command)} failed: {result.stderr.strip()[-2000:]}")
+
+
+def build() -> Path:
+    """The compiled library's path, compiling it first if the cache lacks it; raises :class:`BuildError`."""
+    compiler = find_compiler()
+    errors = []
+    for flags in ((*_FLAGS, *_TUNE), _FLAGS):
+        path = cache_directory() / _fingerprint(compiler, flags) / "libkerasrnn_cells.so"
+        if path.exists():
+            return path
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            write_with(path, lambda temporary, flags=flags: _compile(compiler, flags, temporary))
+            return path
+        except (BuildError, OSError, subprocess.SubprocessError) as error:
+            errors.append(str(error))
+    raise BuildError("; ".join(errors))
+
+
+def _declare(library: ctypes.CDLL) -> None:
+    """argtypes of every kernel, float32 (``_f32``) and float64 (``_f64``) alike."""
+    i, p = _INT64, _POINTER
+    signatures = {
+        "peephole_lstm_forward_step": [i, i, p, p, p, p, p, i, p],
+        "peephole_lstm_backward_step": [i, i, p, p, p, p, p, p, i, p, p, p, i, p],
+        "layer_norm_lstm_forward_step": [i, i, p, p, p, i, p, p, p, p, "scalar", p, p, p, p, p, p, p, i],
+        "layer_norm_lstm_backward_step": [i, i, p, p, p, p, p, p, p, p, p, p, i, p, p, p, i, p, i, p, p, p, p, p],
+        "reset_before_gates_forward": [i, i, p, i, p, i, p, i, p, p, p],
+        "reset_before_update_forward": [i, i, p, p, p, i, p, i, i],
+        "reset_before_update_backward": [i, i, p, p, p, i, p, i, p, i, p, i, p, p],
+        "reset_before_gates_backward": [i, i, p, p, p, i, p, p, p, p, p, i],
+    }
+    for name, argtypes in signatures.items():
+        for suffix, scalar in (("f32", ctypes.c_float), ("f64", ctypes.c_double)):
+            function = getattr(library, f"{name}_{suffix}")
+            function.argtypes = [scalar if a == "scalar" else a for a in argtypes]
+            function.restype = None
+
+
+@functools.cache
+def library() -> ctypes.CDLL | None:
+    """The loaded kernels, or ``None`` where they are disabled or cannot be built (then warns once)."""
+    if os.environ.get(_DISABLE, "1").strip().lower() in ("0", "false", "no", "off"):
+        return None
+    try:
+        loaded = ctypes.CDLL(str(build()))
+        _declare(loaded)
+    except (BuildError, OSError, AttributeError) as error:
+        warnings.warn(
+            f"kerasrnn: the C++ step kernels could not be built ({error}); kerasrnn's own cells run their slower "
+            f"pure-PyTorch paths on the torch backend (set {_DISABLE}=0 to skip the attempt)",
+            RuntimeWarning,
+            stacklevel=2,
+        )
+        return None
+    return loaded
