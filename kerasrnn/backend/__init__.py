@@ -78,3 +78,8 @@ def reset_before_rnn(*args: Any, **kwargs: Any) -> tuple[Tensor, Tensor, list[Te
     """A GRU-family cell with the reset before its candidate's matmul (Cho's GRU, MUT1-3) over a whole sequence;
     see ``kerasrnn.backend.torch.sequence_cells.reset_before_rnn``."""
     return _fast_paths("sequence_cells").reset_before_rnn(*args, **kwargs)
+
+
+def ind_rnn(*args: Any, **kwargs: Any) -> tuple[Tensor, Tensor, list[Tensor]]:
+    """IndRNN over a whole sequence; see ``kerasrnn.backend.torch.sequence_cells.ind_rnn``."""
+    return _fast_paths("sequence_cells").ind_rnn(*args, **kwargs)

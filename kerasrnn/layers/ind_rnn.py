@@ -9,6 +9,7 @@ from typing import Any
 import keras
 from keras import constraints, initializers, ops
 
+from kerasrnn import backend as fast_paths
 from kerasrnn.layers.cell_rnn import CellRNN
 from kerasrnn.layers.recurrent_cell import RecurrentCell
 from kerasrnn.layers.tensor_types import Identifier, Shape, Tensor
@@ -220,3 +221,25 @@ class IndRNN(CellRNN):
     """
 
     cell_class = IndRNNCell
+
+    def inner_loop(
+        self, sequences: Tensor, initial_state: Sequence[Tensor], mask: Tensor | None, training: bool = False
+    ) -> tuple[Tensor, Tensor, Sequence[Tensor]]:
+        # The recurrence is element-wise: on torch the C++ kernels run the whole loop in one call each way.
+        cell = self.cell
+        if not (training and cell.recurrent_dropout):
+            try:
+                return fast_paths.ind_rnn(
+                    sequences,
+                    initial_state[0],
+                    mask,
+                    project_inputs=lambda x: cell.project_inputs(cell.dropped_inputs(x, training)),
+                    recurrent_kernel=cell.recurrent_kernel,
+                    activation=cell.activation,
+                    return_sequences=self.return_sequences,
+                    go_backwards=self.go_backwards,
+                    unroll=self.unroll,
+                )
+            except NotImplementedError:
+                pass
+        return super().inner_loop(sequences, initial_state, mask, training=training)

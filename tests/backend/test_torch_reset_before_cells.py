@@ -1,4 +1,4 @@
-"""The torch backend's C++-kernel recurrence of Cho's GRU and MUT1-3 against the layers' generic loops.
+"""The torch backend's C++-kernel recurrence of Cho's GRU, MUT1-3 and MGU against the layers' generic loops.
 
 ``kerasrnn.backend.torch.native_cells.ResetBeforeNative`` runs the whole time
 loop of the GRU-family cells whose reset gate acts before the candidate's
@@ -37,7 +37,10 @@ LAYERS = {
     "mut1": lambda **options: layers.MUT1(UNITS, **options),
     "mut2": lambda **options: layers.MUT2(UNITS, **options),
     "mut3": lambda **options: layers.MUT3(UNITS, **options),
+    "mgu": lambda **options: layers.MGU(UNITS, **options),
 }
+# The form each layer runs as: MGU is MUT2's with the gates tied (sums [p_f, p_f, p_h], kernel [U_f, U_f, U_h]).
+FORMS = {"mgu": "mut2"}
 
 
 def _layer(name, features, dtype="float32", **options):
@@ -104,12 +107,12 @@ def test_matches_generic_loop(name, features, options, served, monkeypatch):
     layer = _layer(name, features, **options)
     x, h0, weights = _data(features, "float32", options.get("return_sequences", True))
     fast = _run(layer, x, h0, weights)
-    assert served == [name]
+    assert served == [FORMS.get(name, name)]
     monkeypatch.setattr(fast_paths, "reset_before_rnn", _refused)
     if name == "gru":  # Keras' GRU reaches it through kerasrnn.backend.gru
         monkeypatch.setattr(fast_paths, "gru", _refused)
     loop = _run(layer, x, h0, weights)
-    assert served == [name] and len(fast) == 3 + len(layer.trainable_variables)
+    assert served == [FORMS.get(name, name)] and len(fast) == 3 + len(layer.trainable_variables)
     for got, want in zip(fast, loop):
         assert got.shape == want.shape
         _assert_close(got, want)
@@ -119,7 +122,7 @@ def test_matches_generic_loop(name, features, options, served, monkeypatch):
 def test_input_dropout_matches_generic_loop(name, served, monkeypatch):
     x, h0, weights = _data(4, "float32")
     fast = _run(_layer(name, 4, dropout=0.4, seed=3), x, h0, weights, training=True)
-    assert served == [name]
+    assert served == [FORMS.get(name, name)]
     monkeypatch.setattr(fast_paths, "reset_before_rnn", _refused)
     monkeypatch.setattr(fast_paths, "gru", _refused)
     loop = _run(_layer(name, 4, dropout=0.4, seed=3), x, h0, weights, training=True)
@@ -144,6 +147,11 @@ def _equations(name, layer, x, h0, go_backwards):
     steps = range(TIME - 1, -1, -1) if go_backwards else range(TIME)
     h, outputs = h0, []
     for t in steps:
+        if name == "mgu":  # [W_f x + b_f, W_h x + b_h], recurrent kernel [U_f, U_h]
+            f = torch.sigmoid(sums[:, t, :u] + h @ kernel[:, :u])
+            h = (1 - f) * h + f * torch.tanh(sums[:, t, u:] + (f * h) @ kernel[:, u:])
+            outputs.append(h)
+            continue
         p_z, p_r, p_h = sums[:, t].split(u, -1)
         if name == "mut1":  # recurrent kernel [W_hr, W_hh]
             z = torch.sigmoid(p_z)
@@ -168,7 +176,7 @@ def test_float64_matches_equations_tightly(name, go_backwards, served):
     layer = _layer(name, UNITS, dtype="float64", go_backwards=go_backwards)
     x, h0, weights = _data(UNITS, "float64")
     fast = _run(layer, x, h0, weights)
-    assert served == [name]
+    assert served == [FORMS.get(name, name)]
     leaves = [torch.tensor(a, requires_grad=True) for a in (x, h0)]
     outputs = _equations(name, layer, *leaves, go_backwards)
     loss = (outputs * torch.tensor(weights)).sum()
@@ -190,4 +198,4 @@ def test_mask_and_recurrent_dropout_fall_back(name, served):
     assert served == []
     _layer(name, 4, recurrent_dropout=0.3)(torch.tensor(x), training=False)
     # Keras' GRU keeps its cuDNN rule: a layer with recurrent dropout never takes a fused kernel.
-    assert served == ([] if name == "gru" else [name])
+    assert served == ([] if name == "gru" else [FORMS.get(name, name)])

@@ -387,3 +387,49 @@ def _split_reset_before(
     if cell in ("gru", "mut2"):
         return recurrent_kernel[:, : 2 * units], None, None, recurrent_kernel[:, 2 * units :]
     raise ValueError(f"unknown reset-before cell {cell!r}; expected one of {RESET_BEFORE_CELLS}")
+
+
+#: IndRNN activations the kernel has, by the code it takes (derivatives read off the output).
+IND_RNN_ACTIVATIONS = {"linear": 0, "relu": 1, "tanh": 2, "sigmoid": 3}
+
+
+class IndRNNNative(torch.autograd.Function):
+    """The whole IndRNN recurrence ``h_t = act(p_t + u h_{t-1})`` in one C++ call each way.
+
+    Inputs: ``projected`` ``(batch, time, units)`` = ``x_t W + b``, ``h0``,
+    ``recurrent_kernel`` ``(units,)`` (the vector ``u``), ``activation``
+    (a key of :data:`IND_RNN_ACTIVATIONS`), ``go_backwards``. Output: every
+    ``h`` ``(batch, time, units)`` in processing order.
+    """
+
+    @staticmethod
+    def forward(ctx, projected, h0, recurrent_kernel, activation, go_backwards):  # noqa: ANN001, ANN205
+        batch, steps, units = projected.shape
+        projected = projected.contiguous()
+        h0 = h0.contiguous()
+        recurrent_kernel = recurrent_kernel.contiguous()
+        outputs = projected.new_empty(batch, steps, units)
+        code = IND_RNN_ACTIVATIONS[activation]
+        _kernel("ind_rnn_forward", projected.dtype)(
+            batch, steps, units, projected.data_ptr(), h0.data_ptr(), recurrent_kernel.data_ptr(),
+            outputs.data_ptr(), go_backwards, code,
+        )  # fmt: skip
+        ctx.code, ctx.go_backwards = code, go_backwards
+        ctx.save_for_backward(h0, recurrent_kernel, outputs)
+        return outputs
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, grad_outputs):  # noqa: ANN001, ANN205
+        h0, recurrent_kernel, outputs = ctx.saved_tensors
+        batch, steps, units = outputs.shape
+        grad_outputs = grad_outputs.contiguous()
+        grad_projected = outputs.new_empty(batch, steps, units)
+        grad_h0 = outputs.new_empty(batch, units)
+        grad_recurrent = outputs.new_zeros(units)
+        _kernel("ind_rnn_backward", outputs.dtype)(
+            batch, steps, units, h0.data_ptr(), recurrent_kernel.data_ptr(), outputs.data_ptr(),
+            grad_outputs.data_ptr(), grad_projected.data_ptr(), grad_h0.data_ptr(), grad_recurrent.data_ptr(),
+            ctx.go_backwards, ctx.code,
+        )  # fmt: skip
+        return grad_projected, grad_h0, grad_recurrent, None, None

@@ -33,7 +33,7 @@ from pathlib import Path
 
 from kerasrnn.storage.atomic import write_with
 
-SOURCES = ("peephole_lstm.cc", "layer_norm_lstm.cc", "reset_before_cells.cc")
+SOURCES = ("peephole_lstm.cc", "layer_norm_lstm.cc", "reset_before_cells.cc", "ind_rnn.cc")
 HEADERS = ("activations.h",)
 _SOURCE_DIR = Path(__file__).parent / "native"
 # -ffast-math for vectorized reductions and reciprocals; NaN and infinity stay IEEE (a NaN loss must show).
@@ -119,6 +119,8 @@ def _declare(library: ctypes.CDLL) -> None:
         "reset_before_update_forward": [i, i, p, p, p, i, p, i, i],
         "reset_before_update_backward": [i, i, p, p, p, i, p, i, p, i, p, i, p, p],
         "reset_before_gates_backward": [i, i, p, p, p, i, p, p, p, p, p, i],
+        "ind_rnn_forward": [i, i, i, p, p, p, p, i, i],
+        "ind_rnn_backward": [i, i, i, p, p, p, p, p, p, p, i, i],
     }
     for name, argtypes in signatures.items():
         for suffix, scalar in (("f32", ctypes.c_float), ("f64", ctypes.c_double)):

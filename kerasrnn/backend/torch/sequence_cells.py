@@ -55,9 +55,13 @@ def _check_supported(
     recurrent_activation: Callable[..., Any],
     unroll: bool,
 ) -> None:
-    if mask is not None or unroll:
-        raise NotImplementedError
     if activation not in _TANH or recurrent_activation not in _SIGMOID:
+        raise NotImplementedError
+    _check_case(sequences, mask, unroll)
+
+
+def _check_case(sequences: torch.Tensor, mask: Tensor | None, unroll: bool) -> None:
+    if mask is not None or unroll:
         raise NotImplementedError
     if sequences.dtype not in _DTYPES or sequences.shape[1] == 0:
         raise NotImplementedError
@@ -397,6 +401,53 @@ def reset_before_rnn(
         _as(initial_state, sequences),
         _as(recurrent_kernel, sequences),
         cell,
+        bool(go_backwards),
+    )
+    last = outputs[:, -1]
+    return last, outputs if return_sequences else last.unsqueeze(1), [last]
+
+
+def _ind_rnn_activation(activation: Callable[..., Any]) -> str:
+    """The kernel's name for ``activation``; ``NotImplementedError`` for one it lacks."""
+    known = {
+        "linear": (activations.linear, None),
+        "relu": (activations.relu, ops.relu, torch.relu),
+        "tanh": _TANH,
+        "sigmoid": _SIGMOID,
+    }
+    for name, functions in known.items():
+        if activation in functions:
+            return name
+    raise NotImplementedError
+
+
+def ind_rnn(
+    sequences: Tensor,
+    initial_state: Tensor,
+    mask: Tensor | None,
+    project_inputs: Callable[[Tensor], Tensor],
+    recurrent_kernel: Tensor,
+    activation: Callable[..., Any],
+    return_sequences: bool = False,
+    go_backwards: bool = False,
+    unroll: bool = False,
+) -> tuple[torch.Tensor, torch.Tensor, list[torch.Tensor]]:
+    """IndRNN over ``sequences`` (linear, relu, tanh or sigmoid activation); see :func:`reset_before_rnn`.
+
+    Only the C++ kernels run it (:class:`~kerasrnn.backend.torch.native_cells.IndRNNNative`).
+    Returns ``(last_output, outputs, [h])``.
+    """
+    sequences = ops.convert_to_tensor(sequences)
+    _check_case(sequences, mask, unroll)
+    name = _ind_rnn_activation(activation)
+    if not native_cells.supports(sequences):
+        raise NotImplementedError
+    projected = _as(project_inputs(sequences), sequences)
+    outputs = native_cells.IndRNNNative.apply(
+        projected,
+        _as(initial_state, sequences),
+        _as(recurrent_kernel, sequences),
+        name,
         bool(go_backwards),
     )
     last = outputs[:, -1]
