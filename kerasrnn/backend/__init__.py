@@ -83,3 +83,13 @@ def reset_before_rnn(*args: Any, **kwargs: Any) -> tuple[Tensor, Tensor, list[Te
 def ind_rnn(*args: Any, **kwargs: Any) -> tuple[Tensor, Tensor, list[Tensor]]:
     """IndRNN over a whole sequence; see ``kerasrnn.backend.torch.sequence_cells.ind_rnn``."""
     return _fast_paths("sequence_cells").ind_rnn(*args, **kwargs)
+
+
+def layer_norm_gru(*args: Any, **kwargs: Any) -> tuple[Tensor, Tensor, list[Tensor]]:
+    """The layer-normalized GRU over a whole sequence; see ``kerasrnn.backend.torch.sequence_cells``."""
+    return _fast_paths("sequence_cells").layer_norm_gru(*args, **kwargs)
+
+
+def layer_norm_simple_rnn(*args: Any, **kwargs: Any) -> tuple[Tensor, Tensor, list[Tensor]]:
+    """The layer-normalized simple RNN over a whole sequence; see ``kerasrnn.backend.torch.sequence_cells``."""
+    return _fast_paths("sequence_cells").layer_norm_simple_rnn(*args, **kwargs)

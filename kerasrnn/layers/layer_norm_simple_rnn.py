@@ -8,6 +8,7 @@ from typing import Any
 import keras
 from keras import constraints, initializers, ops, regularizers
 
+from kerasrnn import backend as fast_paths
 from kerasrnn.layers.cell_rnn import CellRNN
 from kerasrnn.layers.layer_norm_lstm import layer_norm
 from kerasrnn.layers.recurrent_cell import RecurrentCell
@@ -129,3 +130,28 @@ class LayerNormSimpleRNN(CellRNN):
     """
 
     cell_class = LayerNormSimpleRNNCell
+
+    def inner_loop(
+        self, sequences: Tensor, initial_state: Sequence[Tensor], mask: Tensor | None, training: bool = False
+    ) -> tuple[Tensor, Tensor, Sequence[Tensor]]:
+        # The backend's whole-sequence recurrence where it has one (torch's C++ step kernels), else the cell's loop.
+        cell = self.cell
+        if not (training and cell.recurrent_dropout):
+            try:
+                return fast_paths.layer_norm_simple_rnn(
+                    sequences,
+                    initial_state[0],
+                    mask,
+                    project_inputs=lambda x: cell.project_inputs(cell.dropped_inputs(x, training)),
+                    recurrent_kernel=cell.recurrent_kernel,
+                    gamma=cell.gamma,
+                    bias=cell.bias if cell.use_bias else None,
+                    epsilon=cell.layernorm_epsilon,
+                    activation=cell.activation,
+                    return_sequences=self.return_sequences,
+                    go_backwards=self.go_backwards,
+                    unroll=self.unroll,
+                )
+            except NotImplementedError:
+                pass
+        return super().inner_loop(sequences, initial_state, mask, training=training)

@@ -433,3 +433,146 @@ class IndRNNNative(torch.autograd.Function):
             ctx.go_backwards, ctx.code,
         )  # fmt: skip
         return grad_projected, grad_h0, grad_recurrent, None, None
+
+
+def _previous_h(outputs: torch.Tensor, h0: torch.Tensor, k: int) -> tuple[int, int]:
+    """``(pointer, row stride)`` of ``h_{k-1}``: ``h0`` (contiguous) before the first step, else an output row."""
+    if k == 0:
+        return h0.data_ptr(), h0.shape[1]
+    _, steps, units = outputs.shape
+    return outputs.data_ptr() + (k - 1) * units * outputs.element_size(), steps * units
+
+
+class LayerNormGRUNative(torch.autograd.Function):
+    """The layer-normalized GRU recurrence (``native/layer_norm_gru.cc``).
+
+    Inputs: ``projected`` ``(batch, time, 3 units)`` = ``LN_x(x W) + b`` per
+    group, ``h0``, ``recurrent_kernel`` ``(units, 3 units)``, the recurrent
+    normalization's ``gamma``, ``beta`` ``(3 units,)`` (gates' 2 units and
+    the candidate's units normalized apart), ``epsilon``, ``go_backwards``.
+    Output: every ``h`` ``(batch, time, units)`` in processing order.
+    """
+
+    @staticmethod
+    def forward(ctx, projected, h0, recurrent_kernel, gamma, beta, epsilon, go_backwards):  # noqa: ANN001, ANN205
+        step = _kernel("layer_norm_gru_forward_step", projected.dtype)
+        batch, steps, three_units = projected.shape
+        units = three_units // 3
+        size = projected.element_size()
+        projected = projected.contiguous()
+        h0, kernel, gamma, beta = (t.contiguous() for t in (h0, recurrent_kernel, gamma, beta))
+        recurrent = projected.new_empty(steps, batch, three_units)  # h U, then normalized in place
+        rstd = projected.new_empty(steps, batch, 2)
+        gates = projected.new_empty(steps, batch, three_units)  # z, r, n
+        outputs = projected.new_empty(batch, steps, units)
+        h = h0
+        for k in range(steps):
+            t = _input_step(k, steps, go_backwards)
+            torch.mm(h, kernel, out=recurrent[k])
+            step(
+                batch, units, recurrent[k].data_ptr(), rstd[k].data_ptr(),
+                projected.data_ptr() + t * three_units * size, steps * three_units,
+                gamma.data_ptr(), beta.data_ptr(), epsilon, gates[k].data_ptr(),
+                *_previous_h(outputs, h0, k), outputs.data_ptr() + k * units * size, steps * units,
+            )  # fmt: skip
+            h = outputs[:, k]
+        ctx.go_backwards = go_backwards
+        ctx.buffers = (recurrent, rstd, gates)
+        ctx.save_for_backward(h0, kernel, gamma, beta, outputs)
+        return outputs
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, grad_outputs):  # noqa: ANN001, ANN205
+        h0, kernel, gamma, beta, outputs = ctx.saved_tensors
+        recurrent, rstd, gates = ctx.buffers
+        step = _kernel("layer_norm_gru_backward_step", gates.dtype)
+        steps, batch, three_units = gates.shape
+        units = three_units // 3
+        size = gates.element_size()
+        grad_outputs = grad_outputs.contiguous()
+        grad_p = gates.new_empty(batch, steps, three_units)  # by input step
+        grad_r = gates.new_empty(batch, steps, three_units)  # dL/d(h_{t-1} U), by input step
+        grad_h, direct = gates.new_zeros(batch, units), gates.new_empty(batch, units)
+        grad_gamma, grad_beta = gates.new_zeros(three_units), gates.new_zeros(three_units)
+        work = gates.new_empty(three_units)
+        kernel_t = kernel.t()
+        for k in reversed(range(steps)):
+            t = _input_step(k, steps, ctx.go_backwards)
+            step(
+                batch, units, recurrent[k].data_ptr(), rstd[k].data_ptr(), gates[k].data_ptr(),
+                *_previous_h(outputs, h0, k), gamma.data_ptr(), beta.data_ptr(),
+                grad_outputs.data_ptr() + k * units * size, steps * units,
+                None if k == steps - 1 else grad_h.data_ptr(), direct.data_ptr(),
+                grad_p.data_ptr() + t * three_units * size, steps * three_units,
+                grad_r.data_ptr() + t * three_units * size, steps * three_units,
+                grad_gamma.data_ptr(), grad_beta.data_ptr(), work.data_ptr(),
+            )  # fmt: skip
+            torch.addmm(direct, grad_r[:, t], kernel_t, out=grad_h)
+        h_prev = _by_input_step(outputs, h0, ctx.go_backwards)
+        grad_kernel = torch.mm(h_prev.reshape(-1, units).t(), grad_r.view(-1, three_units))
+        return grad_p, grad_h, grad_kernel, grad_gamma, grad_beta, None, None
+
+
+class LayerNormSimpleRNNNative(torch.autograd.Function):
+    """The layer-normalized simple RNN ``h = tanh(LN(p + h_prev U; gamma, beta))`` (``native/layer_norm_simple_rnn.cc``).
+
+    Inputs: ``projected`` ``(batch, time, units)`` = ``x W``, ``h0``,
+    ``recurrent_kernel`` ``(units, units)``, ``gamma``, ``beta`` (the bias,
+    zeros without one), ``epsilon``, ``go_backwards``. Output: every ``h`` in
+    processing order.
+    """
+
+    @staticmethod
+    def forward(ctx, projected, h0, recurrent_kernel, gamma, beta, epsilon, go_backwards):  # noqa: ANN001, ANN205
+        step = _kernel("layer_norm_simple_rnn_forward_step", projected.dtype)
+        batch, steps, units = projected.shape
+        size = projected.element_size()
+        projected = projected.contiguous()
+        h0, kernel, gamma, beta = (t.contiguous() for t in (h0, recurrent_kernel, gamma, beta))
+        recurrent = projected.new_empty(steps, batch, units)  # h U, then the normalized sum in place
+        rstd = projected.new_empty(steps, batch)
+        outputs = projected.new_empty(batch, steps, units)
+        h = h0
+        for k in range(steps):
+            t = _input_step(k, steps, go_backwards)
+            torch.mm(h, kernel, out=recurrent[k])
+            step(
+                batch, units, recurrent[k].data_ptr(), rstd[k].data_ptr(),
+                projected.data_ptr() + t * units * size, steps * units, gamma.data_ptr(), beta.data_ptr(),
+                epsilon, outputs.data_ptr() + k * units * size, steps * units,
+            )  # fmt: skip
+            h = outputs[:, k]
+        ctx.go_backwards = go_backwards
+        ctx.buffers = (recurrent, rstd)
+        ctx.save_for_backward(h0, kernel, gamma, outputs)
+        return outputs
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, grad_outputs):  # noqa: ANN001, ANN205
+        h0, kernel, gamma, outputs = ctx.saved_tensors
+        recurrent, rstd = ctx.buffers
+        step = _kernel("layer_norm_simple_rnn_backward_step", outputs.dtype)
+        batch, steps, units = outputs.shape
+        size = outputs.element_size()
+        grad_outputs = grad_outputs.contiguous()
+        grad_a = outputs.new_empty(batch, steps, units)  # = dL/dp = dL/d(h_{t-1} U), by input step
+        grad_h = outputs.new_zeros(batch, units)
+        grad_gamma, grad_beta = outputs.new_zeros(units), outputs.new_zeros(units)
+        work = outputs.new_empty(units)
+        kernel_t = kernel.t()
+        for k in reversed(range(steps)):
+            t = _input_step(k, steps, ctx.go_backwards)
+            step(
+                batch, units, recurrent[k].data_ptr(), rstd[k].data_ptr(),
+                outputs.data_ptr() + k * units * size, steps * units, gamma.data_ptr(),
+                grad_outputs.data_ptr() + k * units * size, steps * units,
+                None if k == steps - 1 else grad_h.data_ptr(),
+                grad_a.data_ptr() + t * units * size, steps * units,
+                grad_gamma.data_ptr(), grad_beta.data_ptr(), work.data_ptr(),
+            )  # fmt: skip
+            torch.mm(grad_a[:, t], kernel_t, out=grad_h)
+        h_prev = _by_input_step(outputs, h0, ctx.go_backwards)
+        grad_kernel = torch.mm(h_prev.reshape(-1, units).t(), grad_a.view(-1, units))
+        return grad_a, grad_h, grad_kernel, grad_gamma, grad_beta, None, None

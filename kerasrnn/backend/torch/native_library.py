@@ -33,8 +33,15 @@ from pathlib import Path
 
 from kerasrnn.storage.atomic import write_with
 
-SOURCES = ("peephole_lstm.cc", "layer_norm_lstm.cc", "reset_before_cells.cc", "ind_rnn.cc")
-HEADERS = ("activations.h",)
+SOURCES = (
+    "peephole_lstm.cc",
+    "layer_norm_lstm.cc",
+    "layer_norm_gru.cc",
+    "layer_norm_simple_rnn.cc",
+    "reset_before_cells.cc",
+    "ind_rnn.cc",
+)
+HEADERS = ("activations.h", "layer_norm.h")
 _SOURCE_DIR = Path(__file__).parent / "native"
 # -ffast-math for vectorized reductions and reciprocals; NaN and infinity stay IEEE (a NaN loss must show).
 _FLAGS = ("-O3", "-ffast-math", "-fno-finite-math-only", "-fPIC", "-shared", "-std=c++17")
@@ -115,6 +122,10 @@ def _declare(library: ctypes.CDLL) -> None:
         "peephole_lstm_backward_step": [i, i, p, p, p, p, p, p, i, p, p, p, i, p],
         "layer_norm_lstm_forward_step": [i, i, p, p, p, i, p, p, p, p, "scalar", p, p, p, p, p, p, p, i],
         "layer_norm_lstm_backward_step": [i, i, p, p, p, p, p, p, p, p, p, p, i, p, p, p, i, p, i, p, p, p, p, p],
+        "layer_norm_gru_forward_step": [i, i, p, p, p, i, p, p, "scalar", p, p, i, p, i],
+        "layer_norm_gru_backward_step": [i, i, p, p, p, p, i, p, p, p, i, p, p, p, i, p, i, p, p, p],
+        "layer_norm_simple_rnn_forward_step": [i, i, p, p, p, i, p, p, "scalar", p, i],
+        "layer_norm_simple_rnn_backward_step": [i, i, p, p, p, i, p, p, i, p, p, i, p, p, p],
         "reset_before_gates_forward": [i, i, p, i, p, i, p, i, p, p, p],
         "reset_before_update_forward": [i, i, p, p, p, i, p, i, i],
         "reset_before_update_backward": [i, i, p, p, p, i, p, i, p, i, p, i, p, p],

@@ -452,3 +452,79 @@ def ind_rnn(
     )
     last = outputs[:, -1]
     return last, outputs if return_sequences else last.unsqueeze(1), [last]
+
+
+def layer_norm_gru(
+    sequences: Tensor,
+    initial_state: Tensor,
+    mask: Tensor | None,
+    project_inputs: Callable[[Tensor], Tensor],
+    recurrent_kernel: Tensor,
+    recurrent_norm_gamma: Tensor,
+    recurrent_norm_beta: Tensor,
+    epsilon: float,
+    activation: Callable[..., Any],
+    recurrent_activation: Callable[..., Any],
+    return_sequences: bool = False,
+    go_backwards: bool = False,
+    unroll: bool = False,
+) -> tuple[torch.Tensor, torch.Tensor, list[torch.Tensor]]:
+    """The layer-normalized GRU over ``sequences``; ``project_inputs`` maps them to ``LN_x(x W) + b``.
+
+    Only the C++ kernels run it (:class:`~kerasrnn.backend.torch.native_cells.LayerNormGRUNative`).
+    Returns ``(last_output, outputs, [h])``.
+    """
+    sequences = ops.convert_to_tensor(sequences)
+    _check_supported(sequences, mask, activation, recurrent_activation, unroll)
+    if not native_cells.supports(sequences):
+        raise NotImplementedError
+    outputs = native_cells.LayerNormGRUNative.apply(
+        _as(project_inputs(sequences), sequences),
+        _as(initial_state, sequences),
+        _as(recurrent_kernel, sequences),
+        _as(recurrent_norm_gamma, sequences),
+        _as(recurrent_norm_beta, sequences),
+        float(epsilon),
+        bool(go_backwards),
+    )
+    last = outputs[:, -1]
+    return last, outputs if return_sequences else last.unsqueeze(1), [last]
+
+
+def layer_norm_simple_rnn(
+    sequences: Tensor,
+    initial_state: Tensor,
+    mask: Tensor | None,
+    project_inputs: Callable[[Tensor], Tensor],
+    recurrent_kernel: Tensor,
+    gamma: Tensor,
+    bias: Tensor | None,
+    epsilon: float,
+    activation: Callable[..., Any],
+    return_sequences: bool = False,
+    go_backwards: bool = False,
+    unroll: bool = False,
+) -> tuple[torch.Tensor, torch.Tensor, list[torch.Tensor]]:
+    """The layer-normalized simple RNN (tanh) over ``sequences``; ``project_inputs`` maps them to ``x W``.
+
+    Only the C++ kernels run it (:class:`~kerasrnn.backend.torch.native_cells.LayerNormSimpleRNNNative`).
+    Returns ``(last_output, outputs, [h])``.
+    """
+    sequences = ops.convert_to_tensor(sequences)
+    if activation not in _TANH:
+        raise NotImplementedError
+    _check_case(sequences, mask, unroll)
+    if not native_cells.supports(sequences):
+        raise NotImplementedError
+    gamma = _as(gamma, sequences)
+    outputs = native_cells.LayerNormSimpleRNNNative.apply(
+        _as(project_inputs(sequences), sequences),
+        _as(initial_state, sequences),
+        _as(recurrent_kernel, sequences),
+        gamma,
+        _as(bias, sequences) if bias is not None else torch.zeros_like(gamma),
+        float(epsilon),
+        bool(go_backwards),
+    )
+    last = outputs[:, -1]
+    return last, outputs if return_sequences else last.unsqueeze(1), [last]

@@ -9,44 +9,12 @@
 //   v = f c_prev + i g                  c = LN(v; gamma_c, beta_c)
 //   h = o tanh(c)
 //
-// Forward keeps, per row, the normalized values (x - mean) * rstd and rstd of
-// both normalizations; backward uses the closed form
-//   dx = rstd (dy gamma - mean(dy gamma) - xhat mean(dy gamma xhat)).
+// Forward keeps, per row, the normalized values and rstd of both
+// normalizations for the backward pass (layer_norm.h).
 #include "activations.h"
+#include "layer_norm.h"
 
 namespace kerasrnn {
-
-// Normalizes row x (n entries) in place to xhat; returns rstd. Two passes for the variance.
-template <typename T>
-T normalize_row(T* __restrict__ x, int64_t n, T epsilon) {
-    T sum = 0;
-    for (int64_t j = 0; j < n; ++j) sum += x[j];
-    const T mean = sum / T(n);
-    T squares = 0;
-    for (int64_t j = 0; j < n; ++j) {
-        const T d = x[j] - mean;
-        squares += d * d;
-    }
-    const T rstd = T(1) / std::sqrt(squares / T(n) + epsilon);
-    for (int64_t j = 0; j < n; ++j) x[j] = (x[j] - mean) * rstd;
-    return rstd;
-}
-
-// dx from dy for y = gamma xhat + beta (row of n entries); accumulates gamma's and beta's gradients.
-template <typename T>
-void normalize_row_backward(const T* __restrict__ dy, const T* __restrict__ xhat, T rstd, const T* __restrict__ gamma,
-                            int64_t n, T* __restrict__ dx, T* __restrict__ grad_gamma, T* __restrict__ grad_beta) {
-    T sum = 0, sum_xhat = 0;
-    for (int64_t j = 0; j < n; ++j) {
-        const T d = dy[j] * gamma[j];
-        sum += d;
-        sum_xhat += d * xhat[j];
-        grad_gamma[j] += dy[j] * xhat[j];
-        grad_beta[j] += dy[j];
-    }
-    const T mean = sum / T(n), mean_xhat = sum_xhat / T(n);
-    for (int64_t j = 0; j < n; ++j) dx[j] = rstd * (dy[j] * gamma[j] - mean - xhat[j] * mean_xhat);
-}
 
 template <typename T>
 void layer_norm_lstm_forward_step(int64_t batch, int64_t units, T* __restrict__ recurrent, T* __restrict__ rstd_r,
