@@ -93,3 +93,8 @@ def layer_norm_gru(*args: Any, **kwargs: Any) -> tuple[Tensor, Tensor, list[Tens
 def layer_norm_simple_rnn(*args: Any, **kwargs: Any) -> tuple[Tensor, Tensor, list[Tensor]]:
     """The layer-normalized simple RNN over a whole sequence; see ``kerasrnn.backend.torch.sequence_cells``."""
     return _fast_paths("sequence_cells").layer_norm_simple_rnn(*args, **kwargs)
+
+
+def conv_lstm(*args: Any, **kwargs: Any) -> tuple[Tensor, Tensor, list[Tensor]]:
+    """The convolutional LSTM over a whole frame sequence; see ``kerasrnn.backend.torch.sequence_cells``."""
+    return _fast_paths("sequence_cells").conv_lstm(*args, **kwargs)

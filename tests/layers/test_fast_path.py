@@ -130,6 +130,7 @@ def test_unmasked_loop_matches_plain_cell(name, go_backwards, return_sequences, 
     # The lean loop is what runs once a cell's whole-sequence function (tests/backend) refuses.
     monkeypatch.setattr(fast_paths, "peephole_lstm", _refuse_sequence_function)
     monkeypatch.setattr(fast_paths, "reset_before_rnn", _refuse_sequence_function)
+    monkeypatch.setattr(fast_paths, "conv_lstm", _refuse_sequence_function)
     fast, plain, x = _pair(name, go_backwards=go_backwards)
     fast.return_sequences = plain.return_sequences = return_sequences
     got, want = fast(x), plain(x)

@@ -21,6 +21,8 @@ pointers), float32 and float64; :func:`supports` says whether a case runs here.
 
 from __future__ import annotations
 
+import math
+
 import torch
 
 from kerasrnn.backend.torch.native_library import library
@@ -576,3 +578,98 @@ class LayerNormSimpleRNNNative(torch.autograd.Function):
         h_prev = _by_input_step(outputs, h0, ctx.go_backwards)
         grad_kernel = torch.mm(h_prev.reshape(-1, units).t(), grad_a.view(-1, units))
         return grad_a, grad_h, grad_kernel, grad_gamma, grad_beta, None, None
+
+
+class ConvLSTMNative(torch.autograd.Function):
+    """The convolutional LSTM recurrence (with or without Shi et al.'s peepholes), channels first.
+
+    Inputs: ``projected`` ``(batch, time, 4 filters, *spatial)`` = ``W_x * X_t + b``,
+    ``h0``, ``c0`` ``(batch, filters, *spatial)``, ``weight``
+    ``(4 filters, filters, *kernel)`` (PyTorch's layout of the recurrent
+    kernel; odd sizes, stride 1, "same" padding), ``peepholes``
+    ``(3, filters * prod(spatial))`` (zeros without peepholes), ``go_backwards``.
+    Outputs: every ``H`` ``(batch, time, filters, *spatial)`` in processing
+    order, and the last ``C``.
+
+    Channels first, a frame's gates are ``[i, f, c, o]`` blocks of
+    ``filters * prod(spatial)`` entries with one peephole weight per entry:
+    the peephole LSTM's step kernel with that many "units". Per step PyTorch
+    runs the recurrent convolution (forward) or its input gradient
+    (backward); the kernel's gradient is one ``convolution_backward`` over
+    all steps at the end.
+    """
+
+    @staticmethod
+    def forward(ctx, projected, h0, c0, weight, peepholes, go_backwards):  # noqa: ANN001, ANN205
+        step = _kernel("peephole_lstm_forward_step", projected.dtype)
+        batch, steps, four_filters, *spatial = projected.shape
+        units = four_filters // 4 * math.prod(spatial)  # per frame, per gate
+        size = projected.element_size()
+        weight = weight.contiguous()
+        peepholes = peepholes.contiguous()
+        convolution = _recurrent_convolution(weight)
+        gates = projected.new_empty(steps, batch, four_filters, *spatial)
+        cells = projected.new_empty(steps + 1, batch, four_filters // 4, *spatial)
+        cells[0] = c0
+        tanh_c = torch.empty_like(cells[1:])
+        outputs = projected.new_empty(batch, steps, four_filters // 4, *spatial)
+        h = h0
+        for k in range(steps):
+            t = _input_step(k, steps, go_backwards)
+            torch.add(convolution(h), projected[:, t], out=gates[k])
+            step(
+                batch, units, gates[k].data_ptr(),
+                cells.data_ptr() + k * batch * units * size, cells.data_ptr() + (k + 1) * batch * units * size,
+                tanh_c.data_ptr() + k * batch * units * size, outputs.data_ptr() + k * units * size,
+                steps * units, peepholes.data_ptr(),
+            )  # fmt: skip
+            h = outputs[:, k]
+        ctx.go_backwards = go_backwards
+        ctx.buffers = (gates, cells, tanh_c)
+        ctx.save_for_backward(h0, weight, peepholes, outputs)
+        return outputs, cells[steps].clone()
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, grad_outputs, grad_c_last):  # noqa: ANN001, ANN205
+        h0, weight, peepholes, outputs = ctx.saved_tensors
+        gates, cells, tanh_c = ctx.buffers
+        step = _kernel("peephole_lstm_backward_step", gates.dtype)
+        steps, batch, four_filters, *spatial = gates.shape
+        units = four_filters // 4 * math.prod(spatial)
+        size = gates.element_size()
+        grad_outputs = grad_outputs.contiguous()
+        grad_c = grad_c_last.contiguous().clone()
+        grad_z = gates.new_empty(batch, steps, four_filters, *spatial)  # as `projected`: by input step
+        grad_h = h0.new_zeros(h0.shape).contiguous()
+        grad_peepholes = torch.zeros_like(peepholes)
+        padding = [(n - 1) // 2 for n in weight.shape[2:]]
+        ones, zeros = [1] * len(spatial), [0] * len(spatial)
+        for k in reversed(range(steps)):
+            t = _input_step(k, steps, ctx.go_backwards)
+            step(
+                batch, units, gates[k].data_ptr(),
+                cells.data_ptr() + k * batch * units * size, cells.data_ptr() + (k + 1) * batch * units * size,
+                tanh_c.data_ptr() + k * batch * units * size, peepholes.data_ptr(),
+                grad_outputs.data_ptr() + k * units * size, steps * units,
+                None if k == steps - 1 else grad_h.data_ptr(), grad_c.data_ptr(),
+                grad_z.data_ptr() + t * 4 * units * size, steps * 4 * units, grad_peepholes.data_ptr(),
+            )  # fmt: skip
+            h_prev = outputs[:, k - 1] if k else h0
+            grad_h = torch.ops.aten.convolution_backward(
+                grad_z[:, t], h_prev, weight, None, ones, padding, ones, False, zeros, 1, [True, False, False]
+            )[0].contiguous()
+        h_prev = _by_input_step(outputs, h0, ctx.go_backwards)
+        grad_weight = torch.ops.aten.convolution_backward(
+            grad_z.flatten(0, 1), h_prev.flatten(0, 1), weight, None, ones, padding, ones, False, zeros, 1,
+            [False, True, False],
+        )[1]  # fmt: skip
+        return grad_z, grad_h, grad_c, grad_weight, grad_peepholes, None
+
+
+def _recurrent_convolution(weight: torch.Tensor):  # noqa: ANN202
+    """``h -> weight * h``: stride 1, "same" padding for odd kernel sizes, any spatial rank."""
+    rank = weight.dim() - 2
+    padding = [(n - 1) // 2 for n in weight.shape[2:]]
+    ones, zeros = [1] * rank, [0] * rank
+    return lambda h: torch.convolution(h, weight, None, ones, padding, ones, False, zeros, 1)

@@ -528,3 +528,52 @@ def layer_norm_simple_rnn(
     )
     last = outputs[:, -1]
     return last, outputs if return_sequences else last.unsqueeze(1), [last]
+
+
+def conv_lstm(
+    sequences: Tensor,
+    initial_state_h: Tensor,
+    initial_state_c: Tensor,
+    mask: Tensor | None,
+    project_inputs: Callable[[Tensor], Tensor],
+    recurrent_kernel: Tensor,
+    peepholes: tuple[Tensor, Tensor, Tensor] | None,
+    data_format: str,
+    activation: Callable[..., Any],
+    recurrent_activation: Callable[..., Any],
+    return_sequences: bool = False,
+    go_backwards: bool = False,
+    unroll: bool = False,
+) -> tuple[torch.Tensor, torch.Tensor, list[torch.Tensor]]:
+    """The convolutional LSTM over frame sequences ``(batch, time, *frame)``; Keras' ``backend.lstm`` contract.
+
+    ``project_inputs`` maps the frames to the input convolution plus bias;
+    ``recurrent_kernel`` is Keras' ``kernel_size + (filters, 4 filters)``
+    (odd sizes only here); ``peepholes``: the cell's three, or ``None``.
+    Only the C++ kernels run it (:class:`~kerasrnn.backend.torch.native_cells.ConvLSTMNative`,
+    channels first inside). Returns ``(last_output, outputs, [h, c])``.
+    """
+    sequences = ops.convert_to_tensor(sequences)
+    _check_supported(sequences, mask, activation, recurrent_activation, unroll)
+    kernel = _as(recurrent_kernel, sequences)
+    rank = kernel.dim() - 2
+    if not native_cells.supports(sequences) or any(n % 2 == 0 for n in kernel.shape[:rank]):
+        raise NotImplementedError
+    last_channels = data_format == "channels_last"
+
+    def channels_first(x: torch.Tensor, axis: int) -> torch.Tensor:
+        return x.movedim(-1, axis) if last_channels else x
+
+    projected = channels_first(_as(project_inputs(sequences), sequences), 2).contiguous()
+    h0 = channels_first(_as(initial_state_h, sequences), 1).contiguous()
+    c0 = channels_first(_as(initial_state_c, sequences), 1).contiguous()
+    weight = kernel.permute(rank + 1, rank, *range(rank))  # PyTorch's (out, in, *kernel)
+    if peepholes is None:
+        peepholes = sequences.new_zeros(3, h0[0].numel())
+    else:
+        peepholes = torch.stack([channels_first(_as(p, sequences), 0).flatten() for p in peepholes])
+    outputs, c_last = native_cells.ConvLSTMNative.apply(projected, h0, c0, weight, peepholes, bool(go_backwards))
+    if last_channels:
+        outputs, c_last = outputs.movedim(2, -1), c_last.movedim(1, -1)
+    last = outputs[:, -1]
+    return last, outputs if return_sequences else last.unsqueeze(1), [last, c_last]
