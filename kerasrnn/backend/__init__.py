@@ -98,3 +98,8 @@ def layer_norm_simple_rnn(*args: Any, **kwargs: Any) -> tuple[Tensor, Tensor, li
 def conv_lstm(*args: Any, **kwargs: Any) -> tuple[Tensor, Tensor, list[Tensor]]:
     """The convolutional LSTM over a whole frame sequence; see ``kerasrnn.backend.torch.sequence_cells``."""
     return _fast_paths("sequence_cells").conv_lstm(*args, **kwargs)
+
+
+def nas(*args: Any, **kwargs: Any) -> tuple[Tensor, Tensor, list[Tensor]]:
+    """The NAS cell over a whole sequence; see ``kerasrnn.backend.torch.sequence_cells.nas``."""
+    return _fast_paths("sequence_cells").nas(*args, **kwargs)

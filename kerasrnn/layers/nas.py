@@ -8,6 +8,7 @@ from typing import Any
 import keras
 from keras import constraints, initializers, ops, regularizers
 
+from kerasrnn import backend as fast_paths
 from kerasrnn.layers.cell_rnn import CellRNN
 from kerasrnn.layers.recurrent_cell import RecurrentCell
 from kerasrnn.layers.tensor_types import Identifier, Shape, Tensor
@@ -186,3 +187,28 @@ class NAS(CellRNN):
     """
 
     cell_class = NASCell
+
+    def inner_loop(
+        self, sequences: Tensor, initial_state: Sequence[Tensor], mask: Tensor | None, training: bool = False
+    ) -> tuple[Tensor, Tensor, Sequence[Tensor]]:
+        # The backend's whole-sequence recurrence where it has one (torch's C++ step kernels), else the cell's loop.
+        cell = self.cell
+        if cell.projection is None and not (training and cell.recurrent_dropout):
+            try:
+                return fast_paths.nas(
+                    sequences,
+                    initial_state[0],
+                    initial_state[1],
+                    mask,
+                    project_inputs=lambda x: cell.project_inputs(cell.dropped_inputs(x, training)),
+                    recurrent_kernel=cell.recurrent_kernel,
+                    bias=cell.bias if cell.use_bias else None,
+                    activation=cell.activation,
+                    recurrent_activation=cell.recurrent_activation,
+                    return_sequences=self.return_sequences,
+                    go_backwards=self.go_backwards,
+                    unroll=self.unroll,
+                )
+            except NotImplementedError:
+                pass
+        return super().inner_loop(sequences, initial_state, mask, training=training)

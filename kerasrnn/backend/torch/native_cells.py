@@ -673,3 +673,72 @@ def _recurrent_convolution(weight: torch.Tensor):  # noqa: ANN202
     padding = [(n - 1) // 2 for n in weight.shape[2:]]
     ones, zeros = [1] * rank, [0] * rank
     return lambda h: torch.convolution(h, weight, None, ones, padding, ones, False, zeros, 1)
+
+
+class NASNative(torch.autograd.Function):
+    """The NAS cell's recurrence (``native/nas.cc``; no projection).
+
+    Inputs: ``projected`` ``(batch, time, 8 units)`` = ``x W``, ``h0``, ``c0``,
+    ``recurrent_kernel`` ``(units, 8 units)``, ``bias`` ``(8 units,)`` (zeros
+    without one: the cell adds it to the recurrent sum), ``go_backwards``.
+    Outputs: every ``h`` ``(batch, time, units)`` in processing order, and the
+    last ``c``. The backward kernel recomputes each step's branches from the
+    kept input and recurrent sums.
+    """
+
+    @staticmethod
+    def forward(ctx, projected, h0, c0, recurrent_kernel, bias, go_backwards):  # noqa: ANN001, ANN205
+        step = _kernel("nas_forward_step", projected.dtype)
+        batch, steps, eight_units = projected.shape
+        units = eight_units // 8
+        size = projected.element_size()
+        projected = projected.contiguous()
+        h0, kernel, bias = h0.contiguous(), recurrent_kernel.contiguous(), bias.contiguous()
+        recurrent = projected.new_empty(steps, batch, eight_units)  # h U + b of each step
+        cells = projected.new_empty(steps + 1, batch, units)
+        cells[0] = c0
+        outputs = projected.new_empty(batch, steps, units)
+        h = h0
+        for k in range(steps):
+            t = _input_step(k, steps, go_backwards)
+            torch.addmm(bias, h, kernel, out=recurrent[k])
+            step(
+                batch, units, projected.data_ptr() + t * eight_units * size, steps * eight_units,
+                recurrent[k].data_ptr(), cells[k].data_ptr(), cells[k + 1].data_ptr(),
+                outputs.data_ptr() + k * units * size, steps * units,
+            )  # fmt: skip
+            h = outputs[:, k]
+        ctx.go_backwards = go_backwards
+        ctx.buffers = (recurrent, cells)
+        ctx.save_for_backward(projected, h0, kernel, outputs)
+        return outputs, cells[steps].clone()
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, grad_outputs, grad_c_last):  # noqa: ANN001, ANN205
+        projected, h0, kernel, outputs = ctx.saved_tensors
+        recurrent, cells = ctx.buffers
+        step = _kernel("nas_backward_step", projected.dtype)
+        batch, steps, eight_units = projected.shape
+        units = eight_units // 8
+        size = projected.element_size()
+        grad_outputs = grad_outputs.contiguous()
+        grad_c = grad_c_last.contiguous().clone()
+        grad_a = projected.new_empty(batch, steps, eight_units)  # by input step
+        grad_m = projected.new_empty(batch, steps, eight_units)  # dL/d(h U + b), by input step
+        grad_h = projected.new_zeros(batch, units)
+        kernel_t = kernel.t()
+        for k in reversed(range(steps)):
+            t = _input_step(k, steps, ctx.go_backwards)
+            step(
+                batch, units, projected.data_ptr() + t * eight_units * size, steps * eight_units,
+                recurrent[k].data_ptr(), cells[k].data_ptr(), grad_outputs.data_ptr() + k * units * size,
+                steps * units, grad_h.data_ptr(), grad_c.data_ptr(),
+                grad_a.data_ptr() + t * eight_units * size, steps * eight_units,
+                grad_m.data_ptr() + t * eight_units * size, steps * eight_units,
+            )  # fmt: skip
+            torch.mm(grad_m[:, t], kernel_t, out=grad_h)
+        h_prev = _by_input_step(outputs, h0, ctx.go_backwards)
+        grad_rows = grad_m.view(-1, eight_units)
+        grad_kernel = torch.mm(h_prev.reshape(-1, units).t(), grad_rows)
+        return grad_a, grad_h, grad_c, grad_kernel, grad_rows.sum(0), None

@@ -40,6 +40,7 @@ SOURCES = (
     "layer_norm_simple_rnn.cc",
     "reset_before_cells.cc",
     "ind_rnn.cc",
+    "nas.cc",
 )
 HEADERS = ("activations.h", "layer_norm.h")
 _SOURCE_DIR = Path(__file__).parent / "native"
@@ -131,6 +132,8 @@ def _declare(library: ctypes.CDLL) -> None:
         "reset_before_update_backward": [i, i, p, p, p, i, p, i, p, i, p, i, p, p],
         "reset_before_gates_backward": [i, i, p, p, p, i, p, p, p, p, p, i],
         "ind_rnn_forward": [i, i, i, p, p, p, p, i, i],
+        "nas_forward_step": [i, i, p, i, p, p, p, p, i],
+        "nas_backward_step": [i, i, p, i, p, p, p, i, p, p, p, i, p, i],
         "ind_rnn_backward": [i, i, i, p, p, p, p, p, p, p, i, i],
     }
     for name, argtypes in signatures.items():

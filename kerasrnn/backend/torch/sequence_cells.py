@@ -577,3 +577,38 @@ def conv_lstm(
         outputs, c_last = outputs.movedim(2, -1), c_last.movedim(1, -1)
     last = outputs[:, -1]
     return last, outputs if return_sequences else last.unsqueeze(1), [last, c_last]
+
+
+def nas(
+    sequences: Tensor,
+    initial_state_h: Tensor,
+    initial_state_c: Tensor,
+    mask: Tensor | None,
+    project_inputs: Callable[[Tensor], Tensor],
+    recurrent_kernel: Tensor,
+    bias: Tensor | None,
+    activation: Callable[..., Any],
+    recurrent_activation: Callable[..., Any],
+    return_sequences: bool = False,
+    go_backwards: bool = False,
+    unroll: bool = False,
+) -> tuple[torch.Tensor, torch.Tensor, list[torch.Tensor]]:
+    """The NAS cell (no projection) over ``sequences``; ``project_inputs`` maps them to ``x W``.
+
+    Only the C++ kernels run it (:class:`~kerasrnn.backend.torch.native_cells.NASNative`).
+    Returns ``(last_output, outputs, [h, c])``.
+    """
+    sequences = ops.convert_to_tensor(sequences)
+    _check_supported(sequences, mask, activation, recurrent_activation, unroll)
+    if not native_cells.supports(sequences):
+        raise NotImplementedError
+    kernel = _as(recurrent_kernel, sequences)
+    outputs, c_last = native_cells.NASNative.apply(
+        _as(project_inputs(sequences), sequences),
+        _as(initial_state_h, sequences),
+        _as(initial_state_c, sequences),
+        kernel,
+        _as(bias, sequences) if bias is not None else kernel.new_zeros(kernel.shape[1]),
+        bool(go_backwards),
+    )
+    return _results(outputs, c_last, return_sequences)
