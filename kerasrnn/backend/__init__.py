@@ -43,63 +43,71 @@ def _fast_paths(kind: str) -> ModuleType:
     return importlib.import_module(name)
 
 
+def _fast_path(kind: str, name: str) -> Any:
+    """The backend's function ``name`` of ``kind``; ``NotImplementedError`` where its module has none."""
+    function = getattr(_fast_paths(kind), name, None)
+    if function is None:
+        raise NotImplementedError
+    return function
+
+
 def lstm(*args: Any, **kwargs: Any) -> tuple[Tensor, Tensor, list[Tensor]]:
     """A fused LSTM over a whole sequence; see ``kerasrnn.backend.torch.rnn.lstm``."""
-    return _fast_paths("rnn").lstm(*args, **kwargs)
+    return _fast_path("rnn", "lstm")(*args, **kwargs)
 
 
 def gru(*args: Any, **kwargs: Any) -> tuple[Tensor, Tensor, list[Tensor]]:
     """A fused GRU over a whole sequence; see ``kerasrnn.backend.torch.rnn.gru``."""
-    return _fast_paths("rnn").gru(*args, **kwargs)
+    return _fast_path("rnn", "gru")(*args, **kwargs)
 
 
 def rnn(*args: Any, **kwargs: Any) -> tuple[Tensor, Tensor, Sequence[Tensor]]:
     """Keras' ``backend.rnn`` loop, leaner; see ``kerasrnn.backend.torch.rnn.rnn``."""
-    return _fast_paths("rnn").rnn(*args, **kwargs)
+    return _fast_path("rnn", "rnn")(*args, **kwargs)
 
 
 def layer_norm(x: Tensor, gamma: Tensor, beta: Tensor, epsilon: float) -> Tensor:
     """Layer normalization over the last axis: fused on torch (``kerasrnn.backend.torch.nn``), a hand-written
     gradient on JAX and TensorFlow (``kerasrnn.backend.jax.nn``, ``kerasrnn.backend.tensorflow.nn``)."""
-    return _fast_paths("nn").layer_norm(x, gamma, beta, epsilon)
+    return _fast_path("nn", "layer_norm")(x, gamma, beta, epsilon)
 
 
 def peephole_lstm(*args: Any, **kwargs: Any) -> tuple[Tensor, Tensor, list[Tensor]]:
     """The peephole LSTM over a whole sequence; see ``kerasrnn.backend.torch.sequence_cells.peephole_lstm``."""
-    return _fast_paths("sequence_cells").peephole_lstm(*args, **kwargs)
+    return _fast_path("sequence_cells", "peephole_lstm")(*args, **kwargs)
 
 
 def layer_norm_lstm(*args: Any, **kwargs: Any) -> tuple[Tensor, Tensor, list[Tensor]]:
     """The layer-normalized LSTM over a whole sequence; see ``kerasrnn.backend.torch.sequence_cells``."""
-    return _fast_paths("sequence_cells").layer_norm_lstm(*args, **kwargs)
+    return _fast_path("sequence_cells", "layer_norm_lstm")(*args, **kwargs)
 
 
 def reset_before_rnn(*args: Any, **kwargs: Any) -> tuple[Tensor, Tensor, list[Tensor]]:
     """A GRU-family cell with the reset before its candidate's matmul (Cho's GRU, MUT1-3) over a whole sequence;
     see ``kerasrnn.backend.torch.sequence_cells.reset_before_rnn``."""
-    return _fast_paths("sequence_cells").reset_before_rnn(*args, **kwargs)
+    return _fast_path("sequence_cells", "reset_before_rnn")(*args, **kwargs)
 
 
 def ind_rnn(*args: Any, **kwargs: Any) -> tuple[Tensor, Tensor, list[Tensor]]:
     """IndRNN over a whole sequence; see ``kerasrnn.backend.torch.sequence_cells.ind_rnn``."""
-    return _fast_paths("sequence_cells").ind_rnn(*args, **kwargs)
+    return _fast_path("sequence_cells", "ind_rnn")(*args, **kwargs)
 
 
 def layer_norm_gru(*args: Any, **kwargs: Any) -> tuple[Tensor, Tensor, list[Tensor]]:
     """The layer-normalized GRU over a whole sequence; see ``kerasrnn.backend.torch.sequence_cells``."""
-    return _fast_paths("sequence_cells").layer_norm_gru(*args, **kwargs)
+    return _fast_path("sequence_cells", "layer_norm_gru")(*args, **kwargs)
 
 
 def layer_norm_simple_rnn(*args: Any, **kwargs: Any) -> tuple[Tensor, Tensor, list[Tensor]]:
     """The layer-normalized simple RNN over a whole sequence; see ``kerasrnn.backend.torch.sequence_cells``."""
-    return _fast_paths("sequence_cells").layer_norm_simple_rnn(*args, **kwargs)
+    return _fast_path("sequence_cells", "layer_norm_simple_rnn")(*args, **kwargs)
 
 
 def conv_lstm(*args: Any, **kwargs: Any) -> tuple[Tensor, Tensor, list[Tensor]]:
     """The convolutional LSTM over a whole frame sequence; see ``kerasrnn.backend.torch.sequence_cells``."""
-    return _fast_paths("sequence_cells").conv_lstm(*args, **kwargs)
+    return _fast_path("sequence_cells", "conv_lstm")(*args, **kwargs)
 
 
 def nas(*args: Any, **kwargs: Any) -> tuple[Tensor, Tensor, list[Tensor]]:
     """The NAS cell over a whole sequence; see ``kerasrnn.backend.torch.sequence_cells.nas``."""
-    return _fast_paths("sequence_cells").nas(*args, **kwargs)
+    return _fast_path("sequence_cells", "nas")(*args, **kwargs)

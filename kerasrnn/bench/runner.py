@@ -374,6 +374,7 @@ def machine_info() -> dict[str, Any]:
                 "CUDA_VISIBLE_DEVICES",
                 "XLA_PYTHON_CLIENT_PREALLOCATE",
                 "XLA_PYTHON_CLIENT_MEM_FRACTION",
+                "KERASRNN_NATIVE_KERNELS",
             )
             if name in os.environ
         },
