@@ -37,18 +37,29 @@ import numpy as np  # noqa: E402
 
 import kerasrnn  # noqa: E402
 
-# Architecture (unidirectional) -> gate blocks in its fused recurrent matmul.
+# Architecture (unidirectional) -> gate blocks in its fused recurrent matmul (units wide each).
+# ind-rnn, min-gru and min-lstm have no recurrent matmul (element-wise recurrences), conv-lstm a
+# convolution: the FLOP lines are left out for them.
 GATES = {
     "rnn": 1,
     "rnn-relu": 1,
     "lstm": 4,
     "peephole-lstm": 4,
-    "layernorm-lstm": 4,
+    "layer-norm-lstm": 4,
     "gru": 3,
     "gru-cudnn": 3,
-    "mut1": 3,
+    "mut1": 2,
     "mut2": 3,
     "mut3": 3,
+    "mgu": 2,
+    "nas": 8,
+    "layer-norm-gru": 3,
+    "layer-norm-simple-rnn": 1,
+    "esn": 1,
+    "ind-rnn": 0,
+    "min-gru": 0,
+    "min-lstm": 0,
+    "conv-lstm": 0,
 }
 
 
@@ -114,9 +125,6 @@ def main():
     train = _median_seconds(lambda: model.train_on_batch(x, y), args.repeats)
     forward = _median_seconds(lambda: model.predict_on_batch(x), args.repeats)
     gates = GATES[args.arch]
-    width, out = args.features + args.units, gates * args.units
-    flops_forward = 2 * width * out * args.steps  # per sample
-    ceiling = matmul_ceiling(args.batch, width, out, args.steps, args.repeats)
 
     print(
         f"{args.arch} on {backend}, batch {args.batch}, {args.steps} steps x {args.features} features, "
@@ -125,6 +133,22 @@ def main():
     print(f"  train step      {train * 1e3:8.2f} ms  ({args.batch / train:,.0f} samples/s)")
     print(f"  forward         {forward * 1e3:8.2f} ms  ({forward / train:.0%} of the step)")
     print(f"  backward + Adam {(train - forward) * 1e3:8.2f} ms  ({(train - forward) / train:.0%})")
+    if gates:
+        print_matmul_work(args, gates, train, forward)
+
+    if backend == "torch":
+        from torch.profiler import ProfilerActivity, profile
+
+        with profile(activities=[ProfilerActivity.CPU]) as prof:
+            for _ in range(5):
+                model.train_on_batch(x, y)
+        print(prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=12))
+
+
+def print_matmul_work(args, gates, train, forward):
+    width, out = args.features + args.units, gates * args.units
+    flops_forward = 2 * width * out * args.steps  # per sample
+    ceiling = matmul_ceiling(args.batch, width, out, args.steps, args.repeats)
     print(
         f"  recurrent matmul work: {flops_forward / 1e6:.2f} MFLOP/sample forward, "
         f"~{3 * flops_forward / 1e6:.2f} training"
@@ -138,14 +162,6 @@ def main():
         f"{args.batch * flops_forward / ceiling / 1e9:.1f} GFLOP/s (the forward pass is "
         f"{forward / ceiling:.1f}x that)"
     )
-
-    if backend == "torch":
-        from torch.profiler import ProfilerActivity, profile
-
-        with profile(activities=[ProfilerActivity.CPU]) as prof:
-            for _ in range(5):
-                model.train_on_batch(x, y)
-        print(prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=12))
 
 
 if __name__ == "__main__":

@@ -5,7 +5,8 @@
   backend only (it sets ``KERASRNN_SKIP_BACKEND_INDEPENDENT=1`` for the others).
 * ``slow`` marks tests that train or export real models end to end;
   ``-m "not slow"`` leaves them out while developing.
-* The reference tests' max relative errors are printed at the end.
+* The reference tests' max relative errors are printed at the end (gathered
+  from the pytest-xdist workers when the suite runs in several).
 """
 
 import os
@@ -25,6 +26,19 @@ def pytest_collection_modifyitems(config, items):
     if skipped:
         config.hook.pytest_deselected(items=skipped)
         items[:] = kept
+
+
+def pytest_sessionfinish(session):
+    # Under pytest-xdist (tests/run-backends runs two workers) each worker sends its errors to the controller.
+    workeroutput = getattr(session.config, "workeroutput", None)
+    if workeroutput is not None:
+        workeroutput["reference_errors"] = dict(numpy_reference.RECORDED_ERRORS)
+
+
+@pytest.hookimpl(optionalhook=True)  # pytest-xdist's hook
+def pytest_testnodedown(node, error):
+    for label, value in getattr(node, "workeroutput", {}).get("reference_errors", {}).items():
+        numpy_reference.RECORDED_ERRORS[label] = max(value, numpy_reference.RECORDED_ERRORS.get(label, 0.0))
 
 
 def pytest_terminal_summary(terminalreporter):

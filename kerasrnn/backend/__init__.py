@@ -111,3 +111,8 @@ def conv_lstm(*args: Any, **kwargs: Any) -> tuple[Tensor, Tensor, list[Tensor]]:
 def nas(*args: Any, **kwargs: Any) -> tuple[Tensor, Tensor, list[Tensor]]:
     """The NAS cell over a whole sequence; see ``kerasrnn.backend.torch.sequence_cells.nas``."""
     return _fast_path("sequence_cells", "nas")(*args, **kwargs)
+
+
+def linear_recurrence(*args: Any, **kwargs: Any) -> Tensor:
+    """Every state of ``h_t = a_t h_{t-1} + b_t``; see ``kerasrnn.backend.torch.sequence_cells.linear_recurrence``."""
+    return _fast_path("sequence_cells", "linear_recurrence")(*args, **kwargs)

@@ -56,6 +56,7 @@ from typing import Any
 import keras
 from keras import constraints, initializers, ops, regularizers
 
+from kerasrnn import backend as fast_paths
 from kerasrnn.layers.cell_rnn import CellRNN
 from kerasrnn.layers.recurrent_cell import RecurrentCell
 from kerasrnn.layers.tensor_types import Identifier, Shape, Tensor
@@ -299,12 +300,33 @@ class LinearRecurrenceRNN(CellRNN):
         if self.go_backwards:
             projected = ops.flip(projected, axis=1)
             mask = None if mask is None else ops.flip(mask, axis=1)
-        states = cell.scan(projected, initial_state[0], mask)
+        states = self._sequential_states(projected, initial_state[0], mask)
+        if states is None:
+            states = cell.scan(projected, initial_state[0], mask)
         last_state = states[:, -1]
         outputs = states
         if mask is not None and self.zero_output_for_mask:
             outputs = ops.where(ops.expand_dims(mask, -1), states, ops.zeros_like(states))
         return outputs[:, -1], outputs, [last_state]
+
+    def _sequential_states(self, projected: Tensor, initial_state: Tensor, mask: Tensor | None) -> Tensor | None:
+        """The states by the backend's one-pass recurrence where it has one (torch's C++ kernels), else None.
+
+        The same function as the scan: the cell's linear-space coefficients (what its step uses) and a
+        masked step as ``a = 1, b = 0``. Sequential, it needs neither the log-space form nor log2(T) passes.
+        """
+
+        def coefficients(projected: Tensor) -> tuple[Tensor, Tensor]:
+            a, b = self.cell.coefficients(projected)
+            if mask is None:
+                return a, b
+            keep = ops.expand_dims(mask, -1)
+            return ops.where(keep, a, 1.0), ops.where(keep, b, 0.0)
+
+        try:
+            return fast_paths.linear_recurrence(projected, initial_state, coefficients)
+        except NotImplementedError:
+            return None
 
     def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "parallel_scan": self.parallel_scan}

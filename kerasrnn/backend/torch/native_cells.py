@@ -742,3 +742,35 @@ class NASNative(torch.autograd.Function):
         grad_rows = grad_m.view(-1, eight_units)
         grad_kernel = torch.mm(h_prev.reshape(-1, units).t(), grad_rows)
         return grad_a, grad_h, grad_c, grad_kernel, grad_rows.sum(0), None
+
+
+class LinearRecurrenceNative(torch.autograd.Function):
+    """Every state of ``h_t = a_t h_{t-1} + b_t`` (``native/linear_recurrence.cc``), one call each way.
+
+    Inputs: ``a``, ``b`` ``(batch, time, units)`` in processing order, ``h0``
+    ``(batch, units)``. Output: ``h_1 .. h_T`` ``(batch, time, units)``.
+    """
+
+    @staticmethod
+    def forward(ctx, a, b, h0):  # noqa: ANN001, ANN205
+        a, b, h0 = a.contiguous(), b.contiguous(), h0.contiguous()
+        batch, steps, units = a.shape
+        outputs = torch.empty_like(a)
+        _kernel("linear_recurrence_forward", a.dtype)(
+            batch, steps, units, a.data_ptr(), b.data_ptr(), h0.data_ptr(), outputs.data_ptr()
+        )
+        ctx.save_for_backward(a, h0, outputs)
+        return outputs
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, grad_outputs):  # noqa: ANN001, ANN205
+        a, h0, outputs = ctx.saved_tensors
+        batch, steps, units = a.shape
+        grad_outputs = grad_outputs.contiguous()
+        grad_a, grad_b, grad_h0 = torch.empty_like(a), torch.empty_like(a), torch.empty_like(h0)
+        _kernel("linear_recurrence_backward", a.dtype)(
+            batch, steps, units, a.data_ptr(), h0.data_ptr(), outputs.data_ptr(), grad_outputs.data_ptr(),
+            grad_a.data_ptr(), grad_b.data_ptr(), grad_h0.data_ptr(),
+        )  # fmt: skip
+        return grad_a, grad_b, grad_h0

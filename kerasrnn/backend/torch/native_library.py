@@ -41,6 +41,7 @@ SOURCES = (
     "reset_before_cells.cc",
     "ind_rnn.cc",
     "nas.cc",
+    "linear_recurrence.cc",
 )
 HEADERS = ("activations.h", "layer_norm.h")
 _SOURCE_DIR = Path(__file__).parent / "native"
@@ -133,6 +134,8 @@ def _declare(library: ctypes.CDLL) -> None:
         "reset_before_gates_backward": [i, i, p, p, p, i, p, p, p, p, p, i],
         "ind_rnn_forward": [i, i, i, p, p, p, p, i, i],
         "nas_forward_step": [i, i, p, i, p, p, p, p, i],
+        "linear_recurrence_forward": [i, i, i, p, p, p, p],
+        "linear_recurrence_backward": [i, i, i, p, p, p, p, p, p, p],
         "nas_backward_step": [i, i, p, i, p, p, p, i, p, p, p, i, p, i],
         "ind_rnn_backward": [i, i, i, p, p, p, p, p, p, p, i, i],
     }

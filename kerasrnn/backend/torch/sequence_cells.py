@@ -612,3 +612,24 @@ def nas(
         bool(go_backwards),
     )
     return _results(outputs, c_last, return_sequences)
+
+
+def linear_recurrence(
+    projected: Tensor, initial_state: Tensor, coefficients: Callable[[Tensor], tuple[Tensor, Tensor]]
+) -> torch.Tensor:
+    """Every state of ``h_t = a_t h_{t-1} + b_t`` over axis 1 (``(batch, time, units)``), in one C++ pass each way.
+
+    ``coefficients`` maps ``projected`` to ``(a, b)``; it is called only once
+    the case is known to run here. The sequential form of
+    ``kerasrnn.layers.linear_recurrence.scan_linear_recurrence`` (same
+    function). Only the C++ kernels run it
+    (:class:`~kerasrnn.backend.torch.native_cells.LinearRecurrenceNative`);
+    ``NotImplementedError`` without them, on CUDA, for half precision, while tracing.
+    """
+    projected = ops.convert_to_tensor(projected)
+    _check_case(projected, None, False)
+    if not native_cells.supports(projected):
+        raise NotImplementedError
+    a, b = coefficients(projected)
+    a = _as(a, projected)
+    return native_cells.LinearRecurrenceNative.apply(a, _as(b, a), _as(initial_state, a))
