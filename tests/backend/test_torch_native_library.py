@@ -6,7 +6,8 @@ directory and is reused, a machine without a compiler (or with the kernels
 disabled) warns once and still trains on the pure-PyTorch path, and the
 float32 activations (Cephes-style ``exp`` and ``tanh``, not libm's) agree
 with PyTorch's over the whole range, saturation, infinities and NaN
-included.
+included, and that loading the library leaves the process' floating-point
+state alone (denormals are not flushed).
 """
 
 import shutil
@@ -61,6 +62,17 @@ def test_without_a_compiler_warns_and_the_layer_still_trains(fresh, monkeypatch)
     x = torch.randn(2, 3, 5, requires_grad=True)
     layer(x).sum().backward()  # the pure-PyTorch Function
     assert x.grad.shape == (2, 3, 5) and bool(torch.isfinite(x.grad).all())
+
+
+def test_loading_keeps_the_process_floating_point_state():
+    # Linked with -ffast-math, the library would turn on flush-to-zero for every thread at load time.
+    import torch
+
+    from kerasrnn.backend.torch.native_library import library
+
+    assert library() is not None
+    assert np.float32(1e-39) * np.float32(1.0) != 0  # a denormal survives in NumPy
+    assert float(torch.tensor([1e-39]) * 1.0) != 0  # and in PyTorch
 
 
 @pytest.mark.parametrize("value", ["0", "off"])

@@ -28,6 +28,7 @@ import os
 import platform
 import shutil
 import subprocess
+import tempfile
 import warnings
 from pathlib import Path
 
@@ -45,8 +46,11 @@ SOURCES = (
 )
 HEADERS = ("activations.h", "layer_norm.h")
 _SOURCE_DIR = Path(__file__).parent / "native"
-# -ffast-math for vectorized reductions and reciprocals; NaN and infinity stay IEEE (a NaN loss must show).
-_FLAGS = ("-O3", "-ffast-math", "-fno-finite-math-only", "-fPIC", "-shared", "-std=c++17")
+# Compiled with -ffast-math (vectorized reductions, exp and reciprocals); NaN and infinity stay IEEE (a NaN
+# loss must show). Linked without it: linked with -ffast-math, GCC adds crtfastmath.o, whose constructor
+# turns on flush-to-zero for the whole process (PyTorch's and NumPy's denormals too) when the library loads.
+_FLAGS = ("-O3", "-ffast-math", "-fno-finite-math-only", "-fPIC", "-std=c++17")
+_LINK_FLAGS = ("-shared",)
 _TUNE = ("-march=native",)  # retried without where the compiler lacks it
 _DISABLE = "KERASRNN_NATIVE_KERNELS"
 _INT64, _POINTER = ctypes.c_int64, ctypes.c_void_p
@@ -87,16 +91,23 @@ def _fingerprint(compiler: str, flags: tuple[str, ...]) -> str:
     digest = hashlib.sha256()
     for name in (*SOURCES, *HEADERS):
         digest.update(name.encode() + b"\0" + (_SOURCE_DIR / name).read_bytes())
-    for part in (compiler, *flags, platform.machine(), platform.system(), _cpu_description()):
+    for part in (compiler, *flags, *_LINK_FLAGS, platform.machine(), platform.system(), _cpu_description()):
         digest.update(part.encode() + b"\0")
     return digest.hexdigest()[:20]
 
 
 def _compile(compiler: str, flags: tuple[str, ...], output: Path) -> None:
-    command = [compiler, *flags, "-o", str(output), *(str(_SOURCE_DIR / name) for name in SOURCES)]
-    result = subprocess.run(command, capture_output=True, text=True, timeout=300, check=False)
-    if result.returncode != 0:
-        raise BuildError(f"{' '.join(command)} failed: {result.stderr.strip()[-2000:]}")
+    """Objects in a scratch directory beside ``output`` (compile flags), then the library (link flags only)."""
+    with tempfile.TemporaryDirectory(dir=output.parent) as scratch:
+        sources = [str(_SOURCE_DIR / name) for name in SOURCES]
+        objects = [str(Path(scratch) / Path(name).with_suffix(".o").name) for name in SOURCES]
+        for command, cwd in (
+            ([compiler, *flags, "-c", *sources], scratch),
+            ([compiler, *_LINK_FLAGS, "-o", str(output), *objects], None),
+        ):
+            result = subprocess.run(command, cwd=cwd, capture_output=True, text=True, timeout=300, check=False)
+            if result.returncode != 0:
+                raise BuildError(f"{' '.join(command)} failed: {result.stderr.strip()[-2000:]}")
 
 
 def build() -> Path:
