@@ -591,7 +591,9 @@ class ConvLSTMNative(torch.autograd.Function):
     Outputs: every ``H`` ``(batch, time, filters, *spatial)`` in processing
     order, and the last ``C``.
 
-    Channels first, a frame's gates are ``[i, f, c, o]`` blocks of
+    Inside, the outputs and the gradients of ``projected`` are time-major
+    (returned as transposed views), so each step's state and gradient are
+    contiguous for the convolution. Channels first, a frame's gates are ``[i, f, c, o]`` blocks of
     ``filters * prod(spatial)`` entries with one peephole weight per entry:
     the peephole LSTM's step kernel with that many "units". Per step PyTorch
     runs the recurrent convolution (forward) or its input gradient
@@ -612,7 +614,8 @@ class ConvLSTMNative(torch.autograd.Function):
         cells = projected.new_empty(steps + 1, batch, four_filters // 4, *spatial)
         cells[0] = c0
         tanh_c = torch.empty_like(cells[1:])
-        outputs = projected.new_empty(batch, steps, four_filters // 4, *spatial)
+        # Time-major: the state the next convolution reads is contiguous (no copy per step).
+        outputs = projected.new_empty(steps, batch, four_filters // 4, *spatial)
         h = h0
         for k in range(steps):
             t = _input_step(k, steps, go_backwards)
@@ -620,27 +623,26 @@ class ConvLSTMNative(torch.autograd.Function):
             step(
                 batch, units, gates[k].data_ptr(),
                 cells.data_ptr() + k * batch * units * size, cells.data_ptr() + (k + 1) * batch * units * size,
-                tanh_c.data_ptr() + k * batch * units * size, outputs.data_ptr() + k * units * size,
-                steps * units, peepholes.data_ptr(),
+                tanh_c.data_ptr() + k * batch * units * size, outputs[k].data_ptr(), units, peepholes.data_ptr(),
             )  # fmt: skip
-            h = outputs[:, k]
+            h = outputs[k]
         ctx.go_backwards = go_backwards
-        ctx.buffers = (gates, cells, tanh_c)
-        ctx.save_for_backward(h0, weight, peepholes, outputs)
-        return outputs, cells[steps].clone()
+        ctx.buffers = (gates, cells, tanh_c, outputs)
+        ctx.save_for_backward(h0, weight, peepholes)
+        return outputs.transpose(0, 1), cells[steps].clone()
 
     @staticmethod
     @torch.autograd.function.once_differentiable
     def backward(ctx, grad_outputs, grad_c_last):  # noqa: ANN001, ANN205
-        h0, weight, peepholes, outputs = ctx.saved_tensors
-        gates, cells, tanh_c = ctx.buffers
+        h0, weight, peepholes = ctx.saved_tensors
+        gates, cells, tanh_c, outputs = ctx.buffers  # outputs time-major
         step = _kernel("peephole_lstm_backward_step", gates.dtype)
         steps, batch, four_filters, *spatial = gates.shape
         units = four_filters // 4 * math.prod(spatial)
         size = gates.element_size()
-        grad_outputs = grad_outputs.contiguous()
+        grad_outputs = grad_outputs.transpose(0, 1).contiguous()  # time-major
         grad_c = grad_c_last.contiguous().clone()
-        grad_z = gates.new_empty(batch, steps, four_filters, *spatial)  # as `projected`: by input step
+        grad_z = gates.new_empty(steps, batch, four_filters, *spatial)  # by input step, time-major
         grad_h = h0.new_zeros(h0.shape).contiguous()
         grad_peepholes = torch.zeros_like(peepholes)
         padding = [(n - 1) // 2 for n in weight.shape[2:]]
@@ -651,20 +653,24 @@ class ConvLSTMNative(torch.autograd.Function):
                 batch, units, gates[k].data_ptr(),
                 cells.data_ptr() + k * batch * units * size, cells.data_ptr() + (k + 1) * batch * units * size,
                 tanh_c.data_ptr() + k * batch * units * size, peepholes.data_ptr(),
-                grad_outputs.data_ptr() + k * units * size, steps * units,
-                None if k == steps - 1 else grad_h.data_ptr(), grad_c.data_ptr(),
-                grad_z.data_ptr() + t * 4 * units * size, steps * 4 * units, grad_peepholes.data_ptr(),
+                grad_outputs[k].data_ptr(), units, None if k == steps - 1 else grad_h.data_ptr(),
+                grad_c.data_ptr(), grad_z[t].data_ptr(), 4 * units, grad_peepholes.data_ptr(),
             )  # fmt: skip
-            h_prev = outputs[:, k - 1] if k else h0
+            h_prev = outputs[k - 1] if k else h0
             grad_h = torch.ops.aten.convolution_backward(
-                grad_z[:, t], h_prev, weight, None, ones, padding, ones, False, zeros, 1, [True, False, False]
+                grad_z[t], h_prev, weight, None, ones, padding, ones, False, zeros, 1, [True, False, False]
             )[0].contiguous()
-        h_prev = _by_input_step(outputs, h0, ctx.go_backwards)
+        # h_{t-1} of each input step t, time-major (outputs are in processing order).
+        earlier = outputs[:-1]
+        if ctx.go_backwards:
+            h_prev = torch.cat([torch.flip(earlier, [0]), h0.unsqueeze(0)])
+        else:
+            h_prev = torch.cat([h0.unsqueeze(0), earlier])
         grad_weight = torch.ops.aten.convolution_backward(
             grad_z.flatten(0, 1), h_prev.flatten(0, 1), weight, None, ones, padding, ones, False, zeros, 1,
             [False, True, False],
         )[1]  # fmt: skip
-        return grad_z, grad_h, grad_c, grad_weight, grad_peepholes, None
+        return grad_z.transpose(0, 1), grad_h, grad_c, grad_weight, grad_peepholes, None
 
 
 def _recurrent_convolution(weight: torch.Tensor):  # noqa: ANN202
