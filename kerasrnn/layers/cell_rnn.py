@@ -110,6 +110,24 @@ class CellRNN(keras.layers.RNN):
     def units(self) -> int:
         return self.cell.units
 
+    def whole_sequence(
+        self, sequences: Tensor, initial_state: Sequence[Tensor], mask: Tensor | None, training: bool
+    ) -> tuple[Tensor, Tensor, Sequence[Tensor]]:
+        """The backend's whole-sequence recurrence of this layer's cell (``kerasrnn.backend``), Keras'
+        ``backend.rnn`` contract; ``NotImplementedError`` where there is none (the default) or the case is
+        one it does not take. Layers with one override this; :meth:`inner_loop` tries it first."""
+        raise NotImplementedError
+
+    def sequence_options(self, training: bool) -> dict[str, Any]:
+        """The arguments every ``kerasrnn.backend`` whole-sequence function takes from the layer."""
+        cell = self.cell
+        return dict(
+            project_inputs=lambda x: cell.project_inputs(cell.dropped_inputs(x, training)),
+            return_sequences=self.return_sequences,
+            go_backwards=self.go_backwards,
+            unroll=self.unroll,
+        )
+
     def inner_loop(
         self,
         sequences: Tensor,
@@ -118,6 +136,12 @@ class CellRNN(keras.layers.RNN):
         training: bool = False,
     ) -> tuple[Tensor, Tensor, Sequence[Tensor]]:
         cell = self.cell
+        # Recurrent dropout draws a mask per step inside the cell: only the generic loop has it.
+        if not (training and getattr(cell, "recurrent_dropout", 0)):
+            try:
+                return self.whole_sequence(sequences, initial_state, mask, training)
+            except NotImplementedError:
+                pass
         backend = keras.backend.backend()
         hoist = self.hoist_input_projection
         if hoist is None:

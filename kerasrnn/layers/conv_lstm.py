@@ -305,35 +305,26 @@ class ConvLSTM(CellRNN):
             mask = ops.reshape(mask, tuple(ops.shape(mask)) + (1,) * (self.rank + 1))
         return super().call(sequences, initial_state=initial_state, mask=mask, training=training)
 
-    def inner_loop(
-        self, sequences: Tensor, initial_state: Sequence[Tensor], mask: Tensor | None, training: bool = False
+    def whole_sequence(
+        self, sequences: Tensor, initial_state: Sequence[Tensor], mask: Tensor | None, training: bool
     ) -> tuple[Tensor, Tensor, Sequence[Tensor]]:
-        # The backend's whole-sequence recurrence where it has one (torch's C++ step kernels), else the cell's loop.
         cell = self.cell
-        if not (training and cell.recurrent_dropout):
-            try:
-                return fast_paths.conv_lstm(
-                    sequences,
-                    initial_state[0],
-                    initial_state[1],
-                    mask,
-                    project_inputs=lambda x: cell.project_inputs(cell.dropped_inputs(x, training)),
-                    recurrent_kernel=cell.recurrent_kernel,
-                    peepholes=(
-                        (cell.input_gate_peephole, cell.forget_gate_peephole, cell.output_gate_peephole)
-                        if cell.peephole
-                        else None
-                    ),
-                    data_format=cell.data_format,
-                    activation=cell.activation,
-                    recurrent_activation=cell.recurrent_activation,
-                    return_sequences=self.return_sequences,
-                    go_backwards=self.go_backwards,
-                    unroll=self.unroll,
-                )
-            except NotImplementedError:
-                pass
-        return super().inner_loop(sequences, initial_state, mask, training=training)
+        return fast_paths.conv_lstm(
+            sequences,
+            initial_state[0],
+            initial_state[1],
+            mask,
+            recurrent_kernel=cell.recurrent_kernel,
+            peepholes=(
+                (cell.input_gate_peephole, cell.forget_gate_peephole, cell.output_gate_peephole)
+                if cell.peephole
+                else None
+            ),
+            data_format=cell.data_format,
+            activation=cell.activation,
+            recurrent_activation=cell.recurrent_activation,
+            **self.sequence_options(training),
+        )
 
     def build(self, sequences_shape: Shape, initial_state_shape: Sequence[Shape] | None = None) -> None:
         super().build(sequences_shape, initial_state_shape)

@@ -222,24 +222,16 @@ class IndRNN(CellRNN):
 
     cell_class = IndRNNCell
 
-    def inner_loop(
-        self, sequences: Tensor, initial_state: Sequence[Tensor], mask: Tensor | None, training: bool = False
+    def whole_sequence(
+        self, sequences: Tensor, initial_state: Sequence[Tensor], mask: Tensor | None, training: bool
     ) -> tuple[Tensor, Tensor, Sequence[Tensor]]:
         # The recurrence is element-wise: on torch the C++ kernels run the whole loop in one call each way.
         cell = self.cell
-        if not (training and cell.recurrent_dropout):
-            try:
-                return fast_paths.ind_rnn(
-                    sequences,
-                    initial_state[0],
-                    mask,
-                    project_inputs=lambda x: cell.project_inputs(cell.dropped_inputs(x, training)),
-                    recurrent_kernel=cell.recurrent_kernel,
-                    activation=cell.activation,
-                    return_sequences=self.return_sequences,
-                    go_backwards=self.go_backwards,
-                    unroll=self.unroll,
-                )
-            except NotImplementedError:
-                pass
-        return super().inner_loop(sequences, initial_state, mask, training=training)
+        return fast_paths.ind_rnn(
+            sequences,
+            initial_state[0],
+            mask,
+            recurrent_kernel=cell.recurrent_kernel,
+            activation=cell.activation,
+            **self.sequence_options(training),
+        )

@@ -166,28 +166,19 @@ class LayerNormGRU(CellRNN):
 
     cell_class = LayerNormGRUCell
 
-    def inner_loop(
-        self, sequences: Tensor, initial_state: Sequence[Tensor], mask: Tensor | None, training: bool = False
+    def whole_sequence(
+        self, sequences: Tensor, initial_state: Sequence[Tensor], mask: Tensor | None, training: bool
     ) -> tuple[Tensor, Tensor, Sequence[Tensor]]:
-        # The backend's whole-sequence recurrence where it has one (torch's C++ step kernels), else the cell's loop.
         cell = self.cell
-        if not (training and cell.recurrent_dropout):
-            try:
-                return fast_paths.layer_norm_gru(
-                    sequences,
-                    initial_state[0],
-                    mask,
-                    project_inputs=lambda x: cell.project_inputs(cell.dropped_inputs(x, training)),
-                    recurrent_kernel=cell.recurrent_kernel,
-                    recurrent_norm_gamma=cell.recurrent_norm_gamma,
-                    recurrent_norm_beta=cell.recurrent_norm_beta,
-                    epsilon=cell.norm_epsilon,
-                    activation=cell.activation,
-                    recurrent_activation=cell.recurrent_activation,
-                    return_sequences=self.return_sequences,
-                    go_backwards=self.go_backwards,
-                    unroll=self.unroll,
-                )
-            except NotImplementedError:
-                pass
-        return super().inner_loop(sequences, initial_state, mask, training=training)
+        return fast_paths.layer_norm_gru(
+            sequences,
+            initial_state[0],
+            mask,
+            recurrent_kernel=cell.recurrent_kernel,
+            recurrent_norm_gamma=cell.recurrent_norm_gamma,
+            recurrent_norm_beta=cell.recurrent_norm_beta,
+            epsilon=cell.norm_epsilon,
+            activation=cell.activation,
+            recurrent_activation=cell.recurrent_activation,
+            **self.sequence_options(training),
+        )

@@ -131,27 +131,18 @@ class LayerNormSimpleRNN(CellRNN):
 
     cell_class = LayerNormSimpleRNNCell
 
-    def inner_loop(
-        self, sequences: Tensor, initial_state: Sequence[Tensor], mask: Tensor | None, training: bool = False
+    def whole_sequence(
+        self, sequences: Tensor, initial_state: Sequence[Tensor], mask: Tensor | None, training: bool
     ) -> tuple[Tensor, Tensor, Sequence[Tensor]]:
-        # The backend's whole-sequence recurrence where it has one (torch's C++ step kernels), else the cell's loop.
         cell = self.cell
-        if not (training and cell.recurrent_dropout):
-            try:
-                return fast_paths.layer_norm_simple_rnn(
-                    sequences,
-                    initial_state[0],
-                    mask,
-                    project_inputs=lambda x: cell.project_inputs(cell.dropped_inputs(x, training)),
-                    recurrent_kernel=cell.recurrent_kernel,
-                    gamma=cell.gamma,
-                    bias=cell.bias if cell.use_bias else None,
-                    epsilon=cell.layernorm_epsilon,
-                    activation=cell.activation,
-                    return_sequences=self.return_sequences,
-                    go_backwards=self.go_backwards,
-                    unroll=self.unroll,
-                )
-            except NotImplementedError:
-                pass
-        return super().inner_loop(sequences, initial_state, mask, training=training)
+        return fast_paths.layer_norm_simple_rnn(
+            sequences,
+            initial_state[0],
+            mask,
+            recurrent_kernel=cell.recurrent_kernel,
+            gamma=cell.gamma,
+            bias=cell.bias if cell.use_bias else None,
+            epsilon=cell.layernorm_epsilon,
+            activation=cell.activation,
+            **self.sequence_options(training),
+        )

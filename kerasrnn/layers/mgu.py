@@ -92,35 +92,27 @@ class MGU(CellRNN):
 
     cell_class = MGUCell
 
-    def inner_loop(
-        self, sequences: Tensor, initial_state: Sequence[Tensor], mask: Tensor | None, training: bool = False
+    def whole_sequence(
+        self, sequences: Tensor, initial_state: Sequence[Tensor], mask: Tensor | None, training: bool
     ) -> tuple[Tensor, Tensor, Sequence[Tensor]]:
         # MGU is MUT2's form with its two gates tied (z = r = f): the backend's reset-before recurrence
         # (torch's C++ step kernels) runs it with the sums [p_f, p_f, p_h] and the kernel [U_f, U_f, U_h];
         # autograd adds the tied halves' gradients.
         cell = self.cell
-        if not (training and cell.recurrent_dropout):
-            u = cell.units
+        u = cell.units
 
-            def tied_inputs(x: Tensor) -> Tensor:
-                p_f, p_h = ops.split(cell.project_inputs(cell.dropped_inputs(x, training)), 2, axis=-1)
-                return ops.concatenate([p_f, p_f, p_h], axis=-1)
+        def tied_inputs(x: Tensor) -> Tensor:
+            p_f, p_h = ops.split(cell.project_inputs(cell.dropped_inputs(x, training)), 2, axis=-1)
+            return ops.concatenate([p_f, p_f, p_h], axis=-1)
 
-            kernel = cell.recurrent_kernel
-            try:
-                return fast_paths.reset_before_rnn(
-                    sequences,
-                    initial_state[0],
-                    mask,
-                    project_inputs=tied_inputs,
-                    recurrent_kernel=ops.concatenate([kernel[:, :u], kernel], axis=-1),
-                    cell="mut2",
-                    activation=cell.activation,
-                    recurrent_activation=cell.recurrent_activation,
-                    return_sequences=self.return_sequences,
-                    go_backwards=self.go_backwards,
-                    unroll=self.unroll,
-                )
-            except NotImplementedError:
-                pass
-        return super().inner_loop(sequences, initial_state, mask, training=training)
+        kernel = cell.recurrent_kernel
+        return fast_paths.reset_before_rnn(
+            sequences,
+            initial_state[0],
+            mask,
+            recurrent_kernel=ops.concatenate([kernel[:, :u], kernel], axis=-1),
+            cell="mut2",
+            activation=cell.activation,
+            recurrent_activation=cell.recurrent_activation,
+            **{**self.sequence_options(training), "project_inputs": tied_inputs},
+        )

@@ -14,30 +14,22 @@ class MUTRNN(CellRNN):
 
     On the torch backend with the C++ step kernels built, the whole time
     loop runs in ``kerasrnn.backend.torch.native_cells.ResetBeforeNative``
-    (same math, same weights); a mask, recurrent dropout in training, other
-    activations or another backend run :class:`CellRNN`'s loop over the
-    cell's step.
+    (same math, same weights; :meth:`whole_sequence`); a mask, recurrent
+    dropout in training, other activations or another backend run
+    :class:`CellRNN`'s loop over the cell's step.
     """
 
-    def inner_loop(
-        self, sequences: Tensor, initial_state: Sequence[Tensor], mask: Tensor | None, training: bool = False
+    def whole_sequence(
+        self, sequences: Tensor, initial_state: Sequence[Tensor], mask: Tensor | None, training: bool
     ) -> tuple[Tensor, Tensor, Sequence[Tensor]]:
         cell = self.cell
-        if not (training and cell.recurrent_dropout):
-            try:
-                return fast_paths.reset_before_rnn(
-                    sequences,
-                    initial_state[0],
-                    mask,
-                    project_inputs=lambda x: cell.project_inputs(cell.dropped_inputs(x, training)),
-                    recurrent_kernel=cell.recurrent_kernel,
-                    cell=cell.fused_form,
-                    activation=cell.activation,
-                    recurrent_activation=cell.recurrent_activation,
-                    return_sequences=self.return_sequences,
-                    go_backwards=self.go_backwards,
-                    unroll=self.unroll,
-                )
-            except NotImplementedError:
-                pass
-        return super().inner_loop(sequences, initial_state, mask, training=training)
+        return fast_paths.reset_before_rnn(
+            sequences,
+            initial_state[0],
+            mask,
+            recurrent_kernel=cell.recurrent_kernel,
+            cell=cell.fused_form,
+            activation=cell.activation,
+            recurrent_activation=cell.recurrent_activation,
+            **self.sequence_options(training),
+        )

@@ -188,27 +188,20 @@ class NAS(CellRNN):
 
     cell_class = NASCell
 
-    def inner_loop(
-        self, sequences: Tensor, initial_state: Sequence[Tensor], mask: Tensor | None, training: bool = False
+    def whole_sequence(
+        self, sequences: Tensor, initial_state: Sequence[Tensor], mask: Tensor | None, training: bool
     ) -> tuple[Tensor, Tensor, Sequence[Tensor]]:
-        # The backend's whole-sequence recurrence where it has one (torch's C++ step kernels), else the cell's loop.
         cell = self.cell
-        if cell.projection is None and not (training and cell.recurrent_dropout):
-            try:
-                return fast_paths.nas(
-                    sequences,
-                    initial_state[0],
-                    initial_state[1],
-                    mask,
-                    project_inputs=lambda x: cell.project_inputs(cell.dropped_inputs(x, training)),
-                    recurrent_kernel=cell.recurrent_kernel,
-                    bias=cell.bias if cell.use_bias else None,
-                    activation=cell.activation,
-                    recurrent_activation=cell.recurrent_activation,
-                    return_sequences=self.return_sequences,
-                    go_backwards=self.go_backwards,
-                    unroll=self.unroll,
-                )
-            except NotImplementedError:
-                pass
-        return super().inner_loop(sequences, initial_state, mask, training=training)
+        if cell.projection is not None:
+            raise NotImplementedError  # NAS with a projection has no whole-sequence form
+        return fast_paths.nas(
+            sequences,
+            initial_state[0],
+            initial_state[1],
+            mask,
+            recurrent_kernel=cell.recurrent_kernel,
+            bias=cell.bias if cell.use_bias else None,
+            activation=cell.activation,
+            recurrent_activation=cell.recurrent_activation,
+            **self.sequence_options(training),
+        )

@@ -181,29 +181,22 @@ class PeepholeLSTM(CellRNN):
 
     cell_class = PeepholeLSTMCell
 
-    def inner_loop(
-        self, sequences: Tensor, initial_state: Sequence[Tensor], mask: Tensor | None, training: bool = False
+    def whole_sequence(
+        self, sequences: Tensor, initial_state: Sequence[Tensor], mask: Tensor | None, training: bool
     ) -> tuple[Tensor, Tensor, Sequence[Tensor]]:
-        # The backend's whole-sequence recurrence where it has one (torch), else the cell's step in a loop.
         cell = self.cell
-        if not cell.proj_size and not (training and cell.recurrent_dropout):
-            try:
-                return fast_paths.peephole_lstm(
-                    sequences,
-                    initial_state[0],
-                    initial_state[1],
-                    mask,
-                    project_inputs=lambda x: cell.project_inputs(cell.dropped_inputs(x, training)),
-                    recurrent_kernel=cell.recurrent_kernel,
-                    input_gate_peephole=cell.input_gate_peephole,
-                    forget_gate_peephole=cell.forget_gate_peephole,
-                    output_gate_peephole=cell.output_gate_peephole,
-                    activation=cell.activation,
-                    recurrent_activation=cell.recurrent_activation,
-                    return_sequences=self.return_sequences,
-                    go_backwards=self.go_backwards,
-                    unroll=self.unroll,
-                )
-            except NotImplementedError:
-                pass
-        return super().inner_loop(sequences, initial_state, mask, training=training)
+        if cell.proj_size:
+            raise NotImplementedError  # the projected LSTM (LSTMP) has no whole-sequence form
+        return fast_paths.peephole_lstm(
+            sequences,
+            initial_state[0],
+            initial_state[1],
+            mask,
+            recurrent_kernel=cell.recurrent_kernel,
+            input_gate_peephole=cell.input_gate_peephole,
+            forget_gate_peephole=cell.forget_gate_peephole,
+            output_gate_peephole=cell.output_gate_peephole,
+            activation=cell.activation,
+            recurrent_activation=cell.recurrent_activation,
+            **self.sequence_options(training),
+        )
