@@ -9,21 +9,14 @@ convolutions); an even recurrent kernel, a mask and recurrent dropout fall
 back.
 """
 
-import shutil
-
-import keras
 import numpy as np
 import pytest
 
 from kerasrnn import backend as fast_paths
 from kerasrnn import layers
+from tests.helpers.torch_kernels import REQUIRES_KERNELS
 
-pytestmark = [
-    pytest.mark.skipif(keras.backend.backend() != "torch", reason="torch-only fast path"),
-    pytest.mark.skipif(
-        not any(shutil.which(name) for name in ("c++", "g++", "clang++")), reason="no C++ compiler here"
-    ),
-]
+pytestmark = REQUIRES_KERNELS
 
 CASES = {
     "1d-same": (layers.ConvLSTM1D, (3, 5, 7, 2), {"kernel_size": 3, "padding": "same"}),

@@ -8,21 +8,14 @@ and, in float64, against the cell's own step loop (``parallel_scan=False``)
 to 1e-12; log space and linear space, forwards and backwards, with a mask.
 """
 
-import shutil
-
-import keras
 import numpy as np
 import pytest
 
 from kerasrnn import backend as fast_paths
 from kerasrnn import layers
+from tests.helpers.torch_kernels import REQUIRES_KERNELS
 
-pytestmark = [
-    pytest.mark.skipif(keras.backend.backend() != "torch", reason="torch-only fast path"),
-    pytest.mark.skipif(
-        not any(shutil.which(name) for name in ("c++", "g++", "clang++")), reason="no C++ compiler here"
-    ),
-]
+pytestmark = REQUIRES_KERNELS
 
 SHAPE = (3, 7, 4)
 UNITS = 5

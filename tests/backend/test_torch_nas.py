@@ -7,21 +7,14 @@ float64 against the cell's equations written again in torch); a projection,
 a mask and recurrent dropout fall back.
 """
 
-import shutil
-
-import keras
 import numpy as np
 import pytest
 
 from kerasrnn import backend as fast_paths
 from kerasrnn import layers
+from tests.helpers.torch_kernels import REQUIRES_KERNELS
 
-pytestmark = [
-    pytest.mark.skipif(keras.backend.backend() != "torch", reason="torch-only fast path"),
-    pytest.mark.skipif(
-        not any(shutil.which(name) for name in ("c++", "g++", "clang++")), reason="no C++ compiler here"
-    ),
-]
+pytestmark = REQUIRES_KERNELS
 
 SHAPE = (3, 6, 4)
 UNITS = 5

@@ -10,18 +10,12 @@ included, and that loading the library leaves the process' floating-point
 state alone (denormals are not flushed).
 """
 
-import shutil
-
-import keras
 import numpy as np
 import pytest
 
-pytestmark = [
-    pytest.mark.skipif(keras.backend.backend() != "torch", reason="torch-only fast path"),
-    pytest.mark.skipif(
-        not any(shutil.which(name) for name in ("c++", "g++", "clang++")), reason="no C++ compiler here"
-    ),
-]
+from tests.helpers.torch_kernels import REQUIRES_KERNELS
+
+pytestmark = REQUIRES_KERNELS
 
 
 @pytest.fixture

@@ -14,21 +14,14 @@ matmul. Checked here, on the same weights:
 * that masks and recurrent dropout fall back to the generic loop.
 """
 
-import shutil
-
-import keras
 import numpy as np
 import pytest
 
 from kerasrnn import backend as fast_paths
 from kerasrnn import layers
+from tests.helpers.torch_kernels import REQUIRES_KERNELS
 
-pytestmark = [
-    pytest.mark.skipif(keras.backend.backend() != "torch", reason="torch-only fast path"),
-    pytest.mark.skipif(
-        not any(shutil.which(name) for name in ("c++", "g++", "clang++")), reason="no C++ compiler here"
-    ),
-]
+pytestmark = REQUIRES_KERNELS
 
 UNITS = 5
 BATCH, TIME = 3, 6

@@ -74,12 +74,11 @@ def _as(tensor: Tensor, like: torch.Tensor) -> torch.Tensor:
 
 
 def _results(
-    outputs: torch.Tensor, c_last: torch.Tensor, return_sequences: bool
+    outputs: torch.Tensor, return_sequences: bool, *states: torch.Tensor
 ) -> tuple[torch.Tensor, torch.Tensor, list[torch.Tensor]]:
-    """``(last_output, outputs, [h, c])`` as Keras' loop returns them."""
+    """``(last_output, outputs, [h, *states])`` as Keras' loop returns them (``h`` the last output)."""
     last = outputs[:, -1]
-    sequence = outputs if return_sequences else last.unsqueeze(1)
-    return last, sequence, [last, c_last]
+    return last, outputs if return_sequences else last.unsqueeze(1), [last, *states]
 
 
 def _order(steps: int, go_backwards: bool) -> list[tuple[int, int]]:
@@ -326,7 +325,7 @@ def peephole_lstm(
         peepholes,
         bool(go_backwards),
     )
-    return _results(outputs, c_last, return_sequences)
+    return _results(outputs, return_sequences, c_last)
 
 
 def layer_norm_lstm(
@@ -367,7 +366,7 @@ def layer_norm_lstm(
         float(epsilon),
         bool(go_backwards),
     )
-    return _results(outputs, c_last, return_sequences)
+    return _results(outputs, return_sequences, c_last)
 
 
 def reset_before_rnn(
@@ -403,8 +402,7 @@ def reset_before_rnn(
         cell,
         bool(go_backwards),
     )
-    last = outputs[:, -1]
-    return last, outputs if return_sequences else last.unsqueeze(1), [last]
+    return _results(outputs, return_sequences)
 
 
 def _ind_rnn_activation(activation: Callable[..., Any]) -> str:
@@ -450,8 +448,7 @@ def ind_rnn(
         name,
         bool(go_backwards),
     )
-    last = outputs[:, -1]
-    return last, outputs if return_sequences else last.unsqueeze(1), [last]
+    return _results(outputs, return_sequences)
 
 
 def layer_norm_gru(
@@ -487,8 +484,7 @@ def layer_norm_gru(
         float(epsilon),
         bool(go_backwards),
     )
-    last = outputs[:, -1]
-    return last, outputs if return_sequences else last.unsqueeze(1), [last]
+    return _results(outputs, return_sequences)
 
 
 def layer_norm_simple_rnn(
@@ -526,8 +522,7 @@ def layer_norm_simple_rnn(
         float(epsilon),
         bool(go_backwards),
     )
-    last = outputs[:, -1]
-    return last, outputs if return_sequences else last.unsqueeze(1), [last]
+    return _results(outputs, return_sequences)
 
 
 def conv_lstm(
@@ -575,8 +570,7 @@ def conv_lstm(
     outputs, c_last = native_cells.ConvLSTMNative.apply(projected, h0, c0, weight, peepholes, bool(go_backwards))
     if last_channels:
         outputs, c_last = outputs.movedim(2, -1), c_last.movedim(1, -1)
-    last = outputs[:, -1]
-    return last, outputs if return_sequences else last.unsqueeze(1), [last, c_last]
+    return _results(outputs, return_sequences, c_last)
 
 
 def nas(
@@ -611,7 +605,7 @@ def nas(
         _as(bias, sequences) if bias is not None else kernel.new_zeros(kernel.shape[1]),
         bool(go_backwards),
     )
-    return _results(outputs, c_last, return_sequences)
+    return _results(outputs, return_sequences, c_last)
 
 
 def linear_recurrence(
