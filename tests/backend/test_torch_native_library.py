@@ -6,8 +6,9 @@ directory and is reused, a machine without a compiler (or with the kernels
 disabled) warns once and still trains on the pure-PyTorch path, and the
 float32 activations (Cephes-style ``exp`` and ``tanh``, not libm's) agree
 with PyTorch's over the whole range, saturation, infinities and NaN
-included, and that loading the library leaves the process' floating-point
-state alone (denormals are not flushed).
+included, and that loading the library and calling its kernels leave the
+process' floating-point state alone (denormals are not flushed outside a
+kernel call, though each float32 call flushes them inside).
 """
 
 import numpy as np
@@ -67,6 +68,26 @@ def test_loading_keeps_the_process_floating_point_state():
     assert library() is not None
     assert np.float32(1e-39) * np.float32(1.0) != 0  # a denormal survives in NumPy
     assert float(torch.tensor([1e-39]) * 1.0) != 0  # and in PyTorch
+
+
+def test_a_float32_kernel_flushes_denormals_inside_the_call_only():
+    """Each float32 call runs with denormals as zero (their slow path) and restores the caller's setting."""
+    import torch
+
+    from kerasrnn.backend.torch.native_cells import _kernel
+
+    forward = _kernel("linear_recurrence_forward", torch.float32)  # h_t = a_t h_{t-1} + b_t
+    a, b, h0 = torch.ones(1, 1, 1), torch.full((1, 1, 1), 1e-39), torch.zeros(1, 1)
+    outputs = torch.empty(1, 1, 1)
+    forward(1, 1, 1, a.data_ptr(), b.data_ptr(), h0.data_ptr(), outputs.data_ptr())
+    assert float(outputs) == 0  # 1e-39 read as zero inside the kernel
+    assert np.float32(1e-39) * np.float32(1.0) != 0  # and a denormal again after it
+    assert float(torch.tensor([1e-39]) * 1.0) != 0
+    forward64 = _kernel("linear_recurrence_forward", torch.float64)
+    a, h0, outputs = a.double(), h0.double(), outputs.double()
+    b = torch.full((1, 1, 1), 1e-310, dtype=torch.float64)  # a float64 denormal
+    forward64(1, 1, 1, a.data_ptr(), b.data_ptr(), h0.data_ptr(), outputs.data_ptr())
+    assert float(outputs) == 1e-310  # float64, the checking precision, keeps its denormals
 
 
 @pytest.mark.parametrize("value", ["0", "off"])

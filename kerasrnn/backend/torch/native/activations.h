@@ -11,6 +11,9 @@
 #include <cmath>
 #include <cstdint>
 #include <cstring>
+#if defined(__x86_64__) || defined(__i386__)
+#include <xmmintrin.h>
+#endif
 
 namespace kerasrnn {
 
@@ -46,6 +49,31 @@ inline float tanh(float x) {
     const float large = std::copysign(1.0f - 2.0f / (exp_approx(2.0f * a) + 1.0f), x);
     return a < 0.625f ? small : large;
 }
+
+// Denormals as zero (DAZ) and flush to zero (FTZ) for the duration of one
+// float32 kernel call, the caller's setting restored on return. Without them
+// the vectorized step loops meet denormal operands and run 2-3x slower on
+// x86 (peephole LSTM forward at batch 128 x 128 units: 116 us against 44 us
+// per step, measured). Scoped on purpose: the process-wide switch that
+// -ffast-math's startup code would make leaks into every later float
+// computation of the process. Values below 1.2e-38 become 0 inside the
+// kernels only. float64 (the checking precision) is left alone.
+template <typename T>
+class DenormalsAsZero {};
+
+#if defined(__x86_64__) || defined(__i386__)
+template <>
+class DenormalsAsZero<float> {
+   public:
+    DenormalsAsZero() : saved_(_mm_getcsr()) { _mm_setcsr(saved_ | 0x8040); }  // FTZ (bit 15) | DAZ (bit 6)
+    ~DenormalsAsZero() { _mm_setcsr(saved_); }
+    DenormalsAsZero(const DenormalsAsZero&) = delete;
+    DenormalsAsZero& operator=(const DenormalsAsZero&) = delete;
+
+   private:
+    unsigned int saved_;
+};
+#endif
 
 inline double sigmoid(double x) { return 1.0 / (1.0 + std::exp(-x)); }
 

@@ -107,12 +107,14 @@ void ind_rnn_backward(int64_t batch, int64_t steps, int64_t units, const T* h0, 
     extern "C" void ind_rnn_forward_##SUFFIX(int64_t batch, int64_t steps, int64_t units, const T* projected,    \
                                              const T* h0, const T* recurrent, T* outputs, int64_t go_backwards,  \
                                              int64_t code) {                                                     \
+        const kerasrnn::DenormalsAsZero<T> denormals_as_zero;                                                    \
         kerasrnn::ind_rnn_forward<T>(batch, steps, units, projected, h0, recurrent, outputs, go_backwards, code); \
     }                                                                                                            \
     extern "C" void ind_rnn_backward_##SUFFIX(int64_t batch, int64_t steps, int64_t units, const T* h0,          \
                                               const T* recurrent, const T* outputs, const T* grad_outputs,       \
                                               T* grad_projected, T* grad_h0, T* grad_recurrent,                  \
                                               int64_t go_backwards, int64_t code) {                              \
+        const kerasrnn::DenormalsAsZero<T> denormals_as_zero;                                                    \
         kerasrnn::ind_rnn_backward<T>(batch, steps, units, h0, recurrent, outputs, grad_outputs, grad_projected,  \
                                       grad_h0, grad_recurrent, go_backwards, code);                              \
     }

@@ -92,6 +92,7 @@ void layer_norm_gru_backward_step(int64_t batch, int64_t units, const T* __restr
         int64_t batch, int64_t units, T* recurrent, T* rstd, const T* projected, int64_t projected_stride,         \
         const T* gamma, const T* beta, T epsilon, T* gates, const T* h_prev, int64_t h_prev_stride, T* h,          \
         int64_t h_stride) {                                                                                        \
+        const kerasrnn::DenormalsAsZero<T> denormals_as_zero;                                                      \
         kerasrnn::layer_norm_gru_forward_step<T>(batch, units, recurrent, rstd, projected, projected_stride, gamma, \
                                                  beta, epsilon, gates, h_prev, h_prev_stride, h, h_stride);        \
     }                                                                                                              \
@@ -100,6 +101,7 @@ void layer_norm_gru_backward_step(int64_t batch, int64_t units, const T* __restr
         int64_t h_prev_stride, const T* gamma, const T* beta, const T* grad_h, int64_t grad_h_stride,              \
         const T* grad_h_next, T* grad_h_prev, T* grad_p, int64_t grad_p_stride, T* grad_recurrent,                 \
         int64_t grad_recurrent_stride, T* grad_gamma, T* grad_beta, T* work) {                                     \
+        const kerasrnn::DenormalsAsZero<T> denormals_as_zero;                                                      \
         kerasrnn::layer_norm_gru_backward_step<T>(batch, units, recurrent_hat, rstd, gates, h_prev, h_prev_stride, \
                                                   gamma, beta, grad_h, grad_h_stride, grad_h_next, grad_h_prev,    \
                                                   grad_p, grad_p_stride, grad_recurrent, grad_recurrent_stride,    \

@@ -108,6 +108,7 @@ void layer_norm_lstm_backward_step(int64_t batch, int64_t units, const T* __rest
         int64_t batch, int64_t units, T* recurrent, T* rstd_r, const T* projected, int64_t projected_stride,         \
         const T* gamma_h, const T* beta_h, const T* gamma_c, const T* beta_c, T epsilon, T* gates, const T* c_prev,  \
         T* v_hat, T* rstd_c, T* c, T* tanh_c, T* h, int64_t h_stride) {                                              \
+        const kerasrnn::DenormalsAsZero<T> denormals_as_zero;                                                        \
         kerasrnn::layer_norm_lstm_forward_step<T>(batch, units, recurrent, rstd_r, projected, projected_stride,      \
                                                   gamma_h, beta_h, gamma_c, beta_c, epsilon, gates, c_prev, v_hat,   \
                                                   rstd_c, c, tanh_c, h, h_stride);                                   \
@@ -118,6 +119,7 @@ void layer_norm_lstm_backward_step(int64_t batch, int64_t units, const T* __rest
         int64_t grad_h_stride, const T* grad_h_next, T* grad_c, T* grad_z, int64_t grad_z_stride,                    \
         T* grad_recurrent, int64_t grad_recurrent_stride, T* grad_gamma_h, T* grad_beta_h, T* grad_gamma_c,          \
         T* grad_beta_c, T* work) {                                                                                   \
+        const kerasrnn::DenormalsAsZero<T> denormals_as_zero;                                                        \
         kerasrnn::layer_norm_lstm_backward_step<T>(batch, units, recurrent_hat, rstd_r, gates, c_prev, v_hat,        \
                                                    rstd_c, tanh_c, gamma_h, gamma_c, grad_h, grad_h_stride,          \
                                                    grad_h_next, grad_c, grad_z, grad_z_stride, grad_recurrent,       \

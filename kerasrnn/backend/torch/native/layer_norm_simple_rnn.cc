@@ -53,6 +53,7 @@ void layer_norm_simple_rnn_backward_step(int64_t batch, int64_t units, const T* 
     extern "C" void layer_norm_simple_rnn_forward_step_##SUFFIX(                                                   \
         int64_t batch, int64_t units, T* recurrent, T* rstd, const T* projected, int64_t projected_stride,         \
         const T* gamma, const T* beta, T epsilon, T* h, int64_t h_stride) {                                        \
+        const kerasrnn::DenormalsAsZero<T> denormals_as_zero;                                                      \
         kerasrnn::layer_norm_simple_rnn_forward_step<T>(batch, units, recurrent, rstd, projected, projected_stride, \
                                                         gamma, beta, epsilon, h, h_stride);                        \
     }                                                                                                              \
@@ -60,6 +61,7 @@ void layer_norm_simple_rnn_backward_step(int64_t batch, int64_t units, const T* 
         int64_t batch, int64_t units, const T* a_hat, const T* rstd, const T* h, int64_t h_stride, const T* gamma, \
         const T* grad_h, int64_t grad_h_stride, const T* grad_h_next, T* grad_a, int64_t grad_a_stride,            \
         T* grad_gamma, T* grad_beta, T* work) {                                                                    \
+        const kerasrnn::DenormalsAsZero<T> denormals_as_zero;                                                      \
         kerasrnn::layer_norm_simple_rnn_backward_step<T>(batch, units, a_hat, rstd, h, h_stride, gamma, grad_h,    \
                                                          grad_h_stride, grad_h_next, grad_a, grad_a_stride,        \
                                                          grad_gamma, grad_beta, work);                             \

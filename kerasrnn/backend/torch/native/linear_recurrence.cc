@@ -8,6 +8,8 @@
 // go_backwards by the caller), outputs likewise.
 #include <cstdint>
 
+#include "activations.h"  // DenormalsAsZero
+
 namespace kerasrnn {
 
 template <typename T>
@@ -52,11 +54,13 @@ void linear_recurrence_backward(int64_t batch, int64_t steps, int64_t units, con
 #define KERASRNN_LINEAR_RECURRENCE(T, SUFFIX)                                                                     \
     extern "C" void linear_recurrence_forward_##SUFFIX(int64_t batch, int64_t steps, int64_t units, const T* a,  \
                                                        const T* b, const T* h0, T* outputs) {                    \
+        const kerasrnn::DenormalsAsZero<T> denormals_as_zero;                                                    \
         kerasrnn::linear_recurrence_forward<T>(batch, steps, units, a, b, h0, outputs);                          \
     }                                                                                                            \
     extern "C" void linear_recurrence_backward_##SUFFIX(int64_t batch, int64_t steps, int64_t units, const T* a, \
                                                         const T* h0, const T* outputs, const T* grad_outputs,    \
                                                         T* grad_a, T* grad_b, T* grad_h0) {                      \
+        const kerasrnn::DenormalsAsZero<T> denormals_as_zero;                                                    \
         kerasrnn::linear_recurrence_backward<T>(batch, steps, units, a, h0, outputs, grad_outputs, grad_a, grad_b, \
                                                 grad_h0);                                                        \
     }

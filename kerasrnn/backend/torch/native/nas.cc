@@ -120,6 +120,7 @@ void nas_backward_step(int64_t batch, int64_t units, const T* __restrict__ proje
     extern "C" void nas_forward_step_##SUFFIX(int64_t batch, int64_t units, const T* projected,                   \
                                               int64_t projected_stride, const T* recurrent, const T* c_prev,      \
                                               T* c, T* h, int64_t h_stride) {                                     \
+        const kerasrnn::DenormalsAsZero<T> denormals_as_zero;                    \
         kerasrnn::nas_forward_step<T>(batch, units, projected, projected_stride, recurrent, c_prev, c, h,         \
                                       h_stride);                                                                  \
     }                                                                                                             \
@@ -127,6 +128,7 @@ void nas_backward_step(int64_t batch, int64_t units, const T* __restrict__ proje
         int64_t batch, int64_t units, const T* projected, int64_t projected_stride, const T* recurrent,           \
         const T* c_prev, const T* grad_h, int64_t grad_h_stride, const T* grad_h_next, T* grad_c, T* grad_a,      \
         int64_t grad_a_stride, T* grad_m, int64_t grad_m_stride) {                                                \
+        const kerasrnn::DenormalsAsZero<T> denormals_as_zero;                    \
         kerasrnn::nas_backward_step<T>(batch, units, projected, projected_stride, recurrent, c_prev, grad_h,      \
                                        grad_h_stride, grad_h_next, grad_c, grad_a, grad_a_stride, grad_m,         \
                                        grad_m_stride);                                                            \

@@ -96,12 +96,14 @@ void peephole_lstm_backward_step(int64_t batch, int64_t units, const T* __restri
     extern "C" void peephole_lstm_forward_step_##SUFFIX(int64_t batch, int64_t units, T* gates, const T* c_prev,   \
                                                         T* c, T* tanh_c, T* h, int64_t h_stride,                   \
                                                         const T* peepholes) {                                      \
+        const kerasrnn::DenormalsAsZero<T> denormals_as_zero;                                                      \
         kerasrnn::peephole_lstm_forward_step<T>(batch, units, gates, c_prev, c, tanh_c, h, h_stride, peepholes);   \
     }                                                                                                              \
     extern "C" void peephole_lstm_backward_step_##SUFFIX(                                                          \
         int64_t batch, int64_t units, const T* gates, const T* c_prev, const T* c, const T* tanh_c,                \
         const T* peepholes, const T* grad_h, int64_t grad_h_stride, const T* grad_h_next, T* grad_c, T* grad_z,    \
         int64_t grad_z_stride, T* grad_peepholes) {                                                                \
+        const kerasrnn::DenormalsAsZero<T> denormals_as_zero;                                                      \
         kerasrnn::peephole_lstm_backward_step<T>(batch, units, gates, c_prev, c, tanh_c, peepholes, grad_h,        \
                                                  grad_h_stride, grad_h_next, grad_c, grad_z, grad_z_stride,        \
                                                  grad_peepholes);                                                  \

@@ -110,12 +110,14 @@ void reset_before_gates_backward(int64_t batch, int64_t units, const T* __restri
     extern "C" void reset_before_gates_forward_##SUFFIX(int64_t batch, int64_t units, const T* a_z,                \
                                                         int64_t a_z_stride, const T* a_r, int64_t a_r_stride,      \
                                                         const T* h_prev, int64_t h_stride, T* z, T* r, T* rh) {    \
+        const kerasrnn::DenormalsAsZero<T> denormals_as_zero;                                                      \
         kerasrnn::reset_before_gates_forward<T>(batch, units, a_z, a_z_stride, a_r, a_r_stride, h_prev, h_stride,  \
                                                 z, r, rh);                                                         \
     }                                                                                                              \
     extern "C" void reset_before_update_forward_##SUFFIX(int64_t batch, int64_t units, T* candidate, const T* z,   \
                                                          const T* h_prev, int64_t h_stride, T* h,                  \
                                                          int64_t h_out_stride, int64_t z_keeps_state) {            \
+        const kerasrnn::DenormalsAsZero<T> denormals_as_zero;                                                      \
         kerasrnn::reset_before_update_forward<T>(batch, units, candidate, z, h_prev, h_stride, h, h_out_stride,    \
                                                  z_keeps_state);                                                   \
     }                                                                                                              \
@@ -123,6 +125,7 @@ void reset_before_gates_backward(int64_t batch, int64_t units, const T* __restri
         int64_t batch, int64_t units, const T* candidate, const T* z, const T* h_prev, int64_t h_stride,           \
         const T* grad_h, int64_t grad_h_stride, const T* grad_h_next, int64_t z_keeps_state, T* grad_candidate,    \
         int64_t grad_candidate_stride, T* grad_z, T* grad_h_prev) {                                                \
+        const kerasrnn::DenormalsAsZero<T> denormals_as_zero;                                                      \
         kerasrnn::reset_before_update_backward<T>(batch, units, candidate, z, h_prev, h_stride, grad_h,            \
                                                   grad_h_stride, grad_h_next, z_keeps_state, grad_candidate,       \
                                                   grad_candidate_stride, grad_z, grad_h_prev);                     \
@@ -131,6 +134,7 @@ void reset_before_gates_backward(int64_t batch, int64_t units, const T* __restri
                                                          const T* h_prev, int64_t h_stride, const T* grad_rh,      \
                                                          const T* grad_z, T* grad_h_prev, T* grad_a_z,             \
                                                          T* grad_a_r, int64_t grad_a_stride) {                     \
+        const kerasrnn::DenormalsAsZero<T> denormals_as_zero;                                                      \
         kerasrnn::reset_before_gates_backward<T>(batch, units, z, r, h_prev, h_stride, grad_rh, grad_z,            \
                                                  grad_h_prev, grad_a_z, grad_a_r, grad_a_stride);                  \
     }
