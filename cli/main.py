@@ -31,6 +31,7 @@ from kerasrnn.cli import output
 from kerasrnn.cli.backend import native_logging
 from kerasrnn.cli.options import CONTEXT_SETTINGS
 from kerasrnn.errors import ConfigError, DataError, RunDirError, TrainingError
+from kerasrnn.training import host_memory
 
 #: Exit status of an interrupted command (128 + SIGINT).
 INTERRUPTED = 130
@@ -148,6 +149,7 @@ class KerasrnnGroup(click.Group):
     ) -> Any:
         """Run a command; exit with its status.  With ``standalone_mode=False`` a success returns its result."""
         args = list(sys.argv[1:] if args is None else args)
+        host_memory.keep_freed_memory()  # large tensors reused, not mapped again each batch
         with output.cli_logging(), native_logging(quiet=not wants_traceback(args)):
             code, result = self._run(args, prog_name or "kerasrnn", complete_var, **extra)
         if code == 0 and not standalone_mode:

@@ -72,6 +72,23 @@ def layer_norm(x: Tensor, gamma: Tensor, beta: Tensor, epsilon: float) -> Tensor
     return _fast_path("nn", "layer_norm")(x, gamma, beta, epsilon)
 
 
+def affine(x: Tensor, kernel: Tensor, bias: Tensor | None) -> Tensor:
+    """``x @ kernel + bias`` over the last axis of ``x`` (any leading axes); ``bias`` may be ``None``.
+
+    A cell's input projection. On torch one ``addmm`` (the bias added inside
+    the matrix product, ``kerasrnn.backend.torch.nn.affine``) instead of a
+    product and a separate pass that adds the bias into a fresh tensor;
+    elsewhere, and where that does not apply, ``keras.ops``.
+    """
+    if bias is not None:
+        try:
+            return _fast_path("nn", "affine")(x, kernel, bias)
+        except NotImplementedError:
+            pass
+    z = keras.ops.matmul(x, kernel)
+    return z if bias is None else z + bias
+
+
 def peephole_lstm(*args: Any, **kwargs: Any) -> tuple[Tensor, Tensor, list[Tensor]]:
     """The peephole LSTM over a whole sequence; see ``kerasrnn.backend.torch.sequence_cells.peephole_lstm``."""
     return _fast_path("sequence_cells", "peephole_lstm")(*args, **kwargs)

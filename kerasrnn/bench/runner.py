@@ -30,6 +30,7 @@ from kerasrnn import registry
 from kerasrnn.registry import JIT_COMPILE
 from kerasrnn.storage import atomic
 from kerasrnn.storage.destinations import DestinationError, check_new_file
+from kerasrnn.training import host_memory
 
 SCHEMA = "kerasrnn-bench/1"
 BACKENDS = ("tensorflow", "jax", "torch")
@@ -270,6 +271,7 @@ def make_config(
         "distribute": distribute,
         "devices": devices,
         "statistic": "median over repeats of samples/s; warm-up repeats (compilation) excluded",
+        "host_memory": host_memory.describe(),  # every row's process, native ones too (as the CLI runs)
     }
 
 
@@ -446,6 +448,7 @@ def run_row(spec: dict[str, Any], timeout: float = DEFAULT_TIMEOUT, python: str 
         return row
     env = dict(os.environ)
     env.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    env.update(host_memory.child_environment())  # the setting the command line runs with
     if spec.get("kind") == "torch":
         env.pop("KERAS_BACKEND", None)
     else:

@@ -515,6 +515,8 @@ def measure(spec: dict[str, Any]) -> dict[str, Any]:
         "pid": os.getpid(),
         "python": platform.python_version(),
         "loadavg_before": _loadavg(),
+        # glibc's allocator settings this process started with (kerasrnn.training.host_memory).
+        "malloc_environment": {k: v for k, v in os.environ.items() if k.startswith("MALLOC_")},
         "memory": {},
         "timing": {},
     }

@@ -10,6 +10,7 @@ import keras
 import numpy as np
 from keras import ops
 
+from kerasrnn import backend as fast_paths
 from kerasrnn.layers.cell_rnn import CellRNN
 from kerasrnn.layers.recurrent_cell import RecurrentCell
 from kerasrnn.layers.tensor_types import Identifier, Shape, Tensor
@@ -190,8 +191,7 @@ class ESNCell(RecurrentCell):
             self.bias = self.add_weight(shape=(units,), name="bias", initializer=self.bias_initializer, trainable=False)
 
     def project_inputs(self, inputs: Tensor) -> Tensor:
-        z = ops.matmul(inputs, self.kernel)
-        return z + self.bias if self.use_bias else z
+        return fast_paths.affine(inputs, self.kernel, self.bias if self.use_bias else None)
 
     def recurrent_step(
         self, projected: Tensor, states: Sequence[Tensor], training: bool = False

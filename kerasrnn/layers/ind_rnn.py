@@ -181,8 +181,7 @@ class IndRNNCell(RecurrentCell):
         self.bias = self.add_bias(self.units)
 
     def project_inputs(self, inputs: Tensor) -> Tensor:
-        z = ops.matmul(inputs, self.kernel)
-        return z + self.bias if self.use_bias else z
+        return fast_paths.affine(inputs, self.kernel, self.bias if self.use_bias else None)
 
     def recurrent_step(
         self, projected: Tensor, states: Sequence[Tensor], training: bool = False

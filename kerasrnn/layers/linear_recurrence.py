@@ -207,8 +207,7 @@ class LinearRecurrenceCell(RecurrentCell):
         self.bias = self.add_bias(self.gates * self.units)
 
     def project_inputs(self, inputs: Tensor) -> Tensor:
-        z = ops.matmul(inputs, self.kernel)
-        return z + self.bias if self.use_bias else z
+        return fast_paths.affine(inputs, self.kernel, self.bias if self.use_bias else None)
 
     def candidate(self, pre_activation: Tensor) -> Tensor:
         """:math:`\\tilde h`: ``g(·)`` in the log-space form, the bare linear map otherwise."""

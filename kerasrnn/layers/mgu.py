@@ -61,8 +61,7 @@ class MGUCell(RecurrentCell):
 
     def project_inputs(self, inputs: Tensor) -> Tensor:
         # [W_f x + b_f, W_h x + b_h]
-        z = ops.matmul(inputs, self.kernel)
-        return z + self.bias if self.use_bias else z
+        return fast_paths.affine(inputs, self.kernel, self.bias if self.use_bias else None)
 
     def recurrent_step(
         self, projected: Tensor, states: Sequence[Tensor], training: bool = False

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 import keras
 from keras import ops
 
+from kerasrnn import backend as fast_paths
 from kerasrnn.layers.mut_cell import MUTCell
 from kerasrnn.layers.mut_rnn import MUTRNN
 from kerasrnn.layers.tensor_types import Shape, Tensor
@@ -53,8 +54,7 @@ class MUT3Cell(MUTCell):
         self.bias = self.add_bias(3 * self.units)
 
     def project_inputs(self, inputs: Tensor) -> Tensor:
-        z = ops.matmul(inputs, self.kernel)
-        return z + self.bias if self.use_bias else z
+        return fast_paths.affine(inputs, self.kernel, self.bias if self.use_bias else None)
 
     def recurrent_step(
         self, projected: Tensor, states: Sequence[Tensor], training: bool = False

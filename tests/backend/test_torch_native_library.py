@@ -114,9 +114,13 @@ def test_float32_activations_match_torch():
     units = values.numel()
     gates = torch.stack([values, values, values, torch.zeros(units)]).reshape(1, 4 * units)
     c_prev, c, tanh_c, h = (torch.zeros(1, units) for _ in range(4))
+    projected = torch.zeros(1, 4 * units)  # z = projected + gates
     library().peephole_lstm_forward_step_f32(
         1,
+        1,
         units,
+        projected.data_ptr(),
+        4 * units,
         gates.data_ptr(),
         c_prev.data_ptr(),
         c.data_ptr(),

@@ -131,8 +131,8 @@ def _declare(library: ctypes.CDLL) -> None:
     """argtypes of every kernel, float32 (``_f32``) and float64 (``_f64``) alike."""
     i, p = _INT64, _POINTER
     signatures = {
-        "peephole_lstm_forward_step": [i, i, p, p, p, p, p, i, p],
-        "peephole_lstm_backward_step": [i, i, p, p, p, p, p, p, i, p, p, p, i, p],
+        "peephole_lstm_forward_step": [i, i, i, p, i, p, p, p, p, p, i, p],
+        "peephole_lstm_backward_step": [i, i, i, p, p, p, p, p, p, i, p, p, p, i, p],
         "layer_norm_lstm_forward_step": [i, i, p, p, p, i, p, p, p, p, "scalar", p, p, p, p, p, p, p, i],
         "layer_norm_lstm_backward_step": [i, i, p, p, p, p, p, p, p, p, p, p, i, p, p, p, i, p, i, p, p, p, p, p],
         "layer_norm_gru_forward_step": [i, i, p, p, p, i, p, p, "scalar", p, p, i, p, i],

@@ -1,4 +1,4 @@
-"""PyTorch's fused normalization kernels for kerasrnn's cells.
+"""PyTorch's fused kernels for kerasrnn's cells: layer normalization, the input projection.
 
 ``torch.nn.functional.layer_norm`` is one native op forward and one
 backward; the same normalization written with ``keras.ops`` is about eight
@@ -31,3 +31,12 @@ def layer_norm(x: Tensor, gamma: Tensor, beta: Tensor, epsilon: float) -> torch.
     beta = ops.convert_to_tensor(beta).to(compute)
     normed = F.layer_norm(x.to(compute), (x.shape[-1],), gamma, beta, epsilon)
     return normed.to(dtype)
+
+
+def affine(x: Tensor, kernel: Tensor, bias: Tensor) -> torch.Tensor:
+    """``x @ kernel + bias`` as one ``addmm`` over the flattened leading axes; see ``kerasrnn.backend.affine``."""
+    x, kernel, bias = (ops.convert_to_tensor(t) for t in (x, kernel, bias))
+    if x.dim() < 2 or kernel.dim() != 2 or bias.dim() != 1 or not (x.dtype == kernel.dtype == bias.dtype):
+        raise NotImplementedError
+    rows = x.reshape(-1, x.shape[-1])
+    return torch.addmm(bias, rows, kernel).view(*x.shape[:-1], kernel.shape[-1])

@@ -546,7 +546,7 @@ def conv_lstm(
     ``recurrent_kernel`` is Keras' ``kernel_size + (filters, 4 filters)``
     (odd sizes only here); ``peepholes``: the cell's three, or ``None``.
     Only the C++ kernels run it (:class:`~kerasrnn.backend.torch.native_cells.ConvLSTMNative`,
-    channels first inside). Returns ``(last_output, outputs, [h, c])``.
+    channels last inside). Returns ``(last_output, outputs, [h, c])``.
     """
     sequences = ops.convert_to_tensor(sequences)
     _check_supported(sequences, mask, activation, recurrent_activation, unroll)
@@ -554,22 +554,25 @@ def conv_lstm(
     rank = kernel.dim() - 2
     if not native_cells.supports(sequences) or any(n % 2 == 0 for n in kernel.shape[:rank]):
         raise NotImplementedError
-    last_channels = data_format == "channels_last"
+    first_channels = data_format == "channels_first"
 
-    def channels_first(x: torch.Tensor, axis: int) -> torch.Tensor:
-        return x.movedim(-1, axis) if last_channels else x
+    def channels_last(x: torch.Tensor, axis: int) -> torch.Tensor:
+        return x.movedim(axis, -1) if first_channels else x
 
-    projected = channels_first(_as(project_inputs(sequences), sequences), 2).contiguous()
-    h0 = channels_first(_as(initial_state_h, sequences), 1).contiguous()
-    c0 = channels_first(_as(initial_state_c, sequences), 1).contiguous()
+    projected = channels_last(_as(project_inputs(sequences), sequences), 2).contiguous()
+    h0 = channels_last(_as(initial_state_h, sequences), 1).contiguous()
+    c0 = channels_last(_as(initial_state_c, sequences), 1).contiguous()
     weight = kernel.permute(rank + 1, rank, *range(rank))  # PyTorch's (out, in, *kernel)
+    if rank == 1:  # a 1-D frame is a 2-D one of height 1
+        weight = weight.unsqueeze(2)
+    weight = weight.contiguous(memory_format=torch.channels_last_3d if rank == 3 else torch.channels_last)
     if peepholes is None:
         peepholes = sequences.new_zeros(3, h0[0].numel())
     else:
-        peepholes = torch.stack([channels_first(_as(p, sequences), 0).flatten() for p in peepholes])
+        peepholes = torch.stack([channels_last(_as(p, sequences), 0).flatten() for p in peepholes])
     outputs, c_last = native_cells.ConvLSTMNative.apply(projected, h0, c0, weight, peepholes, bool(go_backwards))
-    if last_channels:
-        outputs, c_last = outputs.movedim(2, -1), c_last.movedim(1, -1)
+    if first_channels:
+        outputs, c_last = outputs.movedim(-1, 2), c_last.movedim(-1, 1)
     return _results(outputs, return_sequences, c_last)
 
 
