@@ -285,34 +285,35 @@ class ResetBeforeNative(torch.autograd.Function):
         tanh_h = projected.new_empty(steps, batch, units) if cell == "mut3" else None
         sums = projected.new_empty(batch, 2 * units)  # z's and r's recurrent sums, in one matmul (gru, mut2)
         z_sums, r_sums = projected.new_empty(batch, units), projected.new_empty(batch, units)  # or apart
+        no_sum = projected.new_zeros(units)  # mut1's z has no recurrent sum (read with stride 0)
         outputs = projected.new_empty(batch, steps, units)
         h = h0.contiguous()
         h_pointer, h_stride = h.data_ptr(), units
         row = steps * three_units
         for k in range(steps):
             t = _input_step(k, steps, go_backwards)
-            p = projected[:, t]
-            p_pointer = projected.data_ptr() + t * three_units * size
+            p_z = projected.data_ptr() + t * three_units * size  # p_z, p_r, p_h: the row's thirds
+            p_r, p_h = p_z + units * size, p_z + 2 * units * size
             if u_gates is not None:  # gru, mut2: z and r sums in one matmul
-                torch.addmm(p[:, : 2 * units], h, u_gates, out=sums)
-                a_z, a_z_stride, a_r, a_r_stride = sums.data_ptr(), 2 * units, sums.data_ptr() + units * size, 2 * units
+                torch.mm(h, u_gates, out=sums)
+                s_z, s_z_stride, s_r, s_r_stride = sums.data_ptr(), 2 * units, sums.data_ptr() + units * size, 2 * units
             else:
-                torch.addmm(p[:, units : 2 * units], h, u_r, out=r_sums)
-                a_r, a_r_stride = r_sums.data_ptr(), units
+                torch.mm(h, u_r, out=r_sums)
+                s_r, s_r_stride = r_sums.data_ptr(), units
                 if cell == "mut3":
                     torch.tanh(h, out=tanh_h[k])
-                    torch.addmm(p[:, :units], tanh_h[k], u_z, out=z_sums)
-                    a_z, a_z_stride = z_sums.data_ptr(), units
+                    torch.mm(tanh_h[k], u_z, out=z_sums)
+                    s_z, s_z_stride = z_sums.data_ptr(), units
                 else:  # mut1: z from the input alone
-                    a_z, a_z_stride = p_pointer, row
+                    s_z, s_z_stride = no_sum.data_ptr(), 0
             gates_step(
-                batch, units, a_z, a_z_stride, a_r, a_r_stride, h_pointer, h_stride,
+                batch, units, s_z, s_z_stride, p_z, s_r, s_r_stride, p_r, row, h_pointer, h_stride,
                 z[k].data_ptr(), r[k].data_ptr(), rh[k].data_ptr(),
             )  # fmt: skip
-            torch.addmm(p[:, 2 * units :], rh[k], u_h, out=candidate[k])
+            torch.mm(rh[k], u_h, out=candidate[k])
             out_pointer = outputs.data_ptr() + k * units * size
             update_step(
-                batch, units, candidate[k].data_ptr(), z[k].data_ptr(), h_pointer, h_stride,
+                batch, units, candidate[k].data_ptr(), p_h, row, z[k].data_ptr(), h_pointer, h_stride,
                 out_pointer, steps * units, cell == "gru",
             )  # fmt: skip
             h = outputs[:, k]

@@ -2,33 +2,39 @@
 // candidate's matmul, element-wise part: Cho et al.'s GRU (Keras'
 // reset_after=False) and MUT1-3 (Jozefowicz et al., 2015). Per step
 //
-//   z = sigmoid(a_z)     r = sigmoid(a_r)       (a_*: each cell's own sums)
+//   z = sigmoid(s_z + p_z)     r = sigmoid(s_r + p_r)
 //   n = tanh(p_h + (r h_prev) U_h)
+//
+// with p_* the projected input's parts and s_* each cell's own recurrent sums
 //   h = z n + (1 - z) h_prev       (MUT1-3)
 //   h = z h_prev + (1 - z) n       (Keras' GRU: z keeps the state)
 //
 // The matmuls stay in PyTorch (kerasrnn/backend/torch/native_cells.py): the
-// gate sums a_z, a_r before `gates_forward`, (r h_prev) U_h + p_h between it
-// and `update_forward`; backward mirrors them. Pointers with a stride are
+// gate sums s_z, s_r before `gates_forward`, (r h_prev) U_h between it and
+// `update_forward`; the kernels add the projected parts, read in place (an
+// addmm would first copy them into its output). Backward mirrors them. Pointers with a stride are
 // rows `stride` elements apart; the others are contiguous (batch, units).
 #include "activations.h"
 
 namespace kerasrnn {
 
 template <typename T>
-void reset_before_gates_forward(int64_t batch, int64_t units, const T* __restrict__ a_z, int64_t a_z_stride,
-                                const T* __restrict__ a_r, int64_t a_r_stride, const T* __restrict__ h_prev,
+void reset_before_gates_forward(int64_t batch, int64_t units, const T* __restrict__ s_z, int64_t s_z_stride,
+                                const T* __restrict__ p_z, const T* __restrict__ s_r, int64_t s_r_stride,
+                                const T* __restrict__ p_r, int64_t p_stride, const T* __restrict__ h_prev,
                                 int64_t h_stride, T* __restrict__ z, T* __restrict__ r, T* __restrict__ rh) {
     for (int64_t b = 0; b < batch; ++b) {
-        const T* az = a_z + b * a_z_stride;
-        const T* ar = a_r + b * a_r_stride;
+        const T* sz = s_z + b * s_z_stride;
+        const T* pz = p_z + b * p_stride;
+        const T* sr = s_r + b * s_r_stride;
+        const T* pr = p_r + b * p_stride;
         const T* hp = h_prev + b * h_stride;
         T* zb = z + b * units;
         T* rb = r + b * units;
         T* rhb = rh + b * units;
         for (int64_t j = 0; j < units; ++j) {
-            const T reset = sigmoid(ar[j]);
-            zb[j] = sigmoid(az[j]);
+            const T reset = sigmoid(sr[j] + pr[j]);
+            zb[j] = sigmoid(sz[j] + pz[j]);
             rb[j] = reset;
             rhb[j] = reset * hp[j];
         }
@@ -37,16 +43,18 @@ void reset_before_gates_forward(int64_t batch, int64_t units, const T* __restric
 
 template <typename T>
 void reset_before_update_forward(int64_t batch, int64_t units, T* __restrict__ candidate,
-                                 const T* __restrict__ z, const T* __restrict__ h_prev, int64_t h_stride,
-                                 T* __restrict__ h, int64_t h_out_stride, int64_t z_keeps_state) {
-    // candidate: in p_h + (r h_prev) U_h, out n = tanh of it.
+                                 const T* __restrict__ p_h, int64_t p_stride, const T* __restrict__ z,
+                                 const T* __restrict__ h_prev, int64_t h_stride, T* __restrict__ h,
+                                 int64_t h_out_stride, int64_t z_keeps_state) {
+    // candidate: in (r h_prev) U_h, out n = tanh(p_h + it).
     for (int64_t b = 0; b < batch; ++b) {
         T* n = candidate + b * units;
+        const T* ph = p_h + b * p_stride;
         const T* zb = z + b * units;
         const T* hp = h_prev + b * h_stride;
         T* hn = h + b * h_out_stride;
         for (int64_t j = 0; j < units; ++j) {
-            const T value = tanh(n[j]);
+            const T value = tanh(ph[j] + n[j]);
             const T keep = z_keeps_state ? zb[j] : T(1) - zb[j];
             n[j] = value;
             hn[j] = keep * hp[j] + (T(1) - keep) * value;
@@ -107,19 +115,21 @@ void reset_before_gates_backward(int64_t batch, int64_t units, const T* __restri
 }  // namespace kerasrnn
 
 #define KERASRNN_RESET_BEFORE(T, SUFFIX)                                                                            \
-    extern "C" void reset_before_gates_forward_##SUFFIX(int64_t batch, int64_t units, const T* a_z,                \
-                                                        int64_t a_z_stride, const T* a_r, int64_t a_r_stride,      \
-                                                        const T* h_prev, int64_t h_stride, T* z, T* r, T* rh) {    \
+    extern "C" void reset_before_gates_forward_##SUFFIX(                                                           \
+        int64_t batch, int64_t units, const T* s_z, int64_t s_z_stride, const T* p_z, const T* s_r,                \
+        int64_t s_r_stride, const T* p_r, int64_t p_stride, const T* h_prev, int64_t h_stride, T* z, T* r,         \
+        T* rh) {                                                                                                   \
         const kerasrnn::DenormalsAsZero<T> denormals_as_zero;                                                      \
-        kerasrnn::reset_before_gates_forward<T>(batch, units, a_z, a_z_stride, a_r, a_r_stride, h_prev, h_stride,  \
-                                                z, r, rh);                                                         \
+        kerasrnn::reset_before_gates_forward<T>(batch, units, s_z, s_z_stride, p_z, s_r, s_r_stride, p_r,          \
+                                                p_stride, h_prev, h_stride, z, r, rh);                             \
     }                                                                                                              \
-    extern "C" void reset_before_update_forward_##SUFFIX(int64_t batch, int64_t units, T* candidate, const T* z,   \
-                                                         const T* h_prev, int64_t h_stride, T* h,                  \
-                                                         int64_t h_out_stride, int64_t z_keeps_state) {            \
+    extern "C" void reset_before_update_forward_##SUFFIX(int64_t batch, int64_t units, T* candidate, const T* p_h, \
+                                                         int64_t p_stride, const T* z, const T* h_prev,            \
+                                                         int64_t h_stride, T* h, int64_t h_out_stride,             \
+                                                         int64_t z_keeps_state) {                                  \
         const kerasrnn::DenormalsAsZero<T> denormals_as_zero;                                                      \
-        kerasrnn::reset_before_update_forward<T>(batch, units, candidate, z, h_prev, h_stride, h, h_out_stride,    \
-                                                 z_keeps_state);                                                   \
+        kerasrnn::reset_before_update_forward<T>(batch, units, candidate, p_h, p_stride, z, h_prev, h_stride, h,   \
+                                                 h_out_stride, z_keeps_state);                                     \
     }                                                                                                              \
     extern "C" void reset_before_update_backward_##SUFFIX(                                                         \
         int64_t batch, int64_t units, const T* candidate, const T* z, const T* h_prev, int64_t h_stride,           \
