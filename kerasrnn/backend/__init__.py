@@ -89,6 +89,37 @@ def affine(x: Tensor, kernel: Tensor, bias: Tensor | None) -> Tensor:
     return z if bias is None else z + bias
 
 
+def convolution(
+    frames: Tensor,
+    kernel: Tensor,
+    bias: Tensor | None,
+    strides: Sequence[int],
+    padding: str,
+    data_format: str,
+    dilation_rate: Sequence[int],
+) -> Tensor:
+    """``keras.ops.conv`` of ``frames`` ``(n, *spatial, channels)`` plus ``bias``; a ConvLSTM's input convolution.
+
+    On torch, channels last: one oneDNN convolution reading and writing
+    channels-last memory with the bias inside, where ``keras.ops.conv``
+    copies the frames into channels first and its result back, and adding the
+    bias is another pass (``kerasrnn.backend.torch.nn.convolution``);
+    elsewhere, and where that does not apply, ``keras.ops``.
+    """
+    try:
+        return _fast_path("nn", "convolution")(frames, kernel, bias, strides, padding, data_format, dilation_rate)
+    except NotImplementedError:
+        pass
+    z = keras.ops.conv(
+        frames, kernel, strides=strides, padding=padding, data_format=data_format, dilation_rate=dilation_rate
+    )
+    if bias is None:
+        return z
+    rank = len(z.shape) - 2
+    shape = (1,) * (rank + 1) + (-1,) if data_format == "channels_last" else (1, -1) + (1,) * rank
+    return z + keras.ops.reshape(bias, shape)
+
+
 def peephole_lstm(*args: Any, **kwargs: Any) -> tuple[Tensor, Tensor, list[Tensor]]:
     """The peephole LSTM over a whole sequence; see ``kerasrnn.backend.torch.sequence_cells.peephole_lstm``."""
     return _fast_path("sequence_cells", "peephole_lstm")(*args, **kwargs)

@@ -207,21 +207,15 @@ class ConvLSTMCell(RecurrentCell):
         frame_rank = self.rank + 1
         leading = ops.shape(inputs)[: len(inputs.shape) - frame_rank]
         frames = ops.reshape(inputs, (-1,) + tuple(inputs.shape[-frame_rank:]))
-        z = ops.conv(
+        z = fast_paths.convolution(
             frames,
             self.kernel,
-            strides=self.strides,
-            padding=self.padding,
-            data_format=self.data_format,
-            dilation_rate=self.dilation_rate,
+            self.bias if self.use_bias else None,
+            self.strides,
+            self.padding,
+            self.data_format,
+            self.dilation_rate,
         )
-        if self.use_bias:
-            bias_shape = (
-                (1,) * (self.rank + 1) + (4 * self.filters,)
-                if self.data_format == "channels_last"
-                else (1, 4 * self.filters) + (1,) * self.rank
-            )
-            z = z + ops.reshape(self.bias, bias_shape)
         return ops.reshape(z, tuple(leading) + tuple(z.shape[1:]))
 
     def recurrent_step(

@@ -1,4 +1,4 @@
-"""PyTorch's fused kernels for kerasrnn's cells: layer normalization, the input projection.
+"""PyTorch's fused kernels for kerasrnn's cells: layer normalization, the input projection and convolution.
 
 ``torch.nn.functional.layer_norm`` is one native op forward and one
 backward; the same normalization written with ``keras.ops`` is about eight
@@ -10,6 +10,7 @@ low precision computed in float32).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 import torch
@@ -40,3 +41,56 @@ def affine(x: Tensor, kernel: Tensor, bias: Tensor) -> torch.Tensor:
         raise NotImplementedError
     rows = x.reshape(-1, x.shape[-1])
     return torch.addmm(bias, rows, kernel).view(*x.shape[:-1], kernel.shape[-1])
+
+
+def convolution(
+    frames: Tensor,
+    kernel: Tensor,
+    bias: Tensor | None,
+    strides: Sequence[int],
+    padding: str,
+    data_format: str,
+    dilation_rate: Sequence[int],
+) -> torch.Tensor:
+    """Keras' ``conv`` + bias on channels-last frames; see ``kerasrnn.backend.convolution``.
+
+    The frames ``(n, *spatial, channels)`` are handed to PyTorch as a
+    channels-last view (``torch.channels_last`` strides, no copy; a 1-D
+    frame as a 2-D one of height 1), so oneDNN reads them as they lie and
+    writes a channels-last result: ``(n, *spatial, out)``, contiguous.
+    """
+    if data_format != "channels_last" or padding not in ("valid", "same"):
+        raise NotImplementedError
+    frames, kernel = ops.convert_to_tensor(frames), ops.convert_to_tensor(kernel)
+    bias = None if bias is None else ops.convert_to_tensor(bias)
+    rank = frames.dim() - 2
+    if rank not in (1, 2, 3) or kernel.dim() != rank + 2 or frames.dtype != kernel.dtype:
+        raise NotImplementedError
+    if bias is not None and bias.dtype != frames.dtype:
+        raise NotImplementedError
+    strides, dilation = _per_axis(strides, rank), _per_axis(dilation_rate, rank)
+    if padding == "same" and any(s != 1 for s in strides):
+        raise NotImplementedError  # Keras' own "same" arithmetic for strided convolutions
+    weight = kernel.permute(rank + 1, rank, *range(rank))  # (out, in, *kernel)
+    x = frames
+    if rank == 1:
+        x, weight = x.unsqueeze(1), weight.unsqueeze(2)
+        strides, dilation = (1, *strides), (1, *dilation)
+    layout = torch.channels_last_3d if rank == 3 else torch.channels_last
+    convolve = F.conv3d if rank == 3 else F.conv2d
+    z = convolve(
+        x.movedim(-1, 1),
+        weight.contiguous(memory_format=layout),
+        bias,
+        stride=strides,
+        padding=padding if padding == "same" else 0,
+        dilation=dilation,
+    ).movedim(1, -1)
+    return z.squeeze(1) if rank == 1 else z
+
+
+def _per_axis(value: int | Sequence[int], rank: int) -> tuple[int, ...]:
+    values = (value,) * rank if isinstance(value, int) else tuple(value)
+    if len(values) != rank:
+        raise NotImplementedError
+    return values
