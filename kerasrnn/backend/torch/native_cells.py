@@ -648,7 +648,6 @@ class ConvLSTMNative(torch.autograd.Function):
         step = _kernel("peephole_lstm_backward_step", h0.dtype)
         steps, (batch, *spatial, filters) = len(gates), h0.shape
         positions = math.prod(spatial)
-        input_gradient = _recurrent_convolution_input_gradient(weight)
         grad_outputs = grad_outputs.transpose(0, 1).contiguous()  # time-major
         grad_c = grad_c_last.contiguous().clone()
         grad_z = h0.new_empty(steps, batch, *spatial, 4 * filters)  # by input step, time-major
@@ -662,14 +661,14 @@ class ConvLSTMNative(torch.autograd.Function):
                 None if grad_h is None else grad_h.data_ptr(), grad_c.data_ptr(), grad_z[t].data_ptr(),
                 positions * 4 * filters, grad_peepholes.data_ptr(),
             )  # fmt: skip
-            grad_h = input_gradient(grad_z[t], outputs[k - 1] if k else h0)
+            grad_h = _recurrent_convolution_gradient(weight, grad_z[t], outputs[k - 1] if k else h0, of="input")
         # h_{t-1} of each input step t, time-major (outputs are in processing order).
         earlier = outputs[:-1]
         if ctx.go_backwards:
             h_prev = torch.cat([torch.flip(earlier, [0]), h0.unsqueeze(0)])
         else:
             h_prev = torch.cat([h0.unsqueeze(0), earlier])
-        grad_weight = _recurrent_convolution_weight_gradient(weight)(grad_z.flatten(0, 1), h_prev.flatten(0, 1))
+        grad_weight = _recurrent_convolution_gradient(weight, grad_z.flatten(0, 1), h_prev.flatten(0, 1), of="weight")
         grad_h = grad_h if grad_h is not None else torch.zeros_like(h0)
         return grad_z.transpose(0, 1), grad_h, grad_c, grad_weight, grad_peepholes, None
 
@@ -708,33 +707,18 @@ def _recurrent_convolution(weight: torch.Tensor):  # noqa: ANN202
     return convolve
 
 
-def _recurrent_convolution_input_gradient(weight: torch.Tensor):  # noqa: ANN202
-    """``(dL/dz, h) -> dL/dh`` of the recurrent convolution, channels last in and out."""
+def _recurrent_convolution_gradient(
+    weight: torch.Tensor, grad_z: torch.Tensor, h: torch.Tensor, of: str
+) -> torch.Tensor:
+    """dL/dh (``of="input"``, channels last like ``h``) or dL/dweight (``of="weight"``) of the recurrent convolution."""
     padding, ones, zeros = _convolution_arguments(weight)
     rank = weight.dim() - 2
-
-    def gradient(grad_z: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
-        grad = torch.ops.aten.convolution_backward(
-            _channels_first_view(grad_z, rank), _channels_first_view(h, rank), weight, None, ones, padding, ones,
-            False, zeros, 1, [True, False, False],
-        )[0]  # fmt: skip
-        return _channels_last(grad).view(h.shape)
-
-    return gradient
-
-
-def _recurrent_convolution_weight_gradient(weight: torch.Tensor):  # noqa: ANN202
-    """``(dL/dz, h) -> dL/dweight`` of the recurrent convolution over all frames, channels last."""
-    padding, ones, zeros = _convolution_arguments(weight)
-    rank = weight.dim() - 2
-
-    def gradient(grad_z: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
-        return torch.ops.aten.convolution_backward(
-            _channels_first_view(grad_z, rank), _channels_first_view(h, rank), weight, None, ones, padding, ones,
-            False, zeros, 1, [False, True, False],
-        )[1]  # fmt: skip
-
-    return gradient
+    wanted = [of == "input", of == "weight", False]
+    grads = torch.ops.aten.convolution_backward(
+        _channels_first_view(grad_z, rank), _channels_first_view(h, rank), weight, None, ones, padding, ones,
+        False, zeros, 1, wanted,
+    )  # fmt: skip
+    return _channels_last(grads[0]).view(h.shape) if of == "input" else grads[1]
 
 
 class NASNative(torch.autograd.Function):
