@@ -201,7 +201,6 @@ class LayerNormLSTMNative(torch.autograd.Function):
         grad_h = gates.new_zeros(batch, units)
         grad_gamma_h, grad_beta_h = gates.new_zeros(four_units), gates.new_zeros(four_units)
         grad_gamma_c, grad_beta_c = gates.new_zeros(units), gates.new_zeros(units)
-        work = gates.new_empty(2 * units)
         kernel_t = kernel.t()
         for k in reversed(range(steps)):
             t = _input_step(k, steps, ctx.go_backwards)
@@ -229,7 +228,6 @@ class LayerNormLSTMNative(torch.autograd.Function):
                 grad_beta_h.data_ptr(),
                 grad_gamma_c.data_ptr(),
                 grad_beta_c.data_ptr(),
-                work.data_ptr(),
             )
             torch.mm(grad_r[:, t], kernel_t, out=grad_h)
         h_prev = _by_input_step(outputs, h0, ctx.go_backwards)
@@ -504,7 +502,6 @@ class LayerNormGRUNative(torch.autograd.Function):
         grad_r = gates.new_empty(batch, steps, three_units)  # dL/d(h_{t-1} U), by input step
         grad_h, direct = gates.new_zeros(batch, units), gates.new_empty(batch, units)
         grad_gamma, grad_beta = gates.new_zeros(three_units), gates.new_zeros(three_units)
-        work = gates.new_empty(three_units)
         kernel_t = kernel.t()
         for k in reversed(range(steps)):
             t = _input_step(k, steps, ctx.go_backwards)
@@ -515,7 +512,7 @@ class LayerNormGRUNative(torch.autograd.Function):
                 None if k == steps - 1 else grad_h.data_ptr(), direct.data_ptr(),
                 grad_p.data_ptr() + t * three_units * size, steps * three_units,
                 grad_r.data_ptr() + t * three_units * size, steps * three_units,
-                grad_gamma.data_ptr(), grad_beta.data_ptr(), work.data_ptr(),
+                grad_gamma.data_ptr(), grad_beta.data_ptr(),
             )  # fmt: skip
             torch.addmm(direct, grad_r[:, t], kernel_t, out=grad_h)
         h_prev = _by_input_step(outputs, h0, ctx.go_backwards)
@@ -569,7 +566,6 @@ class LayerNormSimpleRNNNative(torch.autograd.Function):
         grad_a = outputs.new_empty(batch, steps, units)  # = dL/dp = dL/d(h_{t-1} U), by input step
         grad_h = outputs.new_zeros(batch, units)
         grad_gamma, grad_beta = outputs.new_zeros(units), outputs.new_zeros(units)
-        work = outputs.new_empty(units)
         kernel_t = kernel.t()
         for k in reversed(range(steps)):
             t = _input_step(k, steps, ctx.go_backwards)
@@ -579,7 +575,7 @@ class LayerNormSimpleRNNNative(torch.autograd.Function):
                 grad_outputs.data_ptr() + k * units * size, steps * units,
                 None if k == steps - 1 else grad_h.data_ptr(),
                 grad_a.data_ptr() + t * units * size, steps * units,
-                grad_gamma.data_ptr(), grad_beta.data_ptr(), work.data_ptr(),
+                grad_gamma.data_ptr(), grad_beta.data_ptr(),
             )  # fmt: skip
             torch.mm(grad_a[:, t], kernel_t, out=grad_h)
         h_prev = _by_input_step(outputs, h0, ctx.go_backwards)

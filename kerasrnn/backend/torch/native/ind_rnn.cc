@@ -9,6 +9,7 @@
 // outputs and their gradients (batch, time, units); outputs in processing
 // order (input step t = time - 1 - k for the k-th step when go_backwards).
 #include "activations.h"
+#include "parallel.h"
 
 namespace kerasrnn {
 
@@ -107,16 +108,24 @@ void ind_rnn_backward(int64_t batch, int64_t steps, int64_t units, const T* h0, 
     extern "C" void ind_rnn_forward_##SUFFIX(int64_t batch, int64_t steps, int64_t units, const T* projected,    \
                                              const T* h0, const T* recurrent, T* outputs, int64_t go_backwards,  \
                                              int64_t code) {                                                     \
-        const kerasrnn::DenormalsAsZero<T> denormals_as_zero;                                                    \
-        kerasrnn::ind_rnn_forward<T>(batch, steps, units, projected, h0, recurrent, outputs, go_backwards, code); \
+        kerasrnn::parallel_rows<T>(batch, batch * steps * units, [&](int64_t first, int64_t last) {              \
+            const int64_t row = first * steps * units;                                                           \
+            kerasrnn::ind_rnn_forward<T>(last - first, steps, units, projected + row, h0 + first * units,        \
+                                         recurrent, outputs + row, go_backwards, code);                          \
+        });                                                                                                      \
     }                                                                                                            \
     extern "C" void ind_rnn_backward_##SUFFIX(int64_t batch, int64_t steps, int64_t units, const T* h0,          \
                                               const T* recurrent, const T* outputs, const T* grad_outputs,       \
                                               T* grad_projected, T* grad_h0, T* grad_recurrent,                  \
                                               int64_t go_backwards, int64_t code) {                              \
-        const kerasrnn::DenormalsAsZero<T> denormals_as_zero;                                                    \
-        kerasrnn::ind_rnn_backward<T>(batch, steps, units, h0, recurrent, outputs, grad_outputs, grad_projected,  \
-                                      grad_h0, grad_recurrent, go_backwards, code);                              \
+        const std::array<kerasrnn::Sum<T>, 1> sums{{{grad_recurrent, units}}};                                   \
+        kerasrnn::parallel_rows_summing<T>(                                                                      \
+            batch, batch * steps * units, sums, [&](int64_t first, int64_t last, const std::array<T*, 1>& s) {   \
+                const int64_t row = first * steps * units;                                                       \
+                kerasrnn::ind_rnn_backward<T>(last - first, steps, units, h0 + first * units, recurrent,         \
+                                              outputs + row, grad_outputs + row, grad_projected + row,           \
+                                              grad_h0 + first * units, s[0], go_backwards, code);                \
+            });                                                                                                  \
     }
 
 KERASRNN_IND_RNN(float, f32)

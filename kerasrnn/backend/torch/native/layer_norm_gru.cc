@@ -11,6 +11,7 @@
 // with p = [p_z, p_r, p_h] the input's normalized projection plus bias.
 #include "activations.h"
 #include "layer_norm.h"
+#include "parallel.h"
 
 namespace kerasrnn {
 
@@ -50,11 +51,12 @@ void layer_norm_gru_backward_step(int64_t batch, int64_t units, const T* __restr
                                   const T* __restrict__ grad_h_next, T* __restrict__ grad_h_prev,
                                   T* __restrict__ grad_p, int64_t grad_p_stride, T* __restrict__ grad_recurrent,
                                   int64_t grad_recurrent_stride, T* __restrict__ grad_gamma,
-                                  T* __restrict__ grad_beta, T* __restrict__ work) {
+                                  T* __restrict__ grad_beta) {
     // Out: grad_h_prev (batch, units) the direct part z dh; grad_p dL/dp; grad_recurrent dL/d(h_prev U);
-    // grad_gamma, grad_beta (3 units) accumulate; work: 3 units scratch.
+    // grad_gamma, grad_beta (3 units) accumulate.
     const int64_t g = 2 * units;
-    T* dy = work;  // dL/d[y_z, y_r, y_h]
+    std::vector<T> scratch(static_cast<size_t>(3 * units));
+    T* __restrict__ dy = scratch.data();  // dL/d[y_z, y_r, y_h]
     for (int64_t b = 0; b < batch; ++b) {
         const T* x = recurrent_hat + b * 3 * units;
         const T* a = gates + b * 3 * units;
@@ -92,20 +94,30 @@ void layer_norm_gru_backward_step(int64_t batch, int64_t units, const T* __restr
         int64_t batch, int64_t units, T* recurrent, T* rstd, const T* projected, int64_t projected_stride,         \
         const T* gamma, const T* beta, T epsilon, T* gates, const T* h_prev, int64_t h_prev_stride, T* h,          \
         int64_t h_stride) {                                                                                        \
-        const kerasrnn::DenormalsAsZero<T> denormals_as_zero;                                                      \
-        kerasrnn::layer_norm_gru_forward_step<T>(batch, units, recurrent, rstd, projected, projected_stride, gamma, \
-                                                 beta, epsilon, gates, h_prev, h_prev_stride, h, h_stride);        \
+        kerasrnn::parallel_rows<T>(batch, batch * 3 * units, [&](int64_t first, int64_t last) {                    \
+            kerasrnn::layer_norm_gru_forward_step<T>(                                                              \
+                last - first, units, recurrent + first * 3 * units, rstd + 2 * first,                              \
+                projected + first * projected_stride, projected_stride, gamma, beta, epsilon,                      \
+                gates + first * 3 * units, h_prev + first * h_prev_stride, h_prev_stride, h + first * h_stride,    \
+                h_stride);                                                                                         \
+        });                                                                                                        \
     }                                                                                                              \
     extern "C" void layer_norm_gru_backward_step_##SUFFIX(                                                         \
         int64_t batch, int64_t units, const T* recurrent_hat, const T* rstd, const T* gates, const T* h_prev,      \
         int64_t h_prev_stride, const T* gamma, const T* beta, const T* grad_h, int64_t grad_h_stride,              \
         const T* grad_h_next, T* grad_h_prev, T* grad_p, int64_t grad_p_stride, T* grad_recurrent,                 \
-        int64_t grad_recurrent_stride, T* grad_gamma, T* grad_beta, T* work) {                                     \
-        const kerasrnn::DenormalsAsZero<T> denormals_as_zero;                                                      \
-        kerasrnn::layer_norm_gru_backward_step<T>(batch, units, recurrent_hat, rstd, gates, h_prev, h_prev_stride, \
-                                                  gamma, beta, grad_h, grad_h_stride, grad_h_next, grad_h_prev,    \
-                                                  grad_p, grad_p_stride, grad_recurrent, grad_recurrent_stride,    \
-                                                  grad_gamma, grad_beta, work);                                    \
+        int64_t grad_recurrent_stride, T* grad_gamma, T* grad_beta) {                                              \
+        const std::array<kerasrnn::Sum<T>, 2> sums{{{grad_gamma, 3 * units}, {grad_beta, 3 * units}}};             \
+        kerasrnn::parallel_rows_summing<T>(                                                                        \
+            batch, batch * 3 * units, sums, [&](int64_t first, int64_t last, const std::array<T*, 2>& s) {         \
+                kerasrnn::layer_norm_gru_backward_step<T>(                                                         \
+                    last - first, units, recurrent_hat + first * 3 * units, rstd + 2 * first,                      \
+                    gates + first * 3 * units, h_prev + first * h_prev_stride, h_prev_stride, gamma, beta,         \
+                    grad_h + first * grad_h_stride, grad_h_stride,                                                 \
+                    grad_h_next ? grad_h_next + first * units : nullptr, grad_h_prev + first * units,              \
+                    grad_p + first * grad_p_stride, grad_p_stride, grad_recurrent + first * grad_recurrent_stride, \
+                    grad_recurrent_stride, s[0], s[1]);                                                            \
+            });                                                                                                    \
     }
 
 KERASRNN_LAYER_NORM_GRU(float, f32)

@@ -13,6 +13,7 @@
 // normalizations for the backward pass (layer_norm.h).
 #include "activations.h"
 #include "layer_norm.h"
+#include "parallel.h"
 
 namespace kerasrnn {
 
@@ -68,12 +69,13 @@ void layer_norm_lstm_backward_step(int64_t batch, int64_t units, const T* __rest
                                    const T* __restrict__ grad_h_next, T* __restrict__ grad_c, T* __restrict__ grad_z,
                                    int64_t grad_z_stride, T* __restrict__ grad_recurrent, int64_t grad_recurrent_stride,
                                    T* __restrict__ grad_gamma_h, T* __restrict__ grad_beta_h,
-                                   T* __restrict__ grad_gamma_c, T* __restrict__ grad_beta_c, T* __restrict__ work) {
+                                   T* __restrict__ grad_gamma_c, T* __restrict__ grad_beta_c) {
     // grad_c: in dL/dc from the next step, out dL/dc_prev; grad_z: out dL/dp (the projected input's gradient);
-    // grad_recurrent: out dL/dr; the four parameter gradients accumulate; work: 2 units scratch.
+    // grad_recurrent: out dL/dr; the four parameter gradients accumulate.
     const int64_t n = 4 * units;
-    T* dc = work;
-    T* dv = work + units;
+    std::vector<T> scratch(static_cast<size_t>(2 * units));
+    T* __restrict__ dc = scratch.data();
+    T* __restrict__ dv = dc + units;
     for (int64_t b = 0; b < batch; ++b) {
         const T* a = gates + b * n;
         const T* cp = c_prev + b * units;
@@ -108,23 +110,32 @@ void layer_norm_lstm_backward_step(int64_t batch, int64_t units, const T* __rest
         int64_t batch, int64_t units, T* recurrent, T* rstd_r, const T* projected, int64_t projected_stride,         \
         const T* gamma_h, const T* beta_h, const T* gamma_c, const T* beta_c, T epsilon, T* gates, const T* c_prev,  \
         T* v_hat, T* rstd_c, T* c, T* tanh_c, T* h, int64_t h_stride) {                                              \
-        const kerasrnn::DenormalsAsZero<T> denormals_as_zero;                                                        \
-        kerasrnn::layer_norm_lstm_forward_step<T>(batch, units, recurrent, rstd_r, projected, projected_stride,      \
-                                                  gamma_h, beta_h, gamma_c, beta_c, epsilon, gates, c_prev, v_hat,   \
-                                                  rstd_c, c, tanh_c, h, h_stride);                                   \
+        kerasrnn::parallel_rows<T>(batch, batch * 4 * units, [&](int64_t first, int64_t last) {                      \
+            kerasrnn::layer_norm_lstm_forward_step<T>(                                                               \
+                last - first, units, recurrent + first * 4 * units, rstd_r + first,                                  \
+                projected + first * projected_stride, projected_stride, gamma_h, beta_h, gamma_c, beta_c, epsilon,   \
+                gates + first * 4 * units, c_prev + first * units, v_hat + first * units, rstd_c + first,            \
+                c + first * units, tanh_c + first * units, h + first * h_stride, h_stride);                          \
+        });                                                                                                          \
     }                                                                                                                \
     extern "C" void layer_norm_lstm_backward_step_##SUFFIX(                                                          \
         int64_t batch, int64_t units, const T* recurrent_hat, const T* rstd_r, const T* gates, const T* c_prev,      \
         const T* v_hat, const T* rstd_c, const T* tanh_c, const T* gamma_h, const T* gamma_c, const T* grad_h,       \
         int64_t grad_h_stride, const T* grad_h_next, T* grad_c, T* grad_z, int64_t grad_z_stride,                    \
         T* grad_recurrent, int64_t grad_recurrent_stride, T* grad_gamma_h, T* grad_beta_h, T* grad_gamma_c,          \
-        T* grad_beta_c, T* work) {                                                                                   \
-        const kerasrnn::DenormalsAsZero<T> denormals_as_zero;                                                        \
-        kerasrnn::layer_norm_lstm_backward_step<T>(batch, units, recurrent_hat, rstd_r, gates, c_prev, v_hat,        \
-                                                   rstd_c, tanh_c, gamma_h, gamma_c, grad_h, grad_h_stride,          \
-                                                   grad_h_next, grad_c, grad_z, grad_z_stride, grad_recurrent,       \
-                                                   grad_recurrent_stride, grad_gamma_h, grad_beta_h, grad_gamma_c,   \
-                                                   grad_beta_c, work);                                               \
+        T* grad_beta_c) {                                                                                            \
+        const std::array<kerasrnn::Sum<T>, 4> sums{                                                                  \
+            {{grad_gamma_h, 4 * units}, {grad_beta_h, 4 * units}, {grad_gamma_c, units}, {grad_beta_c, units}}};     \
+        kerasrnn::parallel_rows_summing<T>(                                                                          \
+            batch, batch * 4 * units, sums, [&](int64_t first, int64_t last, const std::array<T*, 4>& s) {           \
+                kerasrnn::layer_norm_lstm_backward_step<T>(                                                          \
+                    last - first, units, recurrent_hat + first * 4 * units, rstd_r + first,                          \
+                    gates + first * 4 * units, c_prev + first * units, v_hat + first * units, rstd_c + first,        \
+                    tanh_c + first * units, gamma_h, gamma_c, grad_h + first * grad_h_stride, grad_h_stride,         \
+                    grad_h_next ? grad_h_next + first * units : nullptr, grad_c + first * units,                     \
+                    grad_z + first * grad_z_stride, grad_z_stride, grad_recurrent + first * grad_recurrent_stride,   \
+                    grad_recurrent_stride, s[0], s[1], s[2], s[3]);                                                  \
+            });                                                                                                      \
     }
 
 KERASRNN_LAYER_NORM_LSTM(float, f32)

@@ -9,6 +9,7 @@
 #include <cstdint>
 
 #include "activations.h"  // DenormalsAsZero
+#include "parallel.h"
 
 namespace kerasrnn {
 
@@ -54,15 +55,21 @@ void linear_recurrence_backward(int64_t batch, int64_t steps, int64_t units, con
 #define KERASRNN_LINEAR_RECURRENCE(T, SUFFIX)                                                                     \
     extern "C" void linear_recurrence_forward_##SUFFIX(int64_t batch, int64_t steps, int64_t units, const T* a,  \
                                                        const T* b, const T* h0, T* outputs) {                    \
-        const kerasrnn::DenormalsAsZero<T> denormals_as_zero;                                                    \
-        kerasrnn::linear_recurrence_forward<T>(batch, steps, units, a, b, h0, outputs);                          \
+        kerasrnn::parallel_rows<T>(batch, batch * steps * units, [&](int64_t first, int64_t last) {              \
+            const int64_t row = first * steps * units;                                                           \
+            kerasrnn::linear_recurrence_forward<T>(last - first, steps, units, a + row, b + row,                 \
+                                                   h0 + first * units, outputs + row);                           \
+        });                                                                                                      \
     }                                                                                                            \
     extern "C" void linear_recurrence_backward_##SUFFIX(int64_t batch, int64_t steps, int64_t units, const T* a, \
                                                         const T* h0, const T* outputs, const T* grad_outputs,    \
                                                         T* grad_a, T* grad_b, T* grad_h0) {                      \
-        const kerasrnn::DenormalsAsZero<T> denormals_as_zero;                                                    \
-        kerasrnn::linear_recurrence_backward<T>(batch, steps, units, a, h0, outputs, grad_outputs, grad_a, grad_b, \
-                                                grad_h0);                                                        \
+        kerasrnn::parallel_rows<T>(batch, batch * steps * units, [&](int64_t first, int64_t last) {              \
+            const int64_t row = first * steps * units;                                                           \
+            kerasrnn::linear_recurrence_backward<T>(last - first, steps, units, a + row, h0 + first * units,     \
+                                                    outputs + row, grad_outputs + row, grad_a + row,             \
+                                                    grad_b + row, grad_h0 + first * units);                      \
+        });                                                                                                      \
     }
 
 KERASRNN_LINEAR_RECURRENCE(float, f32)

@@ -12,6 +12,7 @@
 // Forward keeps nothing but c and h; backward recomputes the step from a, m
 // and c_prev (cheaper than storing eight branches per step).
 #include "activations.h"
+#include "parallel.h"
 
 namespace kerasrnn {
 
@@ -120,18 +121,25 @@ void nas_backward_step(int64_t batch, int64_t units, const T* __restrict__ proje
     extern "C" void nas_forward_step_##SUFFIX(int64_t batch, int64_t units, const T* projected,                   \
                                               int64_t projected_stride, const T* recurrent, const T* c_prev,      \
                                               T* c, T* h, int64_t h_stride) {                                     \
-        const kerasrnn::DenormalsAsZero<T> denormals_as_zero;                    \
-        kerasrnn::nas_forward_step<T>(batch, units, projected, projected_stride, recurrent, c_prev, c, h,         \
-                                      h_stride);                                                                  \
+        kerasrnn::parallel_rows<T>(batch, batch * 8 * units, [&](int64_t first, int64_t last) {                   \
+            kerasrnn::nas_forward_step<T>(last - first, units, projected + first * projected_stride,              \
+                                          projected_stride, recurrent + first * 8 * units,                        \
+                                          c_prev + first * units, c + first * units, h + first * h_stride,        \
+                                          h_stride);                                                              \
+        });                                                                                                       \
     }                                                                                                             \
     extern "C" void nas_backward_step_##SUFFIX(                                                                   \
         int64_t batch, int64_t units, const T* projected, int64_t projected_stride, const T* recurrent,           \
         const T* c_prev, const T* grad_h, int64_t grad_h_stride, const T* grad_h_next, T* grad_c, T* grad_a,      \
         int64_t grad_a_stride, T* grad_m, int64_t grad_m_stride) {                                                \
-        const kerasrnn::DenormalsAsZero<T> denormals_as_zero;                    \
-        kerasrnn::nas_backward_step<T>(batch, units, projected, projected_stride, recurrent, c_prev, grad_h,      \
-                                       grad_h_stride, grad_h_next, grad_c, grad_a, grad_a_stride, grad_m,         \
-                                       grad_m_stride);                                                            \
+        kerasrnn::parallel_rows<T>(batch, batch * 8 * units, [&](int64_t first, int64_t last) {                   \
+            kerasrnn::nas_backward_step<T>(last - first, units, projected + first * projected_stride,             \
+                                           projected_stride, recurrent + first * 8 * units,                       \
+                                           c_prev + first * units, grad_h + first * grad_h_stride, grad_h_stride, \
+                                           grad_h_next + first * units, grad_c + first * units,                   \
+                                           grad_a + first * grad_a_stride, grad_a_stride,                         \
+                                           grad_m + first * grad_m_stride, grad_m_stride);                        \
+        });                                                                                                       \
     }
 
 KERASRNN_NAS(float, f32)

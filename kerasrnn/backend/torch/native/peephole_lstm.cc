@@ -15,6 +15,7 @@
 // Batch entries are `stride` elements apart where a stride is passed;
 // everything else is contiguous rows.
 #include "activations.h"
+#include "parallel.h"
 
 namespace kerasrnn {
 
@@ -111,18 +112,29 @@ void peephole_lstm_backward_step(int64_t batch, int64_t positions, int64_t units
     extern "C" void peephole_lstm_forward_step_##SUFFIX(                                                           \
         int64_t batch, int64_t positions, int64_t units, const T* projected, int64_t projected_stride, T* gates,   \
         const T* c_prev, T* c, T* tanh_c, T* h, int64_t h_stride, const T* peepholes) {                            \
-        const kerasrnn::DenormalsAsZero<T> denormals_as_zero;                                                      \
-        kerasrnn::peephole_lstm_forward_step<T>(batch, positions, units, projected, projected_stride, gates,       \
-                                                c_prev, c, tanh_c, h, h_stride, peepholes);                        \
+        kerasrnn::parallel_rows<T>(batch, batch * positions * units, [&](int64_t first, int64_t last) {            \
+            const int64_t row = first * positions;                                                                 \
+            kerasrnn::peephole_lstm_forward_step<T>(last - first, positions, units,                                \
+                                                    projected + first * projected_stride, projected_stride,        \
+                                                    gates + row * 4 * units, c_prev + row * units,                 \
+                                                    c + row * units, tanh_c + row * units, h + first * h_stride,   \
+                                                    h_stride, peepholes);                                          \
+        });                                                                                                        \
     }                                                                                                              \
     extern "C" void peephole_lstm_backward_step_##SUFFIX(                                                          \
         int64_t batch, int64_t positions, int64_t units, const T* gates, const T* c_prev, const T* c,              \
         const T* tanh_c, const T* peepholes, const T* grad_h, int64_t grad_h_stride, const T* grad_h_next,         \
         T* grad_c, T* grad_z, int64_t grad_z_stride, T* grad_peepholes) {                                          \
-        const kerasrnn::DenormalsAsZero<T> denormals_as_zero;                                                      \
-        kerasrnn::peephole_lstm_backward_step<T>(batch, positions, units, gates, c_prev, c, tanh_c, peepholes,     \
-                                                 grad_h, grad_h_stride, grad_h_next, grad_c, grad_z,               \
-                                                 grad_z_stride, grad_peepholes);                                   \
+        const std::array<kerasrnn::Sum<T>, 1> sums{{{grad_peepholes, 3 * positions * units}}};                     \
+        kerasrnn::parallel_rows_summing<T>(                                                                        \
+            batch, batch * positions * units, sums, [&](int64_t first, int64_t last, const std::array<T*, 1>& s) { \
+                const int64_t row = first * positions;                                                             \
+                kerasrnn::peephole_lstm_backward_step<T>(                                                          \
+                    last - first, positions, units, gates + row * 4 * units, c_prev + row * units,                 \
+                    c + row * units, tanh_c + row * units, peepholes, grad_h + first * grad_h_stride,              \
+                    grad_h_stride, grad_h_next ? grad_h_next + row * units : nullptr, grad_c + row * units,        \
+                    grad_z + first * grad_z_stride, grad_z_stride, s[0]);                                          \
+            });                                                                                                    \
     }
 
 KERASRNN_PEEPHOLE_LSTM(float, f32)

@@ -15,6 +15,7 @@
 // addmm would first copy them into its output). Backward mirrors them. Pointers with a stride are
 // rows `stride` elements apart; the others are contiguous (batch, units).
 #include "activations.h"
+#include "parallel.h"
 
 namespace kerasrnn {
 
@@ -119,34 +120,47 @@ void reset_before_gates_backward(int64_t batch, int64_t units, const T* __restri
         int64_t batch, int64_t units, const T* s_z, int64_t s_z_stride, const T* p_z, const T* s_r,                \
         int64_t s_r_stride, const T* p_r, int64_t p_stride, const T* h_prev, int64_t h_stride, T* z, T* r,         \
         T* rh) {                                                                                                   \
-        const kerasrnn::DenormalsAsZero<T> denormals_as_zero;                                                      \
-        kerasrnn::reset_before_gates_forward<T>(batch, units, s_z, s_z_stride, p_z, s_r, s_r_stride, p_r,          \
-                                                p_stride, h_prev, h_stride, z, r, rh);                             \
+        kerasrnn::parallel_rows<T>(batch, batch * units, [&](int64_t first, int64_t last) {                        \
+            kerasrnn::reset_before_gates_forward<T>(                                                               \
+                last - first, units, s_z + first * s_z_stride, s_z_stride, p_z + first * p_stride,                 \
+                s_r + first * s_r_stride, s_r_stride, p_r + first * p_stride, p_stride, h_prev + first * h_stride, \
+                h_stride, z + first * units, r + first * units, rh + first * units);                               \
+        });                                                                                                        \
     }                                                                                                              \
     extern "C" void reset_before_update_forward_##SUFFIX(int64_t batch, int64_t units, T* candidate, const T* p_h, \
                                                          int64_t p_stride, const T* z, const T* h_prev,            \
                                                          int64_t h_stride, T* h, int64_t h_out_stride,             \
                                                          int64_t z_keeps_state) {                                  \
-        const kerasrnn::DenormalsAsZero<T> denormals_as_zero;                                                      \
-        kerasrnn::reset_before_update_forward<T>(batch, units, candidate, p_h, p_stride, z, h_prev, h_stride, h,   \
-                                                 h_out_stride, z_keeps_state);                                     \
+        kerasrnn::parallel_rows<T>(batch, batch * units, [&](int64_t first, int64_t last) {                        \
+            kerasrnn::reset_before_update_forward<T>(last - first, units, candidate + first * units,               \
+                                                     p_h + first * p_stride, p_stride, z + first * units,          \
+                                                     h_prev + first * h_stride, h_stride, h + first * h_out_stride, \
+                                                     h_out_stride, z_keeps_state);                                 \
+        });                                                                                                        \
     }                                                                                                              \
     extern "C" void reset_before_update_backward_##SUFFIX(                                                         \
         int64_t batch, int64_t units, const T* candidate, const T* z, const T* h_prev, int64_t h_stride,           \
         const T* grad_h, int64_t grad_h_stride, const T* grad_h_next, int64_t z_keeps_state, T* grad_candidate,    \
         int64_t grad_candidate_stride, T* grad_z, T* grad_h_prev) {                                                \
-        const kerasrnn::DenormalsAsZero<T> denormals_as_zero;                                                      \
-        kerasrnn::reset_before_update_backward<T>(batch, units, candidate, z, h_prev, h_stride, grad_h,            \
-                                                  grad_h_stride, grad_h_next, z_keeps_state, grad_candidate,       \
-                                                  grad_candidate_stride, grad_z, grad_h_prev);                     \
+        kerasrnn::parallel_rows<T>(batch, batch * units, [&](int64_t first, int64_t last) {                        \
+            kerasrnn::reset_before_update_backward<T>(                                                             \
+                last - first, units, candidate + first * units, z + first * units, h_prev + first * h_stride,      \
+                h_stride, grad_h + first * grad_h_stride, grad_h_stride,                                           \
+                grad_h_next ? grad_h_next + first * units : nullptr, z_keeps_state,                                \
+                grad_candidate + first * grad_candidate_stride, grad_candidate_stride, grad_z + first * units,     \
+                grad_h_prev + first * units);                                                                      \
+        });                                                                                                        \
     }                                                                                                              \
     extern "C" void reset_before_gates_backward_##SUFFIX(int64_t batch, int64_t units, const T* z, const T* r,     \
                                                          const T* h_prev, int64_t h_stride, const T* grad_rh,      \
                                                          const T* grad_z, T* grad_h_prev, T* grad_a_z,             \
                                                          T* grad_a_r, int64_t grad_a_stride) {                     \
-        const kerasrnn::DenormalsAsZero<T> denormals_as_zero;                                                      \
-        kerasrnn::reset_before_gates_backward<T>(batch, units, z, r, h_prev, h_stride, grad_rh, grad_z,            \
-                                                 grad_h_prev, grad_a_z, grad_a_r, grad_a_stride);                  \
+        kerasrnn::parallel_rows<T>(batch, batch * units, [&](int64_t first, int64_t last) {                        \
+            kerasrnn::reset_before_gates_backward<T>(                                                              \
+                last - first, units, z + first * units, r + first * units, h_prev + first * h_stride, h_stride,    \
+                grad_rh + first * units, grad_z + first * units, grad_h_prev + first * units,                      \
+                grad_a_z + first * grad_a_stride, grad_a_r + first * grad_a_stride, grad_a_stride);                \
+        });                                                                                                        \
     }
 
 KERASRNN_RESET_BEFORE(float, f32)
