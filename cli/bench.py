@@ -103,6 +103,12 @@ CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
     metavar="N",
     help="Local devices of the --distribute rows. [default: 2]",
 )
+@click.option(
+    "--paired",
+    is_flag=True,
+    help="Each Keras row also trains native torch.nn.LSTM in its own process, one epoch after each of its own: "
+    "an x torch ratio that drift of the machine's speed between rows does not skew (needs PyTorch).",
+)
 def bench_command(
     archs: str,
     backends: str,
@@ -121,6 +127,7 @@ def bench_command(
     jit_compile: str,
     distribute: str,
     devices: int | None,
+    paired: bool,
 ) -> None:
     """Training and predict samples/s and peak memory, beside keras.layers.LSTM and torch.nn.LSTM.
 
@@ -134,6 +141,7 @@ def bench_command(
       kerasrnn bench --out bench.json                      # every arch, 3 backends
       kerasrnn bench --archs lstm,mut1 --backends jax --shape long
       kerasrnn bench --tiny --archs lstm --backends torch  # seconds, for CI
+      kerasrnn bench --archs peephole-lstm,gru --backends torch --paired  # ratios robust to drift
       kerasrnn bench --archs lstm,mut1 --backends jax,tensorflow --distribute data-parallel --devices 2
     """
     from kerasrnn.cli.backend import use_backend
@@ -163,6 +171,7 @@ def bench_command(
             jit_compile=jit_compile,
             distribute=distribute,
             devices=devices,
+            paired=paired,
             out=out,
         )
     except BenchError as error:

@@ -23,6 +23,8 @@ COLUMNS = (
 GPU_COLUMNS = (("GPU MB", ">"), ("x keras", ">"))
 #: With ``--distribute``: after each phase's ratios, the distributed row's throughput / its 1-device row's.
 DEVICES_COLUMN = ("x 1dev", ">")
+#: With ``--paired``: after train's ratios, the ratio to the native reference timed in the row's own process.
+PAIRED_COLUMN = ("x torch paired", ">")
 TRAIN_RATIOS_END, PREDICT_RATIOS_END = 6, 9  # where the column goes (after "x keras" of train / predict)
 
 
@@ -44,7 +46,9 @@ def _device(row: dict[str, Any]) -> str:
     return f"{device} x{row['devices']}" if row.get("distribute", "none") != "none" else device
 
 
-def _cells(row: dict[str, Any], gpu: bool = False, distributed: bool = False) -> tuple[list[str], str | None]:
+def _cells(
+    row: dict[str, Any], gpu: bool = False, distributed: bool = False, paired: bool = False
+) -> tuple[list[str], str | None]:
     name = row.get("name") or row.get("id") or "?"
     backend = row.get("backend") or "?"
     if row.get("status") == "skipped":
@@ -91,6 +95,8 @@ def _cells(row: dict[str, Any], gpu: bool = False, distributed: bool = False) ->
     if distributed:
         cells.insert(PREDICT_RATIOS_END, _ratio(ratios.get("predict_vs_1_device")))
         cells.insert(TRAIN_RATIOS_END, _ratio(ratios.get("train_vs_1_device")))
+    if paired:
+        cells.insert(TRAIN_RATIOS_END, ratio("train_vs_torch_lstm_paired"))
     return cells, None
 
 
@@ -122,9 +128,17 @@ def format_table(result: dict[str, Any]) -> str:
             f"{config['devices']}) / the 1-device row above it; same global batch {config['batch_size']}; "
             "on a CPU the devices are simulated and share its cores",
         )
+    paired = bool(config.get("paired"))
+    if paired:
+        columns.insert(TRAIN_RATIOS_END, PAIRED_COLUMN)
+        lines.insert(
+            -1,
+            f"x torch paired = / {TORCH_BASELINE} trained in the row's own process, one epoch after each of the "
+            "row's (median of the per-repeat ratios: the machine's drift between rows cancels)",
+        )
     table, errors = [], {}
     for index, row in enumerate(result["rows"]):
-        cells, error = _cells(row, gpu, distributed)
+        cells, error = _cells(row, gpu, distributed, paired)
         if error:
             errors[index] = error
         table.append(cells)

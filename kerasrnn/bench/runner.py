@@ -10,6 +10,7 @@ Each finished row is logged as one line on the ``kerasrnn.bench`` logger.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import logging
 import os
@@ -187,6 +188,7 @@ def make_config(
     jit_compile: str = "auto",
     distribute: str = "none",
     devices: int | None = None,
+    paired: bool = False,
 ) -> dict[str, Any]:
     """Checks a benchmark request and resolves every default; returns a dict."""
     if shape not in SHAPES:
@@ -209,6 +211,8 @@ def make_config(
         hint = " (time processes with 'kerasrnn launch', see docs/bench.md)" if distribute == "multi-worker" else ""
         raise BenchError(f"unknown distribute {distribute!r}; expected one of: {', '.join(DISTRIBUTIONS)}{hint}")
     _positive("devices", devices, 2)
+    if paired and importlib.util.find_spec("torch") is None:
+        raise BenchError(f"paired timing trains {TORCH_BASELINE} beside each row; PyTorch is not installed")
     if devices is not None and distribute == "none":
         raise BenchError("devices is for distribute='data-parallel'; got distribute='none'")
     arch_names = resolve_archs(archs)
@@ -270,6 +274,7 @@ def make_config(
         "jit_compile": jit_compile,
         "distribute": distribute,
         "devices": devices,
+        "paired": bool(paired),
         "statistic": "median over repeats of samples/s; warm-up repeats (compilation) excluded",
         "host_memory": host_memory.describe(),  # every row's process, native ones too (as the CLI runs)
     }
@@ -311,6 +316,8 @@ def row_specs(config: dict[str, Any]) -> list[dict[str, Any]]:
                 specs.append({**specs[-1], "distribute": distribute, "devices": devices})
     for spec in specs:
         spec["id"] = row_id(spec["name"], spec["backend"], spec["distribute"], spec["devices"])
+        if config.get("paired") and spec["kind"] != "torch" and spec["distribute"] == "none":
+            spec["paired"] = TORCH_BI_BASELINE if is_bidirectional(spec["name"]) else TORCH_BASELINE
     return specs
 
 
@@ -532,6 +539,9 @@ def add_ratios(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
     Bidirectional rows also get ratios to the bidirectional references
     (``*_vs_torch_bilstm``, ``*_vs_keras_bilstm``) where those rows ran.
+    A row timed paired (``--paired``) gets ``train_vs_torch_lstm_paired``
+    (``..._bilstm_paired``): the median over repeats of the native
+    reference's epoch seconds over the row's, both timed in the row's process.
     A distributed row (``--distribute``) also gets its throughput over that
     of the 1-device row of the same architecture and backend
     (``train_vs_1_device``, ``predict_vs_1_device``).
@@ -546,6 +556,10 @@ def add_ratios(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
             if is_bidirectional(row.get("name", "")):
                 keras_bi_row = ok.get(f"{KERAS_BI_BASELINE}@{backend}")
                 ratios.update(_ratios_against(row, torch_bi_row, keras_bi_row, "bilstm"))
+            paired = row["train"].get("paired")
+            if paired:  # against the native reference timed in the row's own process, epoch by epoch
+                kind = "bilstm" if paired["reference"] == TORCH_BI_BASELINE else "lstm"
+                ratios[f"train_vs_torch_{kind}_paired"] = paired["ratio"]
             single = ok.get(row_id(row["name"], backend)) if row.get("distribute", "none") != "none" else None
             if single:
                 for phase in ("train", "predict"):
@@ -604,6 +618,7 @@ def run_bench(
     jit_compile: str = "auto",
     distribute: str = "none",
     devices: int | None = None,
+    paired: bool = False,
     out: str | os.PathLike | None = None,
     progress: Callable[[str], Any] | None = None,
     argv: list[str] | None = None,
@@ -637,6 +652,13 @@ def run_bench(
             (simulated on a CPU), with the same global batch; torch has no
             Keras distribution backend (that row is skipped, not failed).
         devices: Local devices of the distributed rows (default 2).
+        paired: Each Keras row (one device) also trains native
+            ``torch.nn.LSTM`` (``torch.nn.LSTM(bidirectional)`` for a ``bi``
+            row) in its own process, one epoch after each of its own; its
+            ``x torch`` ratio is then also taken epoch by epoch
+            (``train_vs_torch_lstm_paired``), which a machine whose speed
+            drifts between rows does not skew. The row's peak memory then
+            includes PyTorch's.
         out: Path of the JSON to write (also returned); rewritten after
             every row, so a stopped run leaves the rows that finished.
         progress: Called with one line of text as each row finishes (the
@@ -664,6 +686,7 @@ def run_bench(
         jit_compile=jit_compile,
         distribute=distribute,
         devices=devices,
+        paired=paired,
     )
     check_out_path(out)
     argv = list(sys.argv if argv is None else argv)

@@ -324,13 +324,24 @@ def _run_keras_model(spec: dict[str, Any], result: dict[str, Any], keras: Any, x
     batch, repeats, warmup = spec["batch_size"], spec["repeats"], spec["warmup"]
     samples = batch * spec["batches"]
     last_variable = model.trainable_variables[-1]
+    paired = None
+    if spec.get("paired"):
+        import torch
+
+        torch.set_num_threads(spec["torch_threads"])
+        paired = NativeTrainer(spec, spec["paired"], x, y, spec.get("device", "auto"))
 
     class EpochTimer(keras.callbacks.Callback):
-        """Times each epoch; one epoch = one repeat of ``batches`` training steps."""
+        """Times each epoch; one epoch = one repeat of ``batches`` training steps.
+
+        Paired: after each epoch, one epoch of the native reference, timed
+        apart (the two alternate, so both see the same machine).
+        """
 
         def __init__(self):
             super().__init__()
             self.seconds = []
+            self.paired_seconds = []
             self.start = None
 
         def on_epoch_begin(self, epoch, logs=None):
@@ -342,6 +353,10 @@ def _run_keras_model(spec: dict[str, Any], result: dict[str, Any], keras: Any, x
             if logs and "loss" in logs:
                 float(logs["loss"])
             self.seconds.append(time.perf_counter() - self.start)
+            if paired is not None:
+                begin = time.perf_counter()
+                paired.train_epoch()
+                self.paired_seconds.append(time.perf_counter() - begin)
 
     _reset_gpu_peak(backend, device)
     timer = EpochTimer()
@@ -353,6 +368,15 @@ def _run_keras_model(spec: dict[str, Any], result: dict[str, Any], keras: Any, x
     result["timing"]["train_s"] = time.perf_counter() - start
     result["train"] = summarize(timer.seconds[warmup:], timer.seconds[:warmup], samples)
     result["train"]["method"] = f"model.fit(numpy, epochs=warmup+repeats, batch_size={batch}); one epoch per repeat"
+    if paired is not None:
+        ratios = [n / k for n, k in zip(timer.paired_seconds[warmup:], timer.seconds[warmup:], strict=True)]
+        result["train"]["paired"] = {
+            "reference": spec["paired"],
+            "method": "one native epoch after each of this row's epochs, in this process; ratio = its seconds / ours",
+            "reference_samples_per_s": statistics.median(samples / s for s in timer.paired_seconds[warmup:]),
+            "ratio": statistics.median(ratios),
+            "ratios": ratios,
+        }
     memory["peak_rss_train_mb"] = _maxrss_mb()
     memory["vmhwm_train_mb"] = _proc_status_mb("VmHWM")
     memory["gpu_peak_train_mb"] = _gpu_peak_mb(backend, device)
@@ -388,49 +412,95 @@ def _run_keras_model(spec: dict[str, Any], result: dict[str, Any], keras: Any, x
 # --------------------------------------------------------------------------- #
 
 
+class NativeTrainer:
+    """A native PyTorch row's model, optimizer and data: ``train_epoch`` and ``predict`` as the row times them.
+
+    The reference of a Keras row's paired timing (``spec["paired"]``) too,
+    in that row's own process.
+    """
+
+    def __init__(self, spec: dict[str, Any], name: str, x: Any, y: Any, device: str = "auto") -> None:
+        import torch
+        from torch import nn
+
+        self.use_cuda = torch.cuda.is_available() and device != "cpu"
+        self.device = torch.device("cuda" if self.use_cuda else "cpu")
+        torch.manual_seed(spec["seed"])
+        module_name, bidirectional = TORCH_MODULES[name]
+        recurrent = getattr(nn, module_name)
+
+        class Net(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.rnn = recurrent(spec["features"], spec["units"], batch_first=True, bidirectional=bidirectional)
+                self.head = nn.Linear(spec["units"] * (2 if bidirectional else 1), spec["num_classes"])
+
+            def forward(self, inputs):
+                _, state = self.rnn(inputs)
+                h_n = state[0] if isinstance(state, tuple) else state  # LSTM: (h_n, c_n)
+                # Each direction's final state (the backward one's is at time 0),
+                # as Keras' Bidirectional(return_sequences=False) concatenates them.
+                return self.head(torch.cat(list(h_n), dim=-1))  # logits; CrossEntropyLoss applies the softmax
+
+        self.torch = torch
+        self.model = Net().to(self.device)
+        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=spec["learning_rate"])
+        self.loss_fn = nn.CrossEntropyLoss()
+        # Data stays on the host and moves per batch, as Keras' fit/predict do.
+        self.x_host = torch.from_numpy(x)
+        self.y_host = torch.from_numpy(y).long()
+        self.batch, self.batches = spec["batch_size"], spec["batches"]
+
+    def sync(self) -> None:
+        if self.use_cuda:
+            self.torch.cuda.synchronize()
+
+    def train_epoch(self) -> None:
+        self.model.train()
+        batch, loss = self.batch, None
+        for i in range(self.batches):
+            xb = self.x_host[i * batch : (i + 1) * batch].to(self.device, non_blocking=True)
+            yb = self.y_host[i * batch : (i + 1) * batch].to(self.device, non_blocking=True)
+            self.optimizer.zero_grad(set_to_none=True)
+            loss = self.loss_fn(self.model(xb), yb)
+            loss.backward()
+            self.optimizer.step()
+        loss.item()
+        self.sync()
+
+    def predict(self) -> Any:
+        batch, torch = self.batch, self.torch
+        self.model.eval()
+        with torch.inference_mode():
+            outputs = [
+                torch.softmax(
+                    self.model(self.x_host[i * batch : (i + 1) * batch].to(self.device, non_blocking=True)), dim=-1
+                ).cpu()
+                for i in range(self.batches)
+            ]
+        self.sync()
+        return torch.cat(outputs).numpy()
+
+
 def run_torch_row(spec: dict[str, Any], result: dict[str, Any]) -> None:
     """Measures a native PyTorch row (a training loop and inference) into ``result``."""
     start = time.perf_counter()
     import numpy as np  # noqa: F401
     import torch
-    from torch import nn
 
     torch.set_num_threads(spec["torch_threads"])
     result["memory"]["rss_after_imports_mb"] = _rss_now_mb()
     result["timing"]["import_s"] = time.perf_counter() - start
 
     start = time.perf_counter()
-    use_cuda = torch.cuda.is_available() and spec.get("device", "auto") != "cpu"
-    device = torch.device("cuda" if use_cuda else "cpu")
     x, y, digest = make_data(spec)
     result["data_sha1"] = digest
-    torch.manual_seed(spec["seed"])
-    module_name, bidirectional = TORCH_MODULES[spec["name"]]
-    recurrent = getattr(nn, module_name)
-
-    class Net(nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.rnn = recurrent(spec["features"], spec["units"], batch_first=True, bidirectional=bidirectional)
-            self.head = nn.Linear(spec["units"] * (2 if bidirectional else 1), spec["num_classes"])
-
-        def forward(self, inputs):
-            _, state = self.rnn(inputs)
-            h_n = state[0] if isinstance(state, tuple) else state  # LSTM: (h_n, c_n)
-            # Each direction's final state (the backward one's is at time 0),
-            # as Keras' Bidirectional(return_sequences=False) concatenates them.
-            return self.head(torch.cat(list(h_n), dim=-1))  # logits; CrossEntropyLoss applies the softmax
-
-    model = Net().to(device)
-    optimizer = torch.optim.Adam(model.parameters(), lr=spec["learning_rate"])
-    loss_fn = nn.CrossEntropyLoss()
-    # Data stays on the host and moves per batch, as Keras' fit/predict do.
-    x_host = torch.from_numpy(x)
-    y_host = torch.from_numpy(y).long()
+    native = NativeTrainer(spec, spec["name"], x, y, spec.get("device", "auto"))
+    use_cuda, device = native.use_cuda, native.device
     batch, batches, repeats, warmup = spec["batch_size"], spec["batches"], spec["repeats"], spec["warmup"]
     samples = batch * batches
 
-    result["model"] = {"name": spec["name"], "params": int(sum(p.numel() for p in model.parameters()))}
+    result["model"] = {"name": spec["name"], "params": int(sum(p.numel() for p in native.model.parameters()))}
     info = {"placement": str(device), "type": "gpu" if use_cuda else "cpu"}
     if use_cuda:
         info["name"] = torch.cuda.get_device_name(device)
@@ -442,33 +512,7 @@ def run_torch_row(spec: dict[str, Any], result: dict[str, Any]) -> None:
     result["memory"]["rss_after_build_mb"] = _rss_now_mb()
     result["memory"]["peak_rss_before_train_mb"] = _maxrss_mb()
     result["timing"]["build_s"] = time.perf_counter() - start
-
-    def sync():
-        if use_cuda:
-            torch.cuda.synchronize()
-
-    def train_epoch():
-        model.train()
-        loss = None
-        for i in range(batches):
-            xb = x_host[i * batch : (i + 1) * batch].to(device, non_blocking=True)
-            yb = y_host[i * batch : (i + 1) * batch].to(device, non_blocking=True)
-            optimizer.zero_grad(set_to_none=True)
-            loss = loss_fn(model(xb), yb)
-            loss.backward()
-            optimizer.step()
-        loss.item()
-        sync()
-
-    def predict():
-        model.eval()
-        with torch.inference_mode():
-            outputs = [
-                torch.softmax(model(x_host[i * batch : (i + 1) * batch].to(device, non_blocking=True)), dim=-1).cpu()
-                for i in range(batches)
-            ]
-        sync()
-        return torch.cat(outputs).numpy()
+    train_epoch, predict = native.train_epoch, native.predict
 
     if use_cuda:
         torch.cuda.reset_peak_memory_stats()

@@ -67,6 +67,7 @@ def bench(tmp_path_factory):
         progress=lines.append,
         torch_threads=1,  # OpenMP threads spin badly on a busy CI machine
         distribute="data-parallel" if DISTRIBUTED else "none",
+        paired=True,
     )
     return result, out, lines
 
@@ -90,6 +91,13 @@ def test_tiny_run_gives_every_figure(bench):
     assert native["ratios"]["train_vs_torch_lstm"] == pytest.approx(1.0)
     assert arch["ratios"]["train_vs_torch_lstm"] > 0 and arch["ratios"]["predict_vs_torch_lstm"] > 0
     assert "train_vs_keras_lstm" not in arch["ratios"]  # no keras.layers.LSTM row in this run
+    # Paired: native torch.nn.LSTM trained in the arch row's own process, one epoch after each of the row's.
+    paired = arch["train"]["paired"]
+    assert paired["reference"] == "torch.nn.LSTM" and len(paired["ratios"]) == config["repeats"]
+    assert paired["reference_samples_per_s"] > 0 and min(paired["ratios"]) <= paired["ratio"] <= max(paired["ratios"])
+    assert arch["ratios"]["train_vs_torch_lstm_paired"] == pytest.approx(paired["ratio"], rel=1e-3)
+    assert "torch" in arch["frameworks_imported"]
+    assert "paired" not in native["train"] and all("paired" not in row["train"] for row in result["rows"][2:])
     total = len(result["rows"])
     assert len(lines) == total and lines[1].startswith(f"[2/{total}] {ARCH}@{BACKEND}: train ")
 
@@ -561,6 +569,52 @@ def test_distributed_rows_get_their_ratio_to_one_device_in_the_table():
     assert "skipped: no Keras distribution backend on torch" in [" ".join(cells) for cells in lstm][3]
     assert any("x 1dev = a data-parallel row on 2 devices" in line for line in table)
     assert "x 1dev" not in format_table({**result, "config": make_config(archs="lstm,mut1", backends="jax")})
+
+
+def test_paired_ratios_go_to_their_own_column():
+    def ok(name, backend, train, paired=None):
+        row = {
+            "id": f"{name}@{backend}",
+            "name": name,
+            "backend": backend,
+            "status": "ok",
+            "device": {"type": "cpu"},
+            "train": {"samples_per_s": train},
+            "predict": {"samples_per_s": train},
+            "memory": {},
+        }
+        if paired:
+            row["train"]["paired"] = {"reference": paired[0], "ratio": paired[1]}
+        return row
+
+    rows = add_ratios(
+        [
+            ok("torch.nn.LSTM", "native", 1000.0),
+            ok("peephole-lstm", "torch", 500.0, ("torch.nn.LSTM", 0.8)),
+            ok("bilstm", "torch", 400.0, ("torch.nn.LSTM(bidirectional)", 0.9)),
+        ]
+    )
+    assert rows[1]["ratios"] == {
+        "train_vs_torch_lstm": 0.5,
+        "predict_vs_torch_lstm": 0.5,
+        "train_vs_torch_lstm_paired": 0.8,
+    }
+    assert rows[2]["ratios"]["train_vs_torch_bilstm_paired"] == 0.9
+    config = make_config(archs="peephole-lstm,bilstm", backends="torch", references="torch.nn.LSTM", paired=True)
+    result = {"config": config, "rows": rows, "failed": [], "machine": {"usable_cpus": 2}}
+    table = format_table(result).splitlines()
+    header = next(line for line in table if line.startswith("row"))
+    assert header.split()[:10] == ["row", "backend", "device", "train/s", "x", "torch", "x", "keras", "x", "torch"]
+    cells = {line.split()[0]: line.split() for line in table if line.startswith(("peephole", "bilstm"))}
+    assert cells["peephole-lstm"][4:7] == ["0.50", "-", "0.80"]
+    assert cells["bilstm"][6] == "0.90*"
+    assert any(line.startswith("x torch paired = / torch.nn.LSTM trained in the row's own process") for line in table)
+    # The plan: every one-device Keras row is paired, with the bidirectional reference for a bi row.
+    specs = {spec["id"]: spec for spec in row_specs(config)}
+    assert specs["peephole-lstm@torch"]["paired"] == "torch.nn.LSTM"
+    assert specs["bilstm@torch"]["paired"] == "torch.nn.LSTM(bidirectional)"
+    assert "paired" not in specs["torch.nn.LSTM@native"]
+    assert not any("paired" in spec for spec in row_specs(make_config(archs="lstm", backends="torch")))
 
 
 def test_cli_devices_needs_distribute():
