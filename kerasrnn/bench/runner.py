@@ -318,6 +318,7 @@ def row_specs(config: dict[str, Any]) -> list[dict[str, Any]]:
         spec["id"] = row_id(spec["name"], spec["backend"], spec["distribute"], spec["devices"])
         if config.get("paired") and spec["kind"] != "torch" and spec["distribute"] == "none":
             spec["paired"] = TORCH_BI_BASELINE if is_bidirectional(spec["name"]) else TORCH_BASELINE
+            spec["paired_units"] = common["units"]  # the reference row's, not a convlstm row's filters
     return specs
 
 

@@ -329,7 +329,7 @@ def _run_keras_model(spec: dict[str, Any], result: dict[str, Any], keras: Any, x
         import torch
 
         torch.set_num_threads(spec["torch_threads"])
-        paired = NativeTrainer(spec, spec["paired"], x, y, spec.get("device", "auto"))
+        paired = NativeTrainer(spec, spec["paired"], x, y, spec.get("device", "auto"), spec.get("paired_units"))
 
     class EpochTimer(keras.callbacks.Callback):
         """Times each epoch; one epoch = one repeat of ``batches`` training steps.
@@ -419,7 +419,9 @@ class NativeTrainer:
     in that row's own process.
     """
 
-    def __init__(self, spec: dict[str, Any], name: str, x: Any, y: Any, device: str = "auto") -> None:
+    def __init__(
+        self, spec: dict[str, Any], name: str, x: Any, y: Any, device: str = "auto", units: int | None = None
+    ) -> None:
         import torch
         from torch import nn
 
@@ -428,12 +430,13 @@ class NativeTrainer:
         torch.manual_seed(spec["seed"])
         module_name, bidirectional = TORCH_MODULES[name]
         recurrent = getattr(nn, module_name)
+        units = units or spec["units"]
 
         class Net(nn.Module):
             def __init__(self):
                 super().__init__()
-                self.rnn = recurrent(spec["features"], spec["units"], batch_first=True, bidirectional=bidirectional)
-                self.head = nn.Linear(spec["units"] * (2 if bidirectional else 1), spec["num_classes"])
+                self.rnn = recurrent(spec["features"], units, batch_first=True, bidirectional=bidirectional)
+                self.head = nn.Linear(units * (2 if bidirectional else 1), spec["num_classes"])
 
             def forward(self, inputs):
                 _, state = self.rnn(inputs)

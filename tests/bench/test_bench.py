@@ -615,6 +615,9 @@ def test_paired_ratios_go_to_their_own_column():
     assert specs["bilstm@torch"]["paired"] == "torch.nn.LSTM(bidirectional)"
     assert "paired" not in specs["torch.nn.LSTM@native"]
     assert not any("paired" in spec for spec in row_specs(make_config(archs="lstm", backends="torch")))
+    # A convlstm row's units are its filters; its reference keeps the reference row's units.
+    convlstm = row_specs(make_config(archs="conv-lstm", backends="torch", references="torch.nn.LSTM", paired=True))[1]
+    assert convlstm["units"] == 16 and convlstm["paired_units"] == 128
 
 
 def test_cli_devices_needs_distribute():
