@@ -106,8 +106,8 @@ CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 @click.option(
     "--paired",
     is_flag=True,
-    help="Each Keras row also trains native torch.nn.LSTM in its own process, one epoch after each of its own: "
-    "an x torch ratio that drift of the machine's speed between rows does not skew (needs PyTorch).",
+    help="Each Keras row on the torch backend also trains native torch.nn.LSTM in its own process, one epoch "
+    "after each of its own: an x torch ratio that drift of the machine's speed between rows does not skew.",
 )
 def bench_command(
     archs: str,

@@ -67,7 +67,7 @@ def bench(tmp_path_factory):
         progress=lines.append,
         torch_threads=1,  # OpenMP threads spin badly on a busy CI machine
         distribute="data-parallel" if DISTRIBUTED else "none",
-        paired=True,
+        paired=BACKEND == "torch",
     )
     return result, out, lines
 
@@ -91,6 +91,8 @@ def test_tiny_run_gives_every_figure(bench):
     assert native["ratios"]["train_vs_torch_lstm"] == pytest.approx(1.0)
     assert arch["ratios"]["train_vs_torch_lstm"] > 0 and arch["ratios"]["predict_vs_torch_lstm"] > 0
     assert "train_vs_keras_lstm" not in arch["ratios"]  # no keras.layers.LSTM row in this run
+    if BACKEND != "torch":
+        return
     # Paired: native torch.nn.LSTM trained in the arch row's own process, one epoch after each of the row's.
     paired = arch["train"]["paired"]
     assert paired["reference"] == "torch.nn.LSTM" and len(paired["ratios"]) == config["repeats"]
@@ -615,6 +617,9 @@ def test_paired_ratios_go_to_their_own_column():
     assert specs["bilstm@torch"]["paired"] == "torch.nn.LSTM(bidirectional)"
     assert "paired" not in specs["torch.nn.LSTM@native"]
     assert not any("paired" in spec for spec in row_specs(make_config(archs="lstm", backends="torch")))
+    # Only torch-backend rows: elsewhere the backend's own thread pools would share the cores with the native epoch.
+    specs = row_specs(make_config(archs="lstm", backends="jax,torch", references="keras.layers.LSTM", paired=True))
+    assert [spec["id"] for spec in specs if "paired" in spec] == ["keras.layers.LSTM@torch", "lstm@torch"]
     # A convlstm row's units are its filters; its reference keeps the reference row's units.
     convlstm = row_specs(make_config(archs="conv-lstm", backends="torch", references="torch.nn.LSTM", paired=True))[1]
     assert convlstm["units"] == 16 and convlstm["paired_units"] == 128
