@@ -14,7 +14,7 @@ import pytest
 from click.testing import CliRunner
 
 from kerasrnn.bench import BenchError, format_table, make_config, run_bench
-from kerasrnn.bench.runner import add_ratios, row_specs, run_row
+from kerasrnn.bench.runner import add_ratios, row_id, row_specs, run_row
 from kerasrnn.cli.main import main as kerasrnn_cli
 from kerasrnn.models import ARCHITECTURES
 
@@ -26,6 +26,26 @@ DISTRIBUTED = BACKEND == "jax"
 
 def invoke(*args):
     return CliRunner().invoke(kerasrnn_cli, ["bench", *(str(a) for a in args)], catch_exceptions=False)
+
+
+def ok_row(name, backend, train, predict=None, memory=None, device="cpu", devices=1, paired=None):
+    """A finished row as the worker writes it, with only the figures the ratios and the table read."""
+    distribute = "data-parallel" if devices > 1 else "none"
+    row = {
+        "id": row_id(name, backend, distribute, devices),
+        "name": name,
+        "backend": backend,
+        "distribute": distribute,
+        "devices": devices,
+        "status": "ok",
+        "device": {"type": device},
+        "train": {"samples_per_s": train},
+        "predict": {"samples_per_s": train if predict is None else predict},
+        "memory": memory or {},
+    }
+    if paired:
+        row["train"]["paired"] = {"reference": paired[0], "ratio": paired[1]}
+    return row
 
 
 def check_phase(phase, repeats, warmup):
@@ -176,16 +196,7 @@ def test_bidirectional_references_run_and_serve_bi_rows(tmp_path):
 
 def test_bidirectional_rows_are_compared_with_bidirectional_references():
     def ok(name, backend, train, rss):
-        return {
-            "id": f"{name}@{backend}",
-            "name": name,
-            "backend": backend,
-            "status": "ok",
-            "device": {"type": "cpu"},
-            "train": {"samples_per_s": train},
-            "predict": {"samples_per_s": train},
-            "memory": {"peak_rss_train_mb": rss},
-        }
+        return ok_row(name, backend, train, memory={"peak_rss_train_mb": rss})
 
     rows = add_ratios(
         [
@@ -266,16 +277,7 @@ def test_a_row_past_its_timeout_is_killed_and_reported():
 
 def test_ratios_and_table_with_an_error_row():
     def ok(name, backend, train, predict, peak):
-        return {
-            "id": f"{name}@{backend}",
-            "name": name,
-            "backend": backend,
-            "status": "ok",
-            "device": {"type": "cpu"},
-            "train": {"samples_per_s": train},
-            "predict": {"samples_per_s": predict},
-            "memory": {"peak_rss_train_mb": peak, "train_increment_mb": 10.0},
-        }
+        return ok_row(name, backend, train, predict, {"peak_rss_train_mb": peak, "train_increment_mb": 10.0})
 
     rows = add_ratios(
         [
@@ -312,16 +314,9 @@ def test_ratios_and_table_with_an_error_row():
 
 def test_gpu_rows_get_gpu_memory_columns():
     def ok(name, backend, gpu_peak):
-        return {
-            "id": f"{name}@{backend}",
-            "name": name,
-            "backend": backend,
-            "status": "ok",
-            "device": {"type": "gpu"},
-            "train": {"samples_per_s": 1000.0},
-            "predict": {"samples_per_s": 1000.0},
-            "memory": {"peak_rss_train_mb": 900.0, "gpu_peak_train_mb": gpu_peak},
-        }
+        return ok_row(
+            name, backend, 1000.0, memory={"peak_rss_train_mb": 900.0, "gpu_peak_train_mb": gpu_peak}, device="gpu"
+        )
 
     rows = add_ratios([ok("keras.layers.LSTM", "jax", 40.0), ok("mut1", "jax", 30.0)])
     assert rows[1]["ratios"]["gpu_peak_train_vs_keras_lstm"] == 0.75
@@ -521,19 +516,7 @@ def test_a_distributed_torch_row_is_skipped_with_the_reason():
 @pytest.mark.backend_independent
 def test_distributed_rows_get_their_ratio_to_one_device_in_the_table():
     def ok(name, backend, train, predict, devices=1):
-        distribute = "data-parallel" if devices > 1 else "none"
-        return {
-            "id": f"{name}@{backend}" + (f"[data-parallel x{devices}]" if devices > 1 else ""),
-            "name": name,
-            "backend": backend,
-            "distribute": distribute,
-            "devices": devices,
-            "status": "ok",
-            "device": {"type": "cpu"},
-            "train": {"samples_per_s": train},
-            "predict": {"samples_per_s": predict},
-            "memory": {"peak_rss_train_mb": 500.0},
-        }
+        return ok_row(name, backend, train, predict, {"peak_rss_train_mb": 500.0}, devices=devices)
 
     skipped = {
         "id": "lstm@torch[data-parallel x2]",
@@ -574,26 +557,11 @@ def test_distributed_rows_get_their_ratio_to_one_device_in_the_table():
 
 
 def test_paired_ratios_go_to_their_own_column():
-    def ok(name, backend, train, paired=None):
-        row = {
-            "id": f"{name}@{backend}",
-            "name": name,
-            "backend": backend,
-            "status": "ok",
-            "device": {"type": "cpu"},
-            "train": {"samples_per_s": train},
-            "predict": {"samples_per_s": train},
-            "memory": {},
-        }
-        if paired:
-            row["train"]["paired"] = {"reference": paired[0], "ratio": paired[1]}
-        return row
-
     rows = add_ratios(
         [
-            ok("torch.nn.LSTM", "native", 1000.0),
-            ok("peephole-lstm", "torch", 500.0, ("torch.nn.LSTM", 0.8)),
-            ok("bilstm", "torch", 400.0, ("torch.nn.LSTM(bidirectional)", 0.9)),
+            ok_row("torch.nn.LSTM", "native", 1000.0),
+            ok_row("peephole-lstm", "torch", 500.0, paired=("torch.nn.LSTM", 0.8)),
+            ok_row("bilstm", "torch", 400.0, paired=("torch.nn.LSTM(bidirectional)", 0.9)),
         ]
     )
     assert rows[1]["ratios"] == {
