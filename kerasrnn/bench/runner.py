@@ -10,7 +10,6 @@ Each finished row is logged as one line on the ``kerasrnn.bench`` logger.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import logging
 import os
@@ -211,8 +210,6 @@ def make_config(
         hint = " (time processes with 'kerasrnn launch', see docs/bench.md)" if distribute == "multi-worker" else ""
         raise BenchError(f"unknown distribute {distribute!r}; expected one of: {', '.join(DISTRIBUTIONS)}{hint}")
     _positive("devices", devices, 2)
-    if paired and importlib.util.find_spec("torch") is None:
-        raise BenchError(f"paired timing trains {TORCH_BASELINE} beside each row; PyTorch is not installed")
     if devices is not None and distribute == "none":
         raise BenchError("devices is for distribute='data-parallel'; got distribute='none'")
     arch_names = resolve_archs(archs)

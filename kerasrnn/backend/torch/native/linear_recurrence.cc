@@ -8,8 +8,7 @@
 // go_backwards by the caller), outputs likewise.
 #include <cstdint>
 
-#include "activations.h"  // DenormalsAsZero
-#include "parallel.h"
+#include "parallel.h"  // parallel_rows (and DenormalsAsZero)
 
 namespace kerasrnn {
 
