@@ -223,7 +223,8 @@ class ConvLSTMCell(RecurrentCell):
     ) -> tuple[Tensor, list[Tensor]]:
         h_tm1, c_tm1 = states
         h = self.dropped_state(h_tm1, training)
-        z = projected + ops.conv(h, self.recurrent_kernel, strides=1, padding="same", data_format=self.data_format)
+        ones = (1,) * self.rank
+        z = projected + fast_paths.convolution(h, self.recurrent_kernel, None, ones, "same", self.data_format, ones)
         z_i, z_f, z_c, z_o = ops.split(z, 4, axis=self.channel_axis)
         if self.peephole:
             z_i = z_i + self.input_gate_peephole * c_tm1
