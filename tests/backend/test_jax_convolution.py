@@ -16,29 +16,9 @@ import pytest
 
 from kerasrnn import backend as fast_paths
 from kerasrnn import layers
+from tests.helpers.convolution_cases import CONVOLUTIONS
 
 pytestmark = pytest.mark.skipif(keras.backend.backend() != "jax", reason="JAX-only fast path")
-
-CONVOLUTIONS = {
-    "1d-valid": ((2, 9, 3), (3, 3, 5), {"strides": 1, "padding": "valid", "dilation_rate": 1}),
-    "1d-same-even": ((2, 9, 3), (4, 3, 5), {"strides": 1, "padding": "same", "dilation_rate": 1}),
-    "1d-valid-strided-dilated": ((2, 11, 3), (3, 3, 5), {"strides": 2, "padding": "valid", "dilation_rate": 2}),
-    "2d-same": ((2, 6, 7, 3), (3, 3, 3, 4), {"strides": (1, 1), "padding": "same", "dilation_rate": (1, 1)}),
-    "2d-same-even-dilated": ((2, 7, 7, 2), (4, 2, 2, 4), {"strides": 1, "padding": "same", "dilation_rate": (2, 1)}),
-    "2d-valid-strided": ((2, 7, 8, 2), (3, 2, 2, 4), {"strides": (2, 3), "padding": "valid", "dilation_rate": 1}),
-    "3d-same": ((2, 4, 5, 3, 2), (3, 3, 1, 2, 4), {"strides": 1, "padding": "same", "dilation_rate": 1}),
-    "3d-valid-kernel-as-large-as-frame": ((1, 3, 4, 2, 2), (3, 4, 2, 2, 3), {"strides": 1, "padding": "valid"}),
-}
-
-
-@pytest.fixture
-def x64():
-    import jax
-
-    previous = bool(jax.config.jax_enable_x64)
-    jax.config.update("jax_enable_x64", True)
-    yield
-    jax.config.update("jax_enable_x64", previous)
 
 
 def _tensors(dtype, *shapes):
@@ -61,7 +41,6 @@ def _compare(case, with_bias, dtype, rtol):
     from kerasrnn.backend.jax import nn
 
     frames_shape, kernel_shape, options = CONVOLUTIONS[case]
-    options = {"dilation_rate": 1, **options}
     tensors = _tensors(dtype, frames_shape, kernel_shape, (kernel_shape[-1],))
     if not with_bias:
         tensors = tensors[:2]

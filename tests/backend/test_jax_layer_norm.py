@@ -17,16 +17,6 @@ from kerasrnn.layers.layer_norm_lstm import LayerNormLSTM, reference_layer_norm
 pytestmark = pytest.mark.skipif(keras.backend.backend() != "jax", reason="JAX-only fast path")
 
 
-@pytest.fixture
-def x64():
-    import jax
-
-    previous = bool(jax.config.jax_enable_x64)
-    jax.config.update("jax_enable_x64", True)
-    yield
-    jax.config.update("jax_enable_x64", previous)
-
-
 def _value_and_grads(function, x, gamma, beta, weights):
     import jax
 

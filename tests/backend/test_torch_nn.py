@@ -14,17 +14,12 @@ import numpy as np
 import pytest
 
 from kerasrnn import backend as fast_paths
+from tests.helpers.convolution_cases import CONVOLUTIONS as SHARED_CONVOLUTIONS
 
 pytestmark = pytest.mark.skipif(keras.backend.backend() != "torch", reason="torch-only fast path")
 
 CONVOLUTIONS = {
-    "1d-valid": ((2, 9, 3), (3, 3, 5), {"strides": 1, "padding": "valid", "dilation_rate": 1}),
-    "1d-same-even": ((2, 9, 3), (4, 3, 5), {"strides": 1, "padding": "same", "dilation_rate": 1}),
-    "1d-valid-strided-dilated": ((2, 11, 3), (3, 3, 5), {"strides": 2, "padding": "valid", "dilation_rate": 2}),
-    "2d-same": ((2, 6, 7, 3), (3, 3, 3, 4), {"strides": (1, 1), "padding": "same", "dilation_rate": (1, 1)}),
-    "2d-same-dilated": ((2, 7, 7, 2), (3, 2, 2, 4), {"strides": 1, "padding": "same", "dilation_rate": (2, 1)}),
-    "2d-valid-strided": ((2, 7, 8, 2), (3, 2, 2, 4), {"strides": (2, 3), "padding": "valid", "dilation_rate": 1}),
-    "3d-same": ((2, 4, 5, 3, 2), (3, 3, 1, 2, 4), {"strides": 1, "padding": "same", "dilation_rate": 1}),
+    **SHARED_CONVOLUTIONS,
     # Refused by the torch path (the dispatcher falls back to keras.ops):
     "2d-same-strided": ((2, 7, 8, 2), (3, 3, 2, 4), {"strides": 2, "padding": "same", "dilation_rate": 1}),
 }
