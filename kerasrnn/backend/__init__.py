@@ -89,6 +89,15 @@ def affine(x: Tensor, kernel: Tensor, bias: Tensor | None) -> Tensor:
     return z if bias is None else z + bias
 
 
+def per_axis(value: int | Sequence[int], rank: int) -> tuple[int, ...]:
+    """A convolution's ``strides`` or ``dilation_rate`` as one int per spatial axis, for the backends'
+    ``convolution``; ``NotImplementedError`` (so ``keras.ops.conv``) when a sequence has the wrong length."""
+    values = (value,) * rank if isinstance(value, int) else tuple(value)
+    if len(values) != rank:
+        raise NotImplementedError
+    return values
+
+
 def convolution(
     frames: Tensor,
     kernel: Tensor,

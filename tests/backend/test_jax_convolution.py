@@ -16,7 +16,7 @@ import pytest
 
 from kerasrnn import backend as fast_paths
 from kerasrnn import layers
-from tests.helpers.convolution_cases import CONVOLUTIONS
+from tests.helpers.convolution_cases import CONVOLUTIONS, keras_conv
 
 pytestmark = pytest.mark.skipif(keras.backend.backend() != "jax", reason="JAX-only fast path")
 
@@ -48,9 +48,7 @@ def _compare(case, with_bias, dtype, rtol):
     def fast(x, kernel, bias=None):
         return nn.convolution(x, kernel, bias, data_format="channels_last", **options)
 
-    def reference(x, kernel, bias=None):
-        z = keras.ops.conv(x, kernel, data_format="channels_last", **options)
-        return z if bias is None else z + bias
+    reference = keras_conv(options)
 
     want_value = np.asarray(reference(*tensors))
     weights = _tensors(dtype, want_value.shape)[0]

@@ -15,6 +15,7 @@ import pytest
 
 from kerasrnn import backend as fast_paths
 from tests.helpers.convolution_cases import CONVOLUTIONS as SHARED_CONVOLUTIONS
+from tests.helpers.convolution_cases import keras_conv
 
 pytestmark = pytest.mark.skipif(keras.backend.backend() != "torch", reason="torch-only fast path")
 
@@ -74,9 +75,7 @@ def test_convolution_matches_keras_conv(case, with_bias):
     def fast(x, kernel, bias=None):
         return fast_paths.convolution(x, kernel, bias, data_format="channels_last", **options)
 
-    def reference(x, kernel, bias=None):
-        z = keras.ops.conv(x, kernel, data_format="channels_last", **options)
-        return z if bias is None else z + bias
+    reference = keras_conv(options)
 
     _compare(_value_and_grads(fast, tensors), _value_and_grads(reference, tensors))
 

@@ -21,3 +21,14 @@ CONVOLUTIONS = {
         {"strides": 1, "padding": "valid", "dilation_rate": 1},
     ),
 }
+
+
+def keras_conv(options):
+    """The reference the fast paths are checked against: ``keras.ops.conv`` (channels last) plus the bias."""
+    import keras
+
+    def reference(x, kernel, bias=None):
+        z = keras.ops.conv(x, kernel, data_format="channels_last", **options)
+        return z if bias is None else z + bias
+
+    return reference

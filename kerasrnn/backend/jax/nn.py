@@ -40,6 +40,8 @@ from typing import TYPE_CHECKING
 import jax
 import jax.numpy as jnp
 
+from kerasrnn.backend import per_axis
+
 if TYPE_CHECKING:
     from kerasrnn.layers.tensor_types import Tensor
 
@@ -92,10 +94,6 @@ def layer_norm(x: Tensor, gamma: Tensor, beta: Tensor, epsilon: float) -> jax.Ar
     return _layer_norm(x.astype(compute), gamma, beta, float(epsilon)).astype(dtype)
 
 
-def _per_axis(value: int | Sequence[int], rank: int) -> tuple[int, ...]:
-    return (value,) * rank if isinstance(value, int) else tuple(value)
-
-
 @partial(jax.checkpoint, static_argnums=(2, 3, 4))
 def _patch_convolution(
     frames: jax.Array,
@@ -139,7 +137,7 @@ def convolution(
     rank = frames.ndim - 2
     if rank < 1 or kernel.ndim != rank + 2 or frames.dtype != kernel.dtype:
         raise NotImplementedError
-    strides, dilation = _per_axis(strides, rank), _per_axis(dilation_rate, rank)
+    strides, dilation = per_axis(strides, rank), per_axis(dilation_rate, rank)
     window = kernel.shape[:rank]
     if padding == "same":
         if any(s != 1 for s in strides):

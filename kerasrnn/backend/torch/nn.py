@@ -17,6 +17,8 @@ import torch
 import torch.nn.functional as F
 from keras import ops
 
+from kerasrnn.backend import per_axis
+
 if TYPE_CHECKING:
     from kerasrnn.layers.tensor_types import Tensor
 
@@ -68,7 +70,7 @@ def convolution(
         raise NotImplementedError
     if bias is not None and bias.dtype != frames.dtype:
         raise NotImplementedError
-    strides, dilation = _per_axis(strides, rank), _per_axis(dilation_rate, rank)
+    strides, dilation = per_axis(strides, rank), per_axis(dilation_rate, rank)
     if padding == "same" and any(s != 1 for s in strides):
         raise NotImplementedError  # Keras' own "same" arithmetic for strided convolutions
     weight = kernel.permute(rank + 1, rank, *range(rank))  # (out, in, *kernel)
@@ -87,10 +89,3 @@ def convolution(
         dilation=dilation,
     ).movedim(1, -1)
     return z.squeeze(1) if rank == 1 else z
-
-
-def _per_axis(value: int | Sequence[int], rank: int) -> tuple[int, ...]:
-    values = (value,) * rank if isinstance(value, int) else tuple(value)
-    if len(values) != rank:
-        raise NotImplementedError
-    return values
